@@ -1,0 +1,42 @@
+//! The single place that maps a run-time `Choice` to a monomorphized generic call.
+
+use super::Choice;
+use burn::tensor::backend::AutodiffBackend;
+
+/// Work that runs on any autodiff backend (training, benchmarking).
+pub trait BackendJob {
+    /// What the job returns.
+    type Output;
+    /// Runs the job on backend `B` and `device`; `backend` is the backend's name.
+    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output;
+}
+
+/// Runs `job` on the chosen backend.
+pub fn dispatch<J: BackendJob>(choice: &Choice, job: J) -> J::Output {
+    #[allow(unused_imports)]
+    use burn::backend::Autodiff;
+    let name = choice.name();
+    match choice {
+        #[cfg(feature = "cuda")]
+        Choice::Cuda(c) => job.run::<Autodiff<burn::backend::Cuda>>(
+            name,
+            burn::backend::cuda::CudaDevice::new(c.index),
+        ),
+        #[cfg(feature = "wgpu")]
+        Choice::Wgpu(a) => {
+            use super::AdapterKind;
+            use burn::backend::wgpu::WgpuDevice;
+            let device = match a.kind {
+                AdapterKind::Discrete => WgpuDevice::DiscreteGpu(a.index_in_kind),
+                AdapterKind::Integrated => WgpuDevice::IntegratedGpu(a.index_in_kind),
+                AdapterKind::Virtual => WgpuDevice::VirtualGpu(a.index_in_kind),
+                AdapterKind::Software => WgpuDevice::Cpu,
+            };
+            job.run::<Autodiff<burn::backend::Wgpu>>(name, device)
+        }
+        #[cfg(feature = "flex")]
+        Choice::Flex => job.run::<Autodiff<burn::backend::Flex>>(name, Default::default()),
+        #[cfg(feature = "ndarray")]
+        Choice::NdArray => job.run::<Autodiff<burn::backend::NdArray>>(name, Default::default()),
+    }
+}

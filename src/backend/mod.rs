@@ -1,0 +1,41 @@
+//! Run-time backend choice: probing, `auto` fallback, and the one place that names concrete
+//! Burn backends (`dispatch`).
+
+mod dispatch;
+mod probe;
+mod select;
+
+pub use dispatch::{BackendJob, dispatch};
+pub use probe::{AdapterKind, CudaInfo, WgpuAdapter};
+pub use select::{BackendStatus, Choice, Selection, list, select};
+
+/// Why the requested backend cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Compiled in, but not usable on this machine.
+    #[error("backend `{name}` is not usable here: {reason}")]
+    Unavailable {
+        /// Backend name.
+        name: &'static str,
+        /// What the probe found.
+        reason: String,
+    },
+    /// Left out of this build by cargo features.
+    #[error(
+        "backend `{name}` is not compiled into this binary (build with the `{name}` cargo feature)"
+    )]
+    NotCompiled {
+        /// Backend name.
+        name: &'static str,
+    },
+    /// `--device N` beyond the devices present.
+    #[error("--device {index}: backend `{name}` has {count} usable device(s) here")]
+    NoSuchDevice {
+        /// Backend name.
+        name: &'static str,
+        /// Requested index.
+        index: usize,
+        /// Devices present.
+        count: usize,
+    },
+}

@@ -1,0 +1,118 @@
+//! Command-line interface (clap derive).
+
+use crate::config::{BackendRequest, Override};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// One binary, one config file, any machine: train Burn models on CUDA, wgpu or CPU.
+#[derive(Debug, Parser)]
+#[command(name = "trainer", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from a config file (built-in defaults: the MNIST MLP quick start).
+    Fit(FitArgs),
+    /// List the backends compiled into this binary and whether each is usable here.
+    Backends,
+    /// Measure training throughput per backend.
+    Bench(BenchArgs),
+}
+
+/// Config selection shared by `fit` and `bench`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML config file; without it the built-in defaults are used.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set train.lr=0.01` (repeatable; validated like the file).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<Override>,
+}
+
+/// `trainer fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    /// Config file and overrides.
+    pub config: ConfigArgs,
+    /// Backend (overrides `run.backend`).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendRequest>,
+    /// GPU index for cuda/wgpu (overrides `run.device`).
+    #[arg(long)]
+    pub device: Option<usize>,
+    /// Run name (overrides `run.name`).
+    #[arg(long)]
+    pub run_name: Option<String>,
+    /// Parent directory for run directories (overrides `run.output_dir`).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `trainer bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    /// Config file and overrides.
+    pub config: ConfigArgs,
+    /// `auto`, `all` (every usable backend, software wgpu included), or a list such as `cpu,wgpu`.
+    #[arg(long, default_value = "auto")]
+    pub backends: String,
+    /// Timed steps per backend.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Untimed warm-up steps per backend (at least 1).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// GPU index for cuda/wgpu.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl FitArgs {
+    /// The dedicated flags as config overrides, applied after `--set`.
+    pub fn flag_overrides(&self) -> Vec<Override> {
+        let mut v = Vec::new();
+        if let Some(b) = self.backend {
+            let name = clap::ValueEnum::to_possible_value(&b)
+                .map(|p| p.get_name().to_string())
+                .unwrap_or_default();
+            v.push(Override::flag(
+                "--backend",
+                "run.backend",
+                toml::Value::String(name),
+            ));
+        }
+        if let Some(d) = self.device {
+            v.push(Override::flag(
+                "--device",
+                "run.device",
+                toml::Value::Integer(d as i64),
+            ));
+        }
+        if let Some(n) = &self.run_name {
+            v.push(Override::flag(
+                "--run-name",
+                "run.name",
+                toml::Value::String(n.clone()),
+            ));
+        }
+        if let Some(o) = &self.output {
+            v.push(Override::flag(
+                "--output",
+                "run.output_dir",
+                toml::Value::String(o.display().to_string()),
+            ));
+        }
+        v
+    }
+}

@@ -1,0 +1,18 @@
+//! `trainer backends`.
+
+use crate::backend::list;
+
+/// Prints each compiled backend, whether it is usable here, and its devices.
+pub fn backends() {
+    for row in list() {
+        match row.devices {
+            Ok(devices) => {
+                println!("{:<8} usable", row.name);
+                for d in devices {
+                    println!("           {d}");
+                }
+            }
+            Err(reason) => println!("{:<8} not usable: {reason}", row.name),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `trainer bench`.
+
+use super::{Failure, guarded};
+use crate::backend::{Choice, dispatch, select};
+use crate::bench::{BenchJob, BenchOptions, BenchResult};
+use crate::cli::BenchArgs;
+use crate::config::{self, BackendRequest};
+use crate::data::load_splits;
+use anyhow::anyhow;
+
+/// Benchmarks the config's training step on each requested backend; prints a table and
+/// optionally writes JSON (schema: `benches/README.md`).
+pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
+    let cfg = config::load(args.config.config.as_deref(), &args.config.overrides)
+        .map_err(Failure::input)?;
+    let choices = resolve_backends(&args.backends, args.device)?;
+    let data = load_splits(&cfg.data, cfg.run.seed).map_err(Failure::input)?;
+    let options = BenchOptions {
+        warmup: args.warmup,
+        steps: args.steps.max(1),
+    };
+    let mut results = Vec::new();
+    for choice in &choices {
+        eprintln!(
+            "bench: {} on {} ({} warm-up + {} timed steps)",
+            choice.name(),
+            choice.device(),
+            options.warmup.max(1),
+            options.steps
+        );
+        let job = BenchJob {
+            cfg: &cfg,
+            data: data.train.as_ref(),
+            options,
+        };
+        match guarded("benchmark", || dispatch(choice, job))
+            .and_then(|r| r.map_err(Failure::runtime))
+        {
+            Ok(mut r) => {
+                r.device = choice.device();
+                results.push(r);
+            }
+            Err(f) => eprintln!("bench: {} skipped: {:#}", choice.name(), f.error),
+        }
+    }
+    print_table(&results);
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "schema": "trainer-bench/1",
+            "trainer_version": env!("CARGO_PKG_VERSION"),
+            "config": args.config.config.as_ref().map(|p| p.display().to_string()),
+            "host": host_description(),
+            "results": results,
+        });
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(Failure::runtime)?;
+        crate::fsutil::write_atomic(path, &bytes)
+            .map_err(|e| Failure::runtime(anyhow!("cannot write {}: {e}", path.display())))?;
+    }
+    if results.is_empty() {
+        return Err(Failure::runtime(anyhow!(
+            "no backend completed the benchmark"
+        )));
+    }
+    Ok(results)
+}
+
+fn resolve_backends(spec: &str, device: usize) -> Result<Vec<Choice>, Failure> {
+    let spec = spec.trim();
+    if spec == "all" {
+        // Every backend that is usable here; an explicit wgpu request accepts software adapters.
+        let all = [
+            BackendRequest::Cuda,
+            BackendRequest::Wgpu,
+            BackendRequest::Flex,
+            BackendRequest::Ndarray,
+        ];
+        let found: Vec<Choice> = all
+            .into_iter()
+            .filter_map(|r| select(r, device).ok())
+            .map(|s| s.choice)
+            .collect();
+        return Ok(found);
+    }
+    spec.split(',')
+        .map(|name| {
+            let request = <BackendRequest as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| {
+                Failure::input(anyhow!(
+                    "--backends: unknown backend `{name}`; expected auto, all, or a list of cuda, wgpu, cpu, flex, ndarray"
+                ))
+            })?;
+            let selection = select(request, device).map_err(Failure::input)?;
+            eprintln!("bench: {}", selection.reason);
+            Ok(selection.choice)
+        })
+        .collect()
+}
+
+fn host_description() -> String {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{cpu}, {threads} threads, {}", std::env::consts::OS)
+}
+
+fn print_table(results: &[BenchResult]) {
+    println!(
+        "{:<8} {:<5} {:>6} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
+        "backend",
+        "model",
+        "batch",
+        "samples/s",
+        "ms/step",
+        "data ms",
+        "compute ms",
+        "first s",
+        "rss MiB"
+    );
+    for r in results {
+        println!(
+            "{:<8} {:<5} {:>6} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
+            r.backend,
+            r.model,
+            r.batch_size,
+            r.samples_per_sec,
+            r.ms_per_step,
+            r.data_ms_per_step,
+            r.compute_ms_per_step,
+            r.first_step_seconds,
+            r.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
+            r.device
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! Typed run configuration: TOML file -> typed structs -> validated config.
+//!
+//! Layers, lowest first: built-in defaults (`Config::default()`, the MNIST MLP quick start),
+//! the config file, then `--set key=value` overrides.
+
+mod error;
+mod load;
+mod validate;
+
+pub use error::ConfigError;
+pub use load::{Override, load};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole run configuration, as read from TOML.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Run identity, seed, output location and backend.
+    pub run: RunConfig,
+    /// Dataset location and preprocessing.
+    pub data: DataConfig,
+    /// Model architecture.
+    pub model: ModelConfig,
+    /// Optimization.
+    pub train: TrainConfig,
+}
+
+/// `[run]`: identity and placement of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Run name; empty means `<model>-<timestamp>`. Used as the run directory name.
+    pub name: String,
+    /// Seed for weight init, dropout, the validation split and the shuffling order.
+    pub seed: u64,
+    /// Parent directory of run directories.
+    pub output_dir: PathBuf,
+    /// Which backend to train on (`auto`, `cuda`, `wgpu`, `cpu`, `flex`, `ndarray`).
+    pub backend: BackendRequest,
+    /// Device index for the chosen GPU backend.
+    pub device: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            seed: 42,
+            output_dir: PathBuf::from("checkpoints"),
+            backend: BackendRequest::Auto,
+            device: 0,
+        }
+    }
+}
+
+/// The backend a user asks for; `auto` probes CUDA, then a hardware wgpu adapter, then CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendRequest {
+    /// Probe and pick the best usable backend.
+    Auto,
+    /// NVIDIA CUDA.
+    Cuda,
+    /// wgpu (Vulkan, Metal, DX12); a software adapter is used only when asked for explicitly.
+    Wgpu,
+    /// The fastest CPU backend compiled in (flex, else ndarray).
+    Cpu,
+    /// The flex CPU backend.
+    Flex,
+    /// The ndarray CPU backend.
+    Ndarray,
+}
+
+/// `[data]`: where the dataset is and how samples are preprocessed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// On-disk format of the dataset.
+    pub format: DataFormat,
+    /// Directory holding `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
+    /// `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
+    pub dir: PathBuf,
+    /// Fraction of the training files held out for validation, in [0, 1).
+    pub validation_fraction: f64,
+    /// Pixels are scaled to [0, 1], then standardized: `(x - mean) / std`.
+    pub normalize_mean: f64,
+    /// See `normalize_mean`; must be > 0.
+    pub normalize_std: f64,
+    /// Batch size for validation and test evaluation.
+    pub eval_batch_size: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            format: DataFormat::Idx,
+            dir: PathBuf::from("datasets/mnist-10k"),
+            validation_fraction: 0.1,
+            normalize_mean: 0.1307,
+            normalize_std: 0.3081,
+            eval_batch_size: 1000,
+        }
+    }
+}
+
+/// Supported dataset formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// IDX image/label files (the MNIST format), gzipped or plain.
+    Idx,
+}
+
+/// `[model]`: which architecture, and its hyperparameters in a sub-table per kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Which model to train.
+    pub kind: ModelKind,
+    /// `[model.mlp]`, used when `kind = "mlp"`.
+    pub mlp: MlpConfig,
+    /// `[model.cnn]`, used when `kind = "cnn"`.
+    pub cnn: CnnConfig,
+}
+
+/// Model families.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Multi-layer perceptron on flattened pixels.
+    #[default]
+    Mlp,
+    /// The classic MNIST CNN (two 3x3 convs, max-pool, dropout, two dense layers).
+    Cnn,
+}
+
+impl ModelKind {
+    /// The config name of this model kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+        }
+    }
+}
+
+/// `[model.mlp]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpConfig {
+    /// Widths of the hidden layers, in order.
+    pub hidden: Vec<usize>,
+    /// Dropout after each hidden activation, in [0, 1).
+    pub dropout: f64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![512, 512],
+            dropout: 0.2,
+        }
+    }
+}
+
+/// `[model.cnn]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CnnConfig {
+    /// Output channels of the two 3x3 convolutions.
+    pub channels: [usize; 2],
+    /// Width of the hidden dense layer.
+    pub fc_hidden: usize,
+    /// Dropout after the max-pool, in [0, 1).
+    pub dropout_conv: f64,
+    /// Dropout after the hidden dense layer, in [0, 1).
+    pub dropout_fc: f64,
+}
+
+impl Default for CnnConfig {
+    fn default() -> Self {
+        Self {
+            channels: [32, 64],
+            fc_hidden: 128,
+            dropout_conv: 0.25,
+            dropout_fc: 0.5,
+        }
+    }
+}
+
+/// `[train]`: the optimization loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Samples per optimizer step.
+    pub batch_size: usize,
+    /// Optimizer algorithm.
+    pub optimizer: OptimizerKind,
+    /// Learning rate, > 0.
+    pub lr: f64,
+    /// Weight decay (L2 for adam/sgd, decoupled for adamw), >= 0.
+    pub weight_decay: f64,
+    /// SGD momentum in [0, 1); ignored by adam/adamw.
+    pub momentum: f64,
+    /// Read the loss back from the device (and report progress) every this many steps.
+    pub log_every: usize,
+    /// Drop the last incomplete batch of each epoch (keeps every step's shape fixed).
+    pub drop_last: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 128,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            momentum: 0.9,
+            log_every: 20,
+            drop_last: false,
+        }
+    }
+}
+
+/// Optimizer algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (PyTorch defaults: betas 0.9/0.999, eps 1e-8); weight decay is L2.
+    Adam,
+    /// AdamW with decoupled weight decay.
+    Adamw,
+    /// SGD with momentum; weight decay is L2.
+    Sgd,
+}
+
+impl Config {
+    /// The resolved config as pretty TOML (saved in every run directory).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not render config: {e}\n"))
+    }
+}

@@ -1,0 +1,131 @@
+//! Range checks on a typed config; each failure names the key.
+
+use super::Config;
+
+/// Checks every value's range; returns the first failing `(key, expectation)`.
+pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
+    let fail = |key: &str, msg: String| Err((key.to_string(), msg));
+    let name_ok = c
+        .run
+        .name
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch));
+    if !name_ok || c.run.name.starts_with('.') {
+        return fail(
+            "run.name",
+            format!(
+                "expected letters, digits, '.', '_' or '-' (a directory name), got {:?}",
+                c.run.name
+            ),
+        );
+    }
+    if c.run.output_dir.as_os_str().is_empty() {
+        return fail(
+            "run.output_dir",
+            "expected a directory path, got an empty string".into(),
+        );
+    }
+    if !(0.0..1.0).contains(&c.data.validation_fraction) {
+        return fail(
+            "data.validation_fraction",
+            format!(
+                "expected a number in [0, 1), got {}",
+                c.data.validation_fraction
+            ),
+        );
+    }
+    if !(c.data.normalize_std > 0.0 && c.data.normalize_std.is_finite()) {
+        return fail(
+            "data.normalize_std",
+            format!("expected a number > 0, got {}", c.data.normalize_std),
+        );
+    }
+    if !c.data.normalize_mean.is_finite() {
+        return fail(
+            "data.normalize_mean",
+            format!("expected a finite number, got {}", c.data.normalize_mean),
+        );
+    }
+    if c.data.eval_batch_size == 0 {
+        return fail(
+            "data.eval_batch_size",
+            "expected an integer >= 1, got 0".into(),
+        );
+    }
+    if c.model.mlp.hidden.is_empty() || c.model.mlp.hidden.contains(&0) {
+        return fail(
+            "model.mlp.hidden",
+            format!(
+                "expected a non-empty list of widths >= 1, got {:?}",
+                c.model.mlp.hidden
+            ),
+        );
+    }
+    for (key, p) in [
+        ("model.mlp.dropout", c.model.mlp.dropout),
+        ("model.cnn.dropout_conv", c.model.cnn.dropout_conv),
+        ("model.cnn.dropout_fc", c.model.cnn.dropout_fc),
+    ] {
+        if !(0.0..1.0).contains(&p) {
+            return fail(key, format!("expected a probability in [0, 1), got {p}"));
+        }
+    }
+    if c.model.cnn.channels.contains(&0) {
+        return fail(
+            "model.cnn.channels",
+            format!(
+                "expected two channel counts >= 1, got {:?}",
+                c.model.cnn.channels
+            ),
+        );
+    }
+    if c.model.cnn.fc_hidden == 0 {
+        return fail(
+            "model.cnn.fc_hidden",
+            "expected an integer >= 1, got 0".into(),
+        );
+    }
+    let t = &c.train;
+    if t.epochs == 0 {
+        return fail("train.epochs", "expected an integer >= 1, got 0".into());
+    }
+    if t.batch_size == 0 {
+        return fail("train.batch_size", "expected an integer >= 1, got 0".into());
+    }
+    if !(t.lr > 0.0 && t.lr.is_finite()) {
+        return fail("train.lr", format!("expected a number > 0, got {}", t.lr));
+    }
+    if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+        return fail(
+            "train.weight_decay",
+            format!("expected a number >= 0, got {}", t.weight_decay),
+        );
+    }
+    if !(0.0..1.0).contains(&t.momentum) {
+        return fail(
+            "train.momentum",
+            format!("expected a number in [0, 1), got {}", t.momentum),
+        );
+    }
+    if t.log_every == 0 {
+        return fail("train.log_every", "expected an integer >= 1, got 0".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(validate(&Config::default()).is_ok());
+    }
+
+    #[test]
+    fn zero_batch_size_names_the_key() {
+        let mut c = Config::default();
+        c.train.batch_size = 0;
+        assert_eq!(validate(&c).unwrap_err().0, "train.batch_size");
+    }
+}

@@ -1,0 +1,43 @@
+//! Host-side batch assembly (plain `Vec`s; the training loop uploads them).
+
+use super::DataSource;
+
+/// One batch in host memory: features `[len, c, h, w]` flattened, and labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// Row-major features, `len * c * h * w` values.
+    pub features: Vec<f32>,
+    /// One label per sample.
+    pub labels: Vec<i64>,
+    /// Shape of one sample.
+    pub sample_shape: [usize; 3],
+}
+
+impl HostBatch {
+    /// Number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True for a batch with no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// Reads the samples at `indices` of `source` into a new batch.
+pub fn fill_batch(source: &dyn DataSource, indices: &[usize]) -> HostBatch {
+    let sample_shape = source.feature_shape();
+    let per: usize = sample_shape.iter().product();
+    let mut features = vec![0f32; per * indices.len()];
+    let labels = indices
+        .iter()
+        .zip(features.chunks_exact_mut(per))
+        .map(|(&i, out)| source.read(i, out) as i64)
+        .collect();
+    HostBatch {
+        features,
+        labels,
+        sample_shape,
+    }
+}

@@ -1,0 +1,30 @@
+//! Data errors: each names the file and what was wrong.
+
+use std::path::PathBuf;
+
+/// Why a dataset could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file could not be opened or read (missing, permissions, corrupt gzip stream).
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The file was read but its content is not what the format requires.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// Two files that belong together disagree (image/label counts, shapes).
+    #[error("{message}")]
+    Mismatch {
+        /// Names both files and both values.
+        message: String,
+    },
+}

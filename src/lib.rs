@@ -1,0 +1,13 @@
+//! `trainer`: config-driven training on Burn, generic over the backend, chosen at run time.
+
+pub mod backend;
+pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod fsutil;
+pub mod model;
+pub mod observe;
+pub mod run;
+pub mod train;

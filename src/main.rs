@@ -1,0 +1,85 @@
+//! The `trainer` binary: parse the CLI, run a command, map failures to one line and an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use trainer::cli::{Cli, Command};
+use trainer::commands::{self, Failure};
+
+fn main() -> ExitCode {
+    quiet_mesa();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRAINER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    quiet_panics();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("error: {}", one_line_usage_error(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Fit(args) => commands::fit(args).map(|_| ()),
+        Command::Backends => {
+            commands::backends();
+            Ok(())
+        }
+        Command::Bench(args) => commands::bench(args).map(|_| ()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// clap renders usage errors over several lines; users get them as one.
+fn one_line_usage_error(e: &clap::Error) -> String {
+    e.render()
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Panics become one line on stderr (and a failure the command reports) instead of a backtrace
+/// dump; set RUST_BACKTRACE=1 to get the default report back when debugging.
+fn quiet_panics() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        tracing::debug!("panic in thread {thread}: {msg}");
+    }));
+}
+
+/// Mesa's Vulkan loader prints "error: XDG_RUNTIME_DIR is invalid" when the variable is unset
+/// (headless boxes, CI), which reads like a trainer failure. Point it at the temp dir first.
+fn quiet_mesa() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+}

@@ -1,0 +1,45 @@
+//! Multi-layer perceptron: Linear -> ReLU -> Dropout, repeated, then a Linear head.
+
+use crate::config::MlpConfig;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+/// MLP classifier on flattened inputs. Tensor names: `layers.{i}.weight|bias`.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    layers: Vec<Linear<B>>,
+    activation: Relu,
+    dropout: Dropout,
+}
+
+impl<B: Backend> Mlp<B> {
+    /// `d_in -> hidden[0] -> ... -> num_classes`.
+    pub fn new(cfg: &MlpConfig, d_in: usize, num_classes: usize, device: &B::Device) -> Self {
+        let widths: Vec<usize> = std::iter::once(d_in)
+            .chain(cfg.hidden.iter().copied())
+            .chain([num_classes])
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        Self {
+            layers,
+            activation: Relu::new(),
+            dropout: DropoutConfig::new(cfg.dropout).init(),
+        }
+    }
+
+    /// Logits `[batch, classes]` for `x: [batch, d_in]`.
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let (head, hidden) = self
+            .layers
+            .split_last()
+            .expect("an MLP has at least one layer");
+        let x = hidden.iter().fold(x, |x, layer| {
+            self.dropout
+                .forward(self.activation.forward(layer.forward(x)))
+        });
+        head.forward(x)
+    }
+}

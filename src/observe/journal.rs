@@ -1,0 +1,76 @@
+//! The local run journal: every event as one JSON line in `<run dir>/journal.jsonl`, written
+//! and flushed on a background thread so the training thread only enqueues.
+
+use crate::train::{Event, Observer};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+/// Appends events to a JSONL file off the training thread.
+pub struct Journal {
+    tx: Option<Sender<String>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Journal {
+    /// Opens (appends to) `path` and starts the writer thread.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let (tx, rx) = channel();
+        let path = path.to_path_buf();
+        let writer = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || write_lines(file, rx, path))?;
+        Ok(Self {
+            tx: Some(tx),
+            writer: Some(writer),
+        })
+    }
+}
+
+fn write_lines(file: std::fs::File, rx: Receiver<String>, path: PathBuf) {
+    let mut out = std::io::BufWriter::new(file);
+    let mut warned = false;
+    while let Ok(line) = rx.recv() {
+        let mut result = writeln!(out, "{line}");
+        // Flush whenever the queue is drained, so a crash loses at most the lines in flight.
+        if result.is_ok() && matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
+            result = out.flush();
+        }
+        if let Err(e) = result
+            && !warned
+        {
+            tracing::warn!("journal {}: write failed: {e}", path.display());
+            warned = true;
+        }
+    }
+    let _ = out.flush().and_then(|_| out.get_ref().sync_all());
+}
+
+impl Observer for Journal {
+    fn on_event(&mut self, event: &Event) {
+        let ts_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut value = serde_json::to_value(event).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("ts_ms".into(), ts_ms.into());
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(value.to_string());
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Event consumers at the edge: the run journal and the progress display.
+
+mod journal;
+mod progress;
+
+pub use journal::Journal;
+pub use progress::Progress;

@@ -1,0 +1,117 @@
+//! Progress display: indicatif bars on a terminal, plain lines otherwise (logs, CI).
+
+use crate::train::{Event, Observer, Split};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Shows training progress on stdout.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+    epochs: usize,
+    steps_per_epoch: usize,
+}
+
+impl Progress {
+    /// Bars when stdout is a terminal, else plain lines.
+    pub fn new() -> Self {
+        Self {
+            bar: None,
+            interactive: std::io::stdout().is_terminal(),
+            epochs: 0,
+            steps_per_epoch: 0,
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Observer for Progress {
+    fn on_event(&mut self, event: &Event) {
+        match *event {
+            Event::RunStarted {
+                ref backend,
+                ref device,
+                parameters,
+                train_samples,
+                steps_per_epoch,
+                epochs,
+            } => {
+                self.epochs = epochs;
+                self.steps_per_epoch = steps_per_epoch;
+                println!(
+                    "training {parameters} parameters on {backend} ({device}): {train_samples} samples, \
+                     {epochs} epochs x {steps_per_epoch} steps"
+                );
+            }
+            Event::EpochStarted { epoch } if self.interactive => {
+                let bar = ProgressBar::new(self.steps_per_epoch as u64);
+                let style = ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
+                self.bar = Some(bar);
+            }
+            Event::Step {
+                epoch,
+                step_in_epoch,
+                loss,
+                samples_per_sec,
+                ..
+            } => {
+                let msg = format!("loss {loss:.4} {samples_per_sec:.0} samples/s");
+                match &self.bar {
+                    Some(bar) => {
+                        bar.set_position(step_in_epoch as u64);
+                        bar.set_message(msg);
+                    }
+                    None => println!(
+                        "epoch {}/{} step {step_in_epoch}/{} {msg}",
+                        epoch + 1,
+                        self.epochs,
+                        self.steps_per_epoch
+                    ),
+                }
+            }
+            Event::EpochEnded {
+                epoch,
+                train_loss,
+                seconds,
+                samples_per_sec,
+            } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                println!(
+                    "epoch {}/{} done: train loss {train_loss:.4}, {seconds:.1}s, {samples_per_sec:.0} samples/s",
+                    epoch + 1,
+                    self.epochs
+                );
+            }
+            Event::Evaluated {
+                split,
+                loss,
+                accuracy,
+                samples,
+                ..
+            } => {
+                let name = match split {
+                    Split::Valid => "validation",
+                    Split::Test => "test",
+                };
+                println!(
+                    "  {name}: loss {loss:.4}, accuracy {:.2}% ({samples} samples)",
+                    accuracy * 100.0
+                );
+            }
+            Event::EpochStarted { .. } => {}
+        }
+    }
+}

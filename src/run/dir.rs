@@ -1,0 +1,80 @@
+//! Run directories: `<output_dir>/<run-name>/`, never reusing one that already holds a run.
+
+use crate::config::Config;
+use crate::fsutil::write_atomic;
+use std::path::{Path, PathBuf};
+
+/// Why a run directory could not be prepared or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// The named run directory already holds a run.
+    #[error("run directory {0} already holds a run; pick another --run-name or remove it")]
+    Exists(PathBuf),
+    /// A filesystem operation failed.
+    #[error("{path}: {cause}")]
+    Io {
+        /// File or directory.
+        path: PathBuf,
+        /// OS error (shown in the message, so not chained as a source).
+        cause: std::io::Error,
+    },
+}
+
+/// The directory of one run.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// Run name (the directory's name).
+    pub name: String,
+    /// Path of the directory.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates the run directory for `cfg`; an empty `run.name` becomes `<model>-<UTC time>`
+    /// (with a numeric suffix if taken). A named directory holding a run is an error.
+    pub fn create(cfg: &Config) -> Result<Self, RunDirError> {
+        let root = &cfg.run.output_dir;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |cause| RunDirError::Io { path, cause }
+        };
+        std::fs::create_dir_all(root).map_err(io(root))?;
+        let (name, path) = if cfg.run.name.is_empty() {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace(['-', ':'], "")
+                .replace('T', "-")
+                .trim_end_matches('Z')
+                .to_string();
+            let base = format!("{}-{stamp}", cfg.model.kind.name());
+            (1..)
+                .map(|i| {
+                    if i == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{i}")
+                    }
+                })
+                .map(|n| (n.clone(), root.join(n)))
+                .find(|(_, p)| !p.exists())
+                .unwrap_or_else(|| (base.clone(), root.join(&base)))
+        } else {
+            (cfg.run.name.clone(), root.join(&cfg.run.name))
+        };
+        if path.join("config.toml").exists() {
+            return Err(RunDirError::Exists(path));
+        }
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+        Ok(Self { name, path })
+    }
+
+    /// Writes `bytes` to `<run dir>/<file>` atomically.
+    pub fn write(&self, file: &str, bytes: &[u8]) -> Result<PathBuf, RunDirError> {
+        let p = self.path.join(file);
+        write_atomic(&p, bytes).map_err(|cause| RunDirError::Io {
+            path: p.clone(),
+            cause,
+        })?;
+        Ok(p)
+    }
+}

@@ -1,0 +1,36 @@
+//! `summary.json`: what a finished run did and reached.
+
+use crate::train::FitReport;
+use serde::Serialize;
+
+/// The run summary written at the end of `fit`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// `trainer` version that produced the run.
+    pub trainer_version: &'static str,
+    /// Run name.
+    pub run_name: String,
+    /// Model kind.
+    pub model: &'static str,
+    /// Backend name.
+    pub backend: &'static str,
+    /// Device description.
+    pub device: String,
+    /// Why that backend was chosen.
+    pub backend_reason: String,
+    /// Seed.
+    pub seed: u64,
+    /// Wall seconds from start to finish (loading and evaluation included).
+    pub wall_seconds: f64,
+    /// Validation accuracy after the last epoch, if there was a validation split.
+    pub valid_accuracy: Option<f64>,
+    /// Validation loss after the last epoch.
+    pub valid_loss: Option<f64>,
+    /// Test accuracy at the end.
+    pub test_accuracy: f64,
+    /// Test loss at the end.
+    pub test_loss: f64,
+    /// Everything the training loop reported.
+    #[serde(flatten)]
+    pub report: FitReport,
+}

@@ -1,0 +1,69 @@
+//! Loss and accuracy of a model on a data source (no graph, dropout off).
+
+use super::TrainError;
+use crate::data::{DataSource, fill_batch};
+use crate::model::Classifier;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::tensor::Transaction;
+
+/// Evaluation totals.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct EvalResult {
+    /// Mean cross-entropy per sample.
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Samples evaluated.
+    pub samples: usize,
+}
+
+/// Evaluates in batches of `batch_size`, reading results back once at the end.
+pub fn evaluate<B: Backend>(
+    model: &Classifier<B>,
+    source: &dyn DataSource,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<EvalResult, TrainError> {
+    let n = source.len();
+    if n == 0 {
+        return Ok(EvalResult {
+            loss: f64::NAN,
+            accuracy: f64::NAN,
+            samples: 0,
+        });
+    }
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut loss_sum = Tensor::<B, 1>::zeros([1], device);
+    let mut correct = Tensor::<B, 1, Int>::zeros([1], device);
+    let indices: Vec<usize> = (0..n).collect();
+    for chunk in indices.chunks(batch_size) {
+        let batch = fill_batch(source, chunk);
+        let (images, labels) = super::device_batch::<B>(&batch, device);
+        let logits = model.forward(images); // [b, classes]
+        let predicted = logits.clone().argmax(1).squeeze_dim::<1>(1); // [b]
+        correct = correct + predicted.equal(labels.clone()).int().sum();
+        loss_sum = loss_sum + loss_fn.forward(logits, labels) * (chunk.len() as f32);
+    }
+    let [loss_sum, correct] = Transaction::default()
+        .register(loss_sum)
+        .register(correct)
+        .try_execute()
+        .map_err(|e| TrainError::Backend(format!("{e:?}")))?
+        .try_into()
+        .map_err(|_| {
+            TrainError::Backend("evaluation read-back returned the wrong number of tensors".into())
+        })?;
+    let scalar = |d: TensorData| -> Result<f64, TrainError> {
+        d.convert::<f64>()
+            .to_vec::<f64>()
+            .ok()
+            .and_then(|v| v.first().copied())
+            .ok_or_else(|| TrainError::Backend("evaluation read-back was empty".into()))
+    };
+    Ok(EvalResult {
+        loss: scalar(loss_sum)? / n as f64,
+        accuracy: scalar(correct)? / n as f64,
+        samples: n,
+    })
+}

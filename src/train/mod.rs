@@ -1,0 +1,24 @@
+//! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters.
+
+mod evaluate;
+mod events;
+mod fit;
+mod optimizer;
+mod step;
+
+pub use evaluate::{EvalResult, evaluate};
+pub use events::{Event, Observer, Observers, Split};
+pub use fit::{FitReport, fit, read_scalar};
+pub use optimizer::AnyOptimizer;
+pub use step::{StepOutput, device_batch, train_step};
+
+/// Failures inside the training loop.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The backend failed to execute queued work (surfaced when a value is read back).
+    #[error("backend execution failed: {0}")]
+    Backend(String),
+    /// The data cannot train this model (shape or class count problems).
+    #[error("{0}")]
+    Data(String),
+}

@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests: run the real binary, build small datasets.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (tests run the binary from here so relative paths in configs work).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `trainer ARGS` in the repo root, with a private temp dir for run outputs.
+pub fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the trainer binary runs")
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a bad-input failure: exit code 2, exactly one non-empty stderr line starting with
+/// `error:`, no panic or backtrace; returns that line.
+pub fn one_line_error(o: &Output) -> String {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, stderr:\n{err}\nstdout:\n{}",
+        stdout(o)
+    );
+    assert_eq!(lines.len(), 1, "expected one stderr line, got:\n{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    lines[0].to_string()
+}
+
+/// Writes `text` to `dir/name` and returns the path as a string.
+pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write test file");
+    p.display().to_string()
+}
+
+/// IDX bytes: big-endian magic, dims, then the body.
+pub fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_be_bytes().to_vec();
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(body);
+    v
+}
+
+/// Writes a tiny valid IDX dataset (`n` train and `n` test 4x4 images) into `dir`.
+pub fn tiny_dataset(dir: &Path, n: u32) {
+    let pixels: Vec<u8> = (0..n * 16).map(|i| (i % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    for prefix in ["train", "t10k"] {
+        write(
+            dir,
+            &format!("{prefix}-images-idx3-ubyte"),
+            idx(0x803, &[n, 4, 4], &pixels),
+        );
+        write(
+            dir,
+            &format!("{prefix}-labels-idx1-ubyte"),
+            idx(0x801, &[n], &labels),
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests, one binary (linking the Burn stack once keeps CI fast).
+
+mod cli_fit;
+mod common;
+mod config_errors;
+mod data_errors;
+mod train_backends;

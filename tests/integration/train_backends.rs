@@ -1,0 +1,123 @@
+//! One training test body, run on every CPU backend and on wgpu (Mesa lavapipe in CI).
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use trainer::config::{Config, ModelKind};
+use trainer::data::load_splits;
+use trainer::train::{Event, FitReport, Observer, Split, fit};
+
+/// Records every event.
+#[derive(Default)]
+struct Recorder(Vec<Event>);
+
+impl Observer for Recorder {
+    fn on_event(&mut self, event: &Event) {
+        self.0.push(event.clone());
+    }
+}
+
+/// A small MLP on the bundled MNIST subset; shapes stay fixed (drop_last, 2000 = 20 x 100)
+/// so GPU backends compile each kernel once.
+fn small_config(seed: u64, epochs: usize) -> Config {
+    let mut cfg = Config::default();
+    cfg.run.seed = seed;
+    cfg.data.dir = crate::common::repo().join("datasets/mnist-10k");
+    cfg.data.validation_fraction = 0.0;
+    cfg.data.eval_batch_size = 100;
+    cfg.model.kind = ModelKind::Mlp;
+    cfg.model.mlp.hidden = vec![64];
+    cfg.train.epochs = epochs;
+    cfg.train.batch_size = 100;
+    cfg.train.drop_last = true;
+    cfg.train.log_every = 10;
+    cfg
+}
+
+fn train<B: AutodiffBackend>(
+    backend: &str,
+    device: B::Device,
+    cfg: &Config,
+) -> (FitReport, Vec<Event>) {
+    let data = load_splits(&cfg.data, cfg.run.seed).expect("bundled dataset loads");
+    let mut rec = Recorder::default();
+    let report = fit::<B>(cfg, &data, backend, &device, &mut rec).expect("training succeeds");
+    (report, rec.0)
+}
+
+fn step_losses(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Step { loss, .. } = e {
+                Some(*loss)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The shared body: the model learns, and the loop reports what it did.
+fn learns<B: AutodiffBackend>(backend: &str, device: B::Device) {
+    let cfg = small_config(42, 2);
+    let (report, events) = train::<B>(backend, device, &cfg);
+    assert_eq!(
+        report.steps,
+        2 * (8010 / 100),
+        "drop_last: 80 full batches per epoch"
+    );
+    let losses = step_losses(&events);
+    assert_eq!(losses.len(), 2 * 8, "a Step event every 10 steps");
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(
+        losses[losses.len() - 1] < losses[0] * 0.5,
+        "loss should fall: {losses:?}"
+    );
+    assert!(
+        report.test.accuracy > 0.85,
+        "test accuracy {} on {backend}",
+        report.test.accuracy
+    );
+    assert_eq!(report.test.samples, 2000);
+    assert!(matches!(events.first(), Some(Event::RunStarted { .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Evaluated {
+            split: Split::Test,
+            epoch: None,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn learns_on_ndarray() {
+    learns::<Autodiff<burn::backend::NdArray>>("ndarray", Default::default());
+}
+
+#[test]
+fn learns_on_flex() {
+    learns::<Autodiff<burn::backend::Flex>>("flex", Default::default());
+}
+
+#[test]
+fn learns_on_wgpu() {
+    // Uses the software adapter (lavapipe) explicitly; `.ci/run` installs it.
+    learns::<Autodiff<burn::backend::Wgpu>>("wgpu", burn::backend::wgpu::WgpuDevice::Cpu);
+}
+
+#[test]
+fn same_seed_reproduces_every_loss_on_cpu() {
+    type B = Autodiff<burn::backend::Flex>;
+    let (a, ea) = train::<B>("flex", Default::default(), &small_config(7, 1));
+    let (b, eb) = train::<B>("flex", Default::default(), &small_config(7, 1));
+    let (c, ec) = train::<B>("flex", Default::default(), &small_config(8, 1));
+    assert_eq!(step_losses(&ea), step_losses(&eb));
+    assert_eq!(a.test, b.test);
+    assert_ne!(
+        step_losses(&ea),
+        step_losses(&ec),
+        "a different seed must change the run"
+    );
+    assert_ne!(a.final_train_loss, c.final_train_loss);
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need (tests/setup.sh: apt packages and the
+# MLflow/PyTorch venvs, cached in ~/.cache/trainer-ci), then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(bash tests/setup.sh)"
+# Kernel autotuning on the software Vulkan adapter costs minutes and tests need no tuned kernels.
+export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
+cargo test --release --locked
