@@ -53,6 +53,10 @@ pub struct FitArgs {
     /// Parent directory for run directories (overrides `run.output_dir`).
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Continue a run: `auto` (the named run's newest valid checkpoint, or a fresh start),
+    /// a checkpoint directory, or a run directory.
+    #[arg(long, value_name = "auto|PATH")]
+    pub resume: Option<String>,
 }
 
 /// `trainer bench`.

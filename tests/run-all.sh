@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 eval "$(bash tests/setup.sh)"
 # Kernel autotuning on the software Vulkan adapter costs minutes and tests need no tuned kernels.
 export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
-cargo test --release --locked
+cargo test --release --locked --no-fail-fast

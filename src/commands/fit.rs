@@ -2,31 +2,47 @@
 
 use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
+use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, Config};
 use crate::data::{Splits, load_splits};
 use crate::observe::{Journal, Progress};
 use crate::run::{RunDir, RunDirError, Summary};
-use crate::train::{self, FitReport, Observers, TrainError};
-use anyhow::Context;
+use crate::train::{self, FitOutcome, FitPorts, Observers, TrainError};
+use anyhow::{Context, anyhow};
 use burn::tensor::backend::AutodiffBackend;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// Raised by Ctrl-C / SIGTERM: the loop saves a checkpoint after the current step and stops.
+static STOP: AtomicBool = AtomicBool::new(false);
 
 struct FitJob<'a> {
     cfg: &'a Config,
     data: &'a Splits,
-    observers: &'a mut Observers,
+    resume: Option<&'a Snapshot>,
+    ports: FitPorts<'a>,
 }
 
 impl BackendJob for FitJob<'_> {
-    type Output = Result<FitReport, TrainError>;
+    type Output = Result<FitOutcome, TrainError>;
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        train::fit::<B>(self.cfg, self.data, backend, &device, self.observers)
+        train::fit::<B>(
+            self.cfg,
+            self.data,
+            backend,
+            &device,
+            self.resume,
+            self.ports,
+        )
+        .map(|f| f.outcome)
     }
 }
 
-/// Trains per the config; writes `config.toml`, `journal.jsonl` and `summary.json` to the run dir.
+/// Trains per the config (or continues a checkpointed run with `--resume`); writes
+/// `config.toml`, `journal.jsonl`, `checkpoints/` and `summary.json` in the run directory.
 pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let started = Instant::now();
     let mut overrides = args.config.overrides.clone();
@@ -35,10 +51,18 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
     println!("backend: {}", selection.reason);
     let data = load_splits(&cfg.data, cfg.run.seed).map_err(Failure::input)?;
-    let run_dir = RunDir::create(&cfg).map_err(|e| match e {
-        RunDirError::Exists(_) => Failure::input(e),
-        other => Failure::runtime(other),
-    })?;
+    let (run_dir, resume) = match args.resume.as_deref() {
+        None => (create_run_dir(&cfg)?, None),
+        Some(spec) => resume_point(spec, &cfg)?,
+    };
+    if let Some((snap, from)) = &resume {
+        println!(
+            "resuming from {} (epoch {}, step {})",
+            from.display(),
+            snap.state.epoch + 1,
+            snap.state.global_step
+        );
+    }
     run_dir
         .write("config.toml", cfg.to_toml().as_bytes())
         .map_err(Failure::runtime)?;
@@ -46,19 +70,56 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         .with_context(|| format!("cannot open the journal in {}", run_dir.path.display()))
         .map_err(Failure::runtime)?;
     let mut observers = Observers(vec![Box::new(Progress::new()), Box::new(journal)]);
+    let retention = Retention {
+        keep_last: cfg.checkpoint.keep_last,
+        keep_best: cfg.checkpoint.keep_best,
+    };
+    let mut store =
+        DirStore::open(&run_dir.path.join("checkpoints"), retention).map_err(Failure::runtime)?;
+    install_stop_handler();
 
+    let ports = FitPorts {
+        observer: &mut observers,
+        store: Some(&mut store as &mut dyn CheckpointStore),
+        stop: Some(&STOP),
+        tracker_run_id: resume
+            .as_ref()
+            .map(|(s, _)| s.state.tracker_run_id.clone())
+            .unwrap_or_default(),
+    };
     let job = FitJob {
         cfg: &cfg,
         data: &data,
-        observers: &mut observers,
+        resume: resume.as_ref().map(|(s, _)| s),
+        ports,
     };
-    let report =
+    let outcome =
         guarded("training", || dispatch(&selection.choice, job))?.map_err(|e| match e {
             TrainError::Data(_) => Failure::input(e),
-            TrainError::Backend(_) => Failure::runtime(e),
+            TrainError::Backend(_) | TrainError::Checkpoint(_) => Failure::runtime(e),
         })?;
     drop(observers); // flushes the journal
 
+    let report = match outcome {
+        FitOutcome::Finished(report) => report,
+        FitOutcome::Interrupted {
+            global_step,
+            checkpoint,
+        } => {
+            let saved = checkpoint.map_or_else(
+                || "no checkpoint saved".into(),
+                |c| format!("checkpoint {c} saved"),
+            );
+            return Err(Failure {
+                code: 130,
+                error: anyhow!(
+                    "interrupted after step {global_step}; {saved} in {}; continue with the same command plus `--run-name {} --resume auto`",
+                    run_dir.path.display(),
+                    run_dir.name
+                ),
+            });
+        }
+    };
     let summary = Summary {
         trainer_version: env!("CARGO_PKG_VERSION"),
         run_name: run_dir.name.clone(),
@@ -85,4 +146,125 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         run_dir.path.display()
     );
     Ok(summary)
+}
+
+fn create_run_dir(cfg: &Config) -> Result<RunDir, Failure> {
+    RunDir::create(cfg).map_err(|e| match e {
+        RunDirError::Exists(_) => Failure::input(e),
+        other => Failure::runtime(other),
+    })
+}
+
+/// `--resume auto|PATH`: the run directory to continue and the checkpoint to continue from.
+/// `auto` resumes the named run's newest valid checkpoint, or starts the run fresh if none.
+fn resume_point(
+    spec: &str,
+    cfg: &Config,
+) -> Result<(RunDir, Option<(Snapshot, PathBuf)>), Failure> {
+    let checkpoint_dir = if spec == "auto" {
+        if cfg.run.name.is_empty() {
+            return Err(Failure::input(anyhow!(
+                "--resume auto needs the run's name: add --run-name NAME (or set run.name)"
+            )));
+        }
+        let run_path = cfg.run.output_dir.join(&cfg.run.name);
+        match newest_valid(&run_path.join("checkpoints"))? {
+            Some(dir) => dir,
+            None => {
+                println!(
+                    "no checkpoint to resume in {}; starting the run fresh",
+                    run_path.display()
+                );
+                let run_dir = if run_path.join("config.toml").exists() {
+                    RunDir {
+                        name: cfg.run.name.clone(),
+                        path: run_path,
+                    }
+                } else {
+                    create_run_dir(cfg)?
+                };
+                return Ok((run_dir, None));
+            }
+        }
+    } else {
+        let p = PathBuf::from(spec);
+        if p.join("checkpoints").is_dir() {
+            newest_valid(&p.join("checkpoints"))?.ok_or_else(|| {
+                Failure::input(anyhow!(
+                    "--resume {spec}: no valid checkpoint in {}",
+                    p.join("checkpoints").display()
+                ))
+            })?
+        } else {
+            p
+        }
+    };
+    let snap =
+        checkpoint::load(&checkpoint_dir).map_err(|e| Failure::input(anyhow!("--resume: {e}")))?;
+    let saved: Config = toml::from_str(&snap.config_toml).map_err(|e| {
+        Failure::input(anyhow!(
+            "--resume: {}: config.toml: {}",
+            checkpoint_dir.display(),
+            e.message().trim()
+        ))
+    })?;
+    let diff = incompatible_keys(&saved, cfg);
+    if !diff.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "cannot resume from {}: the config changes keys that define the model, data or optimization: {}",
+            checkpoint_dir.display(),
+            diff.join("; ")
+        )));
+    }
+    let run_path = checkpoint_dir
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let name = run_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((
+        RunDir {
+            name,
+            path: run_path,
+        },
+        Some((snap, checkpoint_dir)),
+    ))
+}
+
+/// The newest verifying checkpoint under `root`, reporting newer ones that failed.
+fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    let store = DirStore::open(
+        root,
+        Retention {
+            keep_last: usize::MAX,
+            keep_best: true,
+        },
+    )
+    .map_err(Failure::runtime)?;
+    let found = store.latest_valid().map_err(Failure::runtime)?;
+    Ok(found.map(|(ok, skipped)| {
+        for (name, why) in skipped {
+            eprintln!("warning: skipping checkpoint {name}: {why}");
+        }
+        ok.path
+    }))
+}
+
+/// First Ctrl-C / SIGTERM: stop after the current step with a checkpoint. Second: exit now.
+fn install_stop_handler() {
+    let result = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = result {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
 }

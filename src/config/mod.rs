@@ -25,6 +25,8 @@ pub struct Config {
     pub model: ModelConfig,
     /// Optimization.
     pub train: TrainConfig,
+    /// When to save checkpoints and how many to keep.
+    pub checkpoint: CheckpointConfig,
 }
 
 /// `[run]`: identity and placement of a run.
@@ -223,6 +225,34 @@ impl Default for TrainConfig {
             momentum: 0.9,
             log_every: 20,
             drop_last: false,
+        }
+    }
+}
+
+/// `[checkpoint]`: cadence and retention of checkpoints in `<run dir>/checkpoints/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Save every N optimizer steps (0 = off).
+    pub every_steps: usize,
+    /// Save when this many seconds passed since the last save (0 = off).
+    pub every_seconds: f64,
+    /// Save at the end of every epoch.
+    pub at_epoch_end: bool,
+    /// Keep the newest N checkpoints (>= 1).
+    pub keep_last: usize,
+    /// Also keep the checkpoint with the best validation accuracy.
+    pub keep_best: bool,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every_steps: 0,
+            every_seconds: 0.0,
+            at_epoch_end: true,
+            keep_last: 3,
+            keep_best: true,
         }
     }
 }

@@ -110,6 +110,18 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if t.log_every == 0 {
         return fail("train.log_every", "expected an integer >= 1, got 0".into());
     }
+    if c.checkpoint.keep_last == 0 {
+        return fail(
+            "checkpoint.keep_last",
+            "expected an integer >= 1, got 0".into(),
+        );
+    }
+    if !(c.checkpoint.every_seconds >= 0.0 && c.checkpoint.every_seconds.is_finite()) {
+        return fail(
+            "checkpoint.every_seconds",
+            format!("expected a number >= 0, got {}", c.checkpoint.every_seconds),
+        );
+    }
     Ok(())
 }
 

@@ -84,16 +84,6 @@ fn header(
     ndims: usize,
     what: &str,
 ) -> Result<Vec<usize>, DataError> {
-    let need = 4 + 4 * ndims;
-    if bytes.len() < need {
-        return Err(format_err(
-            path,
-            format!(
-                "file is {} bytes, too short for an IDX {what} header ({need} bytes)",
-                bytes.len()
-            ),
-        ));
-    }
     let word = |i: usize| {
         u32::from_be_bytes([
             bytes[4 * i],
@@ -102,11 +92,23 @@ fn header(
             bytes[4 * i + 3],
         ])
     };
-    let found = word(0);
-    if found != magic {
+    let need = 4 + 4 * ndims;
+    if bytes.len() >= 4 && word(0) != magic {
         return Err(format_err(
             path,
-            format!("wrong magic number 0x{found:08x}, expected 0x{magic:08x} for IDX {what}"),
+            format!(
+                "wrong magic number 0x{:08x}, expected 0x{magic:08x} for IDX {what}",
+                word(0)
+            ),
+        ));
+    }
+    if bytes.len() < need {
+        return Err(format_err(
+            path,
+            format!(
+                "file is {} bytes, too short for an IDX {what} header ({need} bytes)",
+                bytes.len()
+            ),
         ));
     }
     Ok((1..=ndims).map(|i| word(i) as usize).collect())

@@ -40,13 +40,29 @@ impl Observer for Progress {
                 train_samples,
                 steps_per_epoch,
                 epochs,
+                resumed_at_step,
             } => {
                 self.epochs = epochs;
                 self.steps_per_epoch = steps_per_epoch;
+                let resumed = if resumed_at_step > 0 {
+                    format!(", resuming after step {resumed_at_step}")
+                } else {
+                    String::new()
+                };
                 println!(
                     "training {parameters} parameters on {backend} ({device}): {train_samples} samples, \
-                     {epochs} epochs x {steps_per_epoch} steps"
+                     {epochs} epochs x {steps_per_epoch} steps{resumed}"
                 );
+            }
+            Event::CheckpointSaved {
+                ref name,
+                global_step,
+            } => {
+                let line = format!("checkpoint {name} saved (step {global_step})");
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => println!("{line}"),
+                }
             }
             Event::EpochStarted { epoch } if self.interactive => {
                 let bar = ProgressBar::new(self.steps_per_epoch as u64);

@@ -29,6 +29,15 @@ pub enum Event {
         steps_per_epoch: usize,
         /// Epochs planned.
         epochs: usize,
+        /// Steps already done when this process started (0 unless resumed).
+        resumed_at_step: usize,
+    },
+    /// A checkpoint was saved.
+    CheckpointSaved {
+        /// Its name.
+        name: String,
+        /// Steps done when it was taken.
+        global_step: usize,
     },
     /// An epoch begins.
     EpochStarted {

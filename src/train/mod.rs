@@ -1,15 +1,19 @@
 //! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters.
 
+mod cadence;
 mod evaluate;
 mod events;
 mod fit;
 mod optimizer;
+mod record;
 mod step;
 
+pub use cadence::{checkpoint_due, step_seed};
 pub use evaluate::{EvalResult, evaluate};
 pub use events::{Event, Observer, Observers, Split};
-pub use fit::{FitReport, fit, read_scalar};
+pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, fit, read_scalar};
 pub use optimizer::AnyOptimizer;
+pub use record::{model_from_bytes, model_to_bytes};
 pub use step::{StepOutput, device_batch, train_step};
 
 /// Failures inside the training loop.
@@ -21,4 +25,7 @@ pub enum TrainError {
     /// The data cannot train this model (shape or class count problems).
     #[error("{0}")]
     Data(String),
+    /// A checkpoint could not be encoded, decoded or saved.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }

@@ -64,7 +64,7 @@ fn fit_writes_config_summary_and_journal() {
     assert_eq!(summary["backend"], "flex");
     assert_eq!(
         summary["steps"], 57,
-        "7209 training samples / 128 rounded up"
+        "7,200 training samples / 128, rounded up"
     );
     assert!(
         summary["test_accuracy"].as_f64().unwrap() > 0.8,

@@ -83,3 +83,12 @@ pub fn tiny_dataset(dir: &Path, n: u32) {
         );
     }
 }
+
+/// Burn's CPU backends keep one process-wide RNG: in-process training runs that compare exact
+/// numbers must not overlap, so every in-process `fit` in this binary holds this lock.
+pub static TRAIN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes `TRAIN_LOCK`, even if a previous holder panicked.
+pub fn train_lock() -> std::sync::MutexGuard<'static, ()> {
+    TRAIN_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

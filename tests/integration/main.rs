@@ -4,4 +4,5 @@ mod cli_fit;
 mod common;
 mod config_errors;
 mod data_errors;
+mod resume;
 mod train_backends;

@@ -4,11 +4,11 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use trainer::config::{Config, ModelKind};
 use trainer::data::load_splits;
-use trainer::train::{Event, FitReport, Observer, Split, fit};
+use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split, fit};
 
 /// Records every event.
 #[derive(Default)]
-struct Recorder(Vec<Event>);
+pub struct Recorder(pub Vec<Event>);
 
 impl Observer for Recorder {
     fn on_event(&mut self, event: &Event) {
@@ -18,7 +18,7 @@ impl Observer for Recorder {
 
 /// A small MLP on the bundled MNIST subset; shapes stay fixed (drop_last, 2000 = 20 x 100)
 /// so GPU backends compile each kernel once.
-fn small_config(seed: u64, epochs: usize) -> Config {
+pub fn small_config(seed: u64, epochs: usize) -> Config {
     let mut cfg = Config::default();
     cfg.run.seed = seed;
     cfg.data.dir = crate::common::repo().join("datasets/mnist-10k");
@@ -40,11 +40,21 @@ fn train<B: AutodiffBackend>(
 ) -> (FitReport, Vec<Event>) {
     let data = load_splits(&cfg.data, cfg.run.seed).expect("bundled dataset loads");
     let mut rec = Recorder::default();
-    let report = fit::<B>(cfg, &data, backend, &device, &mut rec).expect("training succeeds");
+    let _serial = crate::common::train_lock();
+    let ports = FitPorts {
+        observer: &mut rec,
+        store: None,
+        stop: None,
+        tracker_run_id: String::new(),
+    };
+    let fitted = fit::<B>(cfg, &data, backend, &device, None, ports).expect("training succeeds");
+    let FitOutcome::Finished(report) = fitted.outcome else {
+        panic!("not interrupted, so it finishes")
+    };
     (report, rec.0)
 }
 
-fn step_losses(events: &[Event]) -> Vec<f64> {
+pub fn step_losses(events: &[Event]) -> Vec<f64> {
     events
         .iter()
         .filter_map(|e| {
@@ -63,8 +73,8 @@ fn learns<B: AutodiffBackend>(backend: &str, device: B::Device) {
     let (report, events) = train::<B>(backend, device, &cfg);
     assert_eq!(
         report.steps,
-        2 * (8010 / 100),
-        "drop_last: 80 full batches per epoch"
+        2 * (8000 / 100),
+        "drop_last: 8,000 / 100 = 80 full batches per epoch"
     );
     let losses = step_losses(&events);
     assert_eq!(losses.len(), 2 * 8, "a Step event every 10 steps");

@@ -1,0 +1,247 @@
+//! Checkpoints as directories: `<root>/step-000000120/{model.mpk, optimizer.mpk, state.json,
+//! config.toml, manifest.json}` plus a `latest` pointer file.
+//!
+//! Atomicity: files are written into `<root>/.tmp-<name>-<pid>/` and fsynced, the manifest
+//! (SHA-256 of every file) last; the directory is renamed into place and the root fsynced; then
+//! `latest` is replaced atomically. A crash at any instant leaves a temp dir (ignored and later
+//! removed) or a complete checkpoint. Readers trust only directories whose manifest verifies.
+
+use super::{
+    CheckpointError, CheckpointStore, FORMAT_VERSION, Retention, Snapshot, StoredCheckpoint,
+    TrainState,
+};
+use crate::fsutil::write_atomic;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MANIFEST: &str = "manifest.json";
+const MODEL: &str = "model.mpk";
+const OPTIMIZER: &str = "optimizer.mpk";
+const STATE: &str = "state.json";
+const CONFIG: &str = "config.toml";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format_version: u32,
+    /// File name -> lowercase hex SHA-256.
+    files: BTreeMap<String, String>,
+}
+
+/// A directory of checkpoints with a retention policy.
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    root: PathBuf,
+    retention: Retention,
+}
+
+impl DirStore {
+    /// Opens (creating) `root`; removes temp directories left by crashed writers.
+    pub fn open(root: &Path, retention: Retention) -> Result<Self, CheckpointError> {
+        std::fs::create_dir_all(root).map_err(CheckpointError::io(root))?;
+        for entry in std::fs::read_dir(root)
+            .map_err(CheckpointError::io(root))?
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            retention,
+        })
+    }
+
+    /// Checkpoint directory names, newest (highest step) first.
+    pub fn names(&self) -> Result<Vec<String>, CheckpointError> {
+        let mut found: Vec<(usize, String)> = std::fs::read_dir(&self.root)
+            .map_err(CheckpointError::io(&self.root))?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let step = name.strip_prefix("step-")?.parse().ok()?;
+                Some((step, name))
+            })
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        Ok(found.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Checks a checkpoint directory: manifest present and of this format, every file's SHA-256.
+pub fn verify(dir: &Path) -> Result<StoredCheckpoint, CheckpointError> {
+    let manifest_path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&manifest_path).map_err(|e| {
+        CheckpointError::invalid(
+            &manifest_path,
+            format!("cannot read the manifest ({e}); incomplete checkpoint"),
+        )
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        CheckpointError::invalid(&manifest_path, format!("not a valid manifest: {e}"))
+    })?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(CheckpointError::invalid(
+            &manifest_path,
+            format!(
+                "format_version {} is not supported (this trainer reads {FORMAT_VERSION})",
+                manifest.format_version
+            ),
+        ));
+    }
+    for required in [MODEL, OPTIMIZER, STATE, CONFIG] {
+        if !manifest.files.contains_key(required) {
+            return Err(CheckpointError::invalid(
+                &manifest_path,
+                format!("does not list {required}"),
+            ));
+        }
+    }
+    for (file, expected) in &manifest.files {
+        let path = dir.join(file);
+        let data = std::fs::read(&path)
+            .map_err(|e| CheckpointError::invalid(&path, format!("missing or unreadable: {e}")))?;
+        if sha256_hex(&data) != *expected {
+            return Err(CheckpointError::invalid(
+                &path,
+                "SHA-256 mismatch: the file is corrupt or truncated",
+            ));
+        }
+    }
+    let state_path = dir.join(STATE);
+    let state: TrainState = serde_json::from_slice(
+        &std::fs::read(&state_path).map_err(CheckpointError::io(&state_path))?,
+    )
+    .map_err(|e| CheckpointError::invalid(&state_path, format!("not a valid state: {e}")))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(StoredCheckpoint {
+        name,
+        path: dir.to_path_buf(),
+        state,
+    })
+}
+
+/// Verifies and reads a whole checkpoint.
+pub fn load(dir: &Path) -> Result<Snapshot, CheckpointError> {
+    let stored = verify(dir)?;
+    let read = |f: &str| std::fs::read(dir.join(f)).map_err(CheckpointError::io(&dir.join(f)));
+    let config_toml = String::from_utf8(read(CONFIG)?)
+        .map_err(|_| CheckpointError::invalid(dir.join(CONFIG), "not UTF-8"))?;
+    Ok(Snapshot {
+        state: stored.state,
+        model: read(MODEL)?,
+        optimizer: read(OPTIMIZER)?,
+        config_toml,
+    })
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> Result<(), CheckpointError> {
+    let mut f = std::fs::File::create(path).map_err(CheckpointError::io(path))?;
+    f.write_all(data).map_err(CheckpointError::io(path))?;
+    f.sync_all().map_err(CheckpointError::io(path))
+}
+
+fn sync_dir(dir: &Path) {
+    // Directory fsync makes renames durable on Linux; unsupported on some platforms.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl CheckpointStore for DirStore {
+    fn save(&mut self, snap: &Snapshot) -> Result<String, CheckpointError> {
+        let name = format!("step-{:09}", snap.state.global_step);
+        let final_dir = self.root.join(&name);
+        if final_dir.exists() {
+            if verify(&final_dir).is_ok() {
+                return Ok(name); // Same step saved twice (e.g. epoch end and an interrupt).
+            }
+            std::fs::remove_dir_all(&final_dir).map_err(CheckpointError::io(&final_dir))?;
+        }
+        let tmp = self
+            .root
+            .join(format!(".tmp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).map_err(CheckpointError::io(&tmp))?;
+        let state = serde_json::to_vec_pretty(&snap.state)
+            .map_err(|e| CheckpointError::invalid(&tmp, e.to_string()))?;
+        let files: [(&str, &[u8]); 4] = [
+            (MODEL, &snap.model),
+            (OPTIMIZER, &snap.optimizer),
+            (STATE, &state),
+            (CONFIG, snap.config_toml.as_bytes()),
+        ];
+        let mut manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            files: BTreeMap::new(),
+        };
+        for (file, data) in files {
+            write_synced(&tmp.join(file), data)?;
+            manifest.files.insert(file.to_string(), sha256_hex(data));
+        }
+        let manifest = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| CheckpointError::invalid(&tmp, e.to_string()))?;
+        write_synced(&tmp.join(MANIFEST), &manifest)?;
+        sync_dir(&tmp);
+        std::fs::rename(&tmp, &final_dir).map_err(CheckpointError::io(&final_dir))?;
+        sync_dir(&self.root);
+        let latest = self.root.join("latest");
+        write_atomic(&latest, name.as_bytes()).map_err(CheckpointError::io(&latest))?;
+        self.apply_retention(&name)?;
+        Ok(name)
+    }
+
+    fn latest_valid(
+        &self,
+    ) -> Result<Option<(StoredCheckpoint, Vec<(String, CheckpointError)>)>, CheckpointError> {
+        let mut skipped = Vec::new();
+        for name in self.names()? {
+            match verify(&self.root.join(&name)) {
+                Ok(found) => return Ok(Some((found, skipped))),
+                Err(e) => skipped.push((name, e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl DirStore {
+    fn apply_retention(&self, just_saved: &str) -> Result<(), CheckpointError> {
+        let all: Vec<(String, usize, Option<f64>)> = self
+            .names()?
+            .into_iter()
+            .filter_map(|n| {
+                // Only complete checkpoints take part; reading state.json is enough for that.
+                let bytes = std::fs::read(self.root.join(&n).join(STATE)).ok()?;
+                let state: TrainState = serde_json::from_slice(&bytes).ok()?;
+                Some((n, state.global_step, state.metric))
+            })
+            .collect();
+        for name in super::select_for_deletion(&all, self.retention) {
+            if name != just_saved {
+                let dir = self.root.join(&name);
+                std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))?;
+            }
+        }
+        Ok(())
+    }
+}
