@@ -22,6 +22,32 @@ pub enum Command {
     Backends,
     /// Measure training throughput per backend.
     Bench(BenchArgs),
+    /// Inspect, verify and export checkpoints.
+    #[command(subcommand)]
+    Checkpoints(CheckpointsCommand),
+}
+
+/// `trainer checkpoints ...`.
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsCommand {
+    /// List a run's checkpoints (newest first) and whether each verifies.
+    Ls {
+        /// Run directory (or its `checkpoints/` directory).
+        run: PathBuf,
+    },
+    /// Check a checkpoint's manifest, format version and every file's SHA-256.
+    Verify {
+        /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
+        checkpoint: PathBuf,
+    },
+    /// Export a checkpoint's weights as .safetensors with PyTorch tensor names and layouts.
+    Export {
+        /// Checkpoint directory.
+        checkpoint: PathBuf,
+        /// Output file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Config selection shared by `fit` and `bench`.

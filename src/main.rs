@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(args) => commands::bench(args).map(|_| ()),
+        Command::Checkpoints(cmd) => commands::checkpoints(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

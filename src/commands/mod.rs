@@ -2,10 +2,12 @@
 
 mod backends;
 mod bench;
+mod checkpoints;
 mod fit;
 
 pub use backends::backends;
 pub use bench::bench;
+pub use checkpoints::checkpoints;
 pub use fit::fit;
 
 /// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),

@@ -6,7 +6,7 @@ use crate::model::Classifier;
 use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::new()
@@ -17,13 +17,13 @@ fn err(what: &str) -> impl FnOnce(burn::record::RecorderError) -> TrainError + '
 }
 
 /// Encodes the model's weights.
-pub fn model_to_bytes<B: AutodiffBackend>(model: &Classifier<B>) -> Result<Vec<u8>, TrainError> {
+pub fn model_to_bytes<B: Backend>(model: &Classifier<B>) -> Result<Vec<u8>, TrainError> {
     Recorder::<B>::record(&recorder(), model.clone().into_record(), ())
         .map_err(err("encoding the model"))
 }
 
 /// Loads weights into `model` (which must have the same architecture).
-pub fn model_from_bytes<B: AutodiffBackend>(
+pub fn model_from_bytes<B: Backend>(
     model: Classifier<B>,
     bytes: Vec<u8>,
     device: &B::Device,

@@ -1,5 +1,6 @@
 //! Integration tests, one binary (linking the Burn stack once keeps CI fast).
 
+mod checkpoints;
 mod cli_fit;
 mod common;
 mod config_errors;
