@@ -25,6 +25,32 @@ pub enum Command {
     /// Inspect, verify and export checkpoints.
     #[command(subcommand)]
     Checkpoints(CheckpointsCommand),
+    /// Score images with a checkpoint's model (IDX images in; JSONL, or CSV for `.csv`, out).
+    Predict(PredictArgs),
+}
+
+/// `trainer predict`.
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// IDX image file (`...-images-idx3-ubyte`, gzipped or plain) with the training image size.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output file: one row per image with the predicted class and the logits; CSV when it
+    /// ends in `.csv`, JSON lines otherwise. Written atomically.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendRequest,
+    /// GPU index for cuda/wgpu.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
 }
 
 /// `trainer checkpoints ...`.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => commands::bench(args).map(|_| ()),
         Command::Checkpoints(cmd) => commands::checkpoints(cmd),
+        Command::Predict(args) => commands::predict(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

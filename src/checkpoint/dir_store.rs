@@ -4,11 +4,12 @@
 //! Atomicity: files are written into `<root>/.tmp-<name>-<pid>/` and fsynced, the manifest
 //! (SHA-256 of every file) last; the directory is renamed into place and the root fsynced; then
 //! `latest` is replaced atomically. A crash at any instant leaves a temp dir (ignored and later
-//! removed) or a complete checkpoint. Readers trust only directories whose manifest verifies.
+//! removed) or a complete checkpoint. Retention renames a checkpoint to a temp dir before
+//! deleting it, for the same reason. Readers trust only directories whose manifest verifies.
 
 use super::{
-    CheckpointError, CheckpointStore, FORMAT_VERSION, Retention, Snapshot, StoredCheckpoint,
-    TrainState,
+    CheckpointError, CheckpointStore, FORMAT_VERSION, LatestValid, Retention, Snapshot,
+    StoredCheckpoint, TrainState,
 };
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -210,9 +211,7 @@ impl CheckpointStore for DirStore {
         Ok(name)
     }
 
-    fn latest_valid(
-        &self,
-    ) -> Result<Option<(StoredCheckpoint, Vec<(String, CheckpointError)>)>, CheckpointError> {
+    fn latest_valid(&self) -> Result<Option<LatestValid>, CheckpointError> {
         let mut skipped = Vec::new();
         for name in self.names()? {
             match verify(&self.root.join(&name)) {
@@ -238,8 +237,14 @@ impl DirStore {
             .collect();
         for name in super::select_for_deletion(&all, self.retention) {
             if name != just_saved {
+                // Rename first: a crash mid-delete then leaves a temp dir, never half a checkpoint.
                 let dir = self.root.join(&name);
-                std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))?;
+                let doomed = self
+                    .root
+                    .join(format!(".tmp-delete-{name}-{}", std::process::id()));
+                std::fs::rename(&dir, &doomed).map_err(CheckpointError::io(&dir))?;
+                sync_dir(&self.root);
+                std::fs::remove_dir_all(&doomed).map_err(CheckpointError::io(&doomed))?;
             }
         }
         Ok(())

@@ -31,7 +31,8 @@ pub trait CheckpointStore {
     /// Persists a snapshot atomically; returns the checkpoint's name.
     fn save(&mut self, snapshot: &Snapshot) -> Result<String, CheckpointError>;
     /// The newest checkpoint that verifies, with the names of newer ones that did not.
-    fn latest_valid(
-        &self,
-    ) -> Result<Option<(StoredCheckpoint, Vec<(String, CheckpointError)>)>, CheckpointError>;
+    fn latest_valid(&self) -> Result<Option<LatestValid>, CheckpointError>;
 }
+
+/// The newest checkpoint that verifies, and `(name, why)` for each newer one that did not.
+pub type LatestValid = (StoredCheckpoint, Vec<(String, CheckpointError)>);

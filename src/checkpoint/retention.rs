@@ -12,7 +12,7 @@ pub struct Retention {
 /// Given `(name, global_step, metric)` for every checkpoint, returns the names to delete.
 pub fn select_for_deletion(all: &[(String, usize, Option<f64>)], policy: Retention) -> Vec<String> {
     let mut by_step: Vec<&(String, usize, Option<f64>)> = all.iter().collect();
-    by_step.sort_by(|a, b| b.1.cmp(&a.1));
+    by_step.sort_by_key(|c| std::cmp::Reverse(c.1));
     let best = policy
         .keep_best
         .then(|| {

@@ -1,14 +1,13 @@
 //! `trainer checkpoints ls|verify|export`.
 
 use super::Failure;
-use crate::checkpoint::{DirStore, Retention, load, verify};
+use super::restore::restore;
+use crate::checkpoint::{DirStore, Retention, verify};
 use crate::cli::CheckpointsCommand;
-use crate::config::Config;
-use crate::model::Classifier;
-use crate::train::model_from_bytes;
+use crate::fsutil::write_atomic;
+use crate::model::to_pytorch_safetensors;
 use anyhow::anyhow;
 use burn::backend::Flex;
-use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use std::path::Path;
 
 /// Runs a `checkpoints` subcommand.
@@ -95,37 +94,20 @@ fn export(checkpoint: &Path, out: &Path) -> Result<(), Failure> {
             out.display()
         )));
     }
-    let snap = load(checkpoint).map_err(Failure::input)?;
-    let cfg: Config = toml::from_str(&snap.config_toml).map_err(|e| {
-        Failure::input(anyhow!(
-            "{}: config.toml: {}",
-            checkpoint.display(),
-            e.message().trim()
-        ))
-    })?;
-    let device = Default::default();
-    let model = Classifier::<Flex>::new(
-        &cfg.model,
-        snap.state.input_shape,
-        snap.state.num_classes,
-        &device,
-    );
-    let model = model_from_bytes(model, snap.model, &device).map_err(Failure::input)?;
-    let mut store = SafetensorsStore::from_file(out)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        // The model enum's variant (`Mlp.`, `Cnn.`) is not part of the PyTorch module's names.
-        .with_key_remapping(r"^(Mlp|Cnn)\.", "")
-        .metadata("producer", "trainer")
-        .metadata("model", cfg.model.kind.name())
-        .metadata("global_step", snap.state.global_step.to_string());
-    model
-        .save_into(&mut store)
-        .map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
+    let r = restore::<Flex>(checkpoint, &Default::default())?;
+    let metadata = [
+        ("producer", "trainer".to_string()),
+        ("trainer_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("model", r.config.model.kind.name().to_string()),
+        ("global_step", r.state.global_step.to_string()),
+    ];
+    let bytes = to_pytorch_safetensors(&r.model, &metadata).map_err(Failure::runtime)?;
+    write_atomic(out, &bytes).map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
     println!(
         "wrote {} ({} model, step {})",
         out.display(),
-        cfg.model.kind.name(),
-        snap.state.global_step
+        r.config.model.kind.name(),
+        r.state.global_step
     );
     Ok(())
 }

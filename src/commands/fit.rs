@@ -175,7 +175,8 @@ fn resume_point(
                     "no checkpoint to resume in {}; starting the run fresh",
                     run_path.display()
                 );
-                let run_dir = if run_path.join("config.toml").exists() {
+                // A run killed before its first checkpoint leaves its directory: reuse it.
+                let run_dir = if run_path.is_dir() {
                     RunDir {
                         name: cfg.run.name.clone(),
                         path: run_path,

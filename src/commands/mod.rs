@@ -4,11 +4,14 @@ mod backends;
 mod bench;
 mod checkpoints;
 mod fit;
+mod predict;
+mod restore;
 
 pub use backends::backends;
 pub use bench::bench;
 pub use checkpoints::checkpoints;
 pub use fit::fit;
+pub use predict::predict;
 
 /// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),
 /// 1 for failures while running.

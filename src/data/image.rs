@@ -76,6 +76,15 @@ impl ImageDataset {
     }
 }
 
+impl ImageDataset {
+    /// Images without labels (for prediction): every label reads as 0 and `num_classes` is 0.
+    pub fn unlabelled(pixels: Vec<u8>, count: usize, shape: [usize; 3], norm: Normalize) -> Self {
+        let mut d = Self::from_parts(pixels, vec![0; count], shape, norm);
+        d.num_classes = 0;
+        d
+    }
+}
+
 fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let gz = dir.join(format!("{stem}.gz"));
     let plain = dir.join(stem);

@@ -8,7 +8,7 @@ mod order;
 
 pub use batch::{HostBatch, fill_batch};
 pub use error::DataError;
-pub use idx::{read_idx_images, read_idx_labels};
+pub use idx::{IdxImages, read_idx_images, read_idx_labels};
 pub use image::{ImageDataset, Normalize, Subset};
 pub use order::{epoch_order, split_indices};
 

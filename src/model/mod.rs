@@ -1,15 +1,19 @@
 //! Models, generic over the Burn backend, behind one `Classifier` module enum.
 
 mod cnn;
+mod export;
 mod mlp;
 
 pub use cnn::Cnn;
+pub use export::{ExportError, to_pytorch_safetensors};
 pub use mlp::Mlp;
 
 use crate::config::{ModelConfig, ModelKind};
 use burn::prelude::*;
 
 /// Any image classifier the trainer can build from config.
+// One value per run, moved by value through each step: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Classifier<B: Backend> {
     /// See [`Mlp`].

@@ -35,13 +35,13 @@ impl Journal {
 fn write_lines(file: std::fs::File, rx: Receiver<String>, path: PathBuf) {
     let mut out = std::io::BufWriter::new(file);
     let mut warned = false;
-    while let Ok(line) = rx.recv() {
-        let mut result = writeln!(out, "{line}");
-        // Flush whenever the queue is drained, so a crash loses at most the lines in flight.
-        if result.is_ok() && matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
-            result = out.flush();
+    while let Ok(first) = rx.recv() {
+        // Write everything queued, then flush once: a crash loses at most the lines in flight.
+        let mut result = Ok(());
+        for line in std::iter::once(first).chain(rx.try_iter()) {
+            result = result.and_then(|_| writeln!(out, "{line}"));
         }
-        if let Err(e) = result
+        if let Err(e) = result.and_then(|_| out.flush())
             && !warned
         {
             tracing::warn!("journal {}: write failed: {e}", path.display());

@@ -155,13 +155,13 @@ pub fn fit<B: AutodiffBackend>(
     });
 
     let (mut samples, mut train_seconds, mut last_loss, mut valid) = (0, 0.0, f64::NAN, None);
-    let (mut last_save, mut steps_since_save) = (Instant::now(), 0);
+    let mut clock = SaveClock::new();
     while pos.epoch < t.epochs {
         let epoch = pos.epoch;
         ports.observer.on_event(&Event::EpochStarted { epoch });
         let started = Instant::now();
         let order = epoch_order(cfg.run.seed, epoch, n);
-        let (mut window, mut window_steps, mut epoch_samples) = (None, 0, 0);
+        let (mut window, mut epoch_samples) = (LossWindow::default(), 0);
         let batches = order
             .chunks(t.batch_size)
             .take(steps_per_epoch)
@@ -172,55 +172,35 @@ pub fn fit<B: AutodiffBackend>(
             B::seed(device, step_seed(cfg.run.seed, pos.global_step));
             let out = train_step(model, &mut optim, &batch, t.lr, device);
             model = out.model;
-            // Sum losses on the device; reading one back forces a sync, so only every log_every.
-            window = Some(window.map_or(out.loss.clone(), |w| w + out.loss));
-            (window_steps, pos.global_step, pos.batch) =
-                (window_steps + 1, pos.global_step + 1, i + 1);
+            window.push(out.loss);
+            (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
             epoch_samples += batch.len();
-            steps_since_save += 1;
+            clock.steps += 1;
             let end_of_epoch = i + 1 == steps_per_epoch;
             if (i + 1) % t.log_every == 0 || end_of_epoch {
-                let sum = read_scalar(window.take())?;
-                pos.epoch_loss_sum += sum;
+                pos.epoch_loss_sum += window.sync()?;
                 let elapsed = started.elapsed().as_secs_f64();
                 ports.observer.on_event(&Event::Step {
                     epoch,
                     step_in_epoch: i + 1,
                     global_step: pos.global_step,
-                    loss: sum / window_steps as f64,
+                    loss: window.take_mean(),
                     lr: t.lr,
                     samples_per_sec: epoch_samples as f64 / elapsed.max(1e-9),
                 });
-                window_steps = 0;
             }
-            let stop = ports.stop.is_some_and(|s| s.load(Ordering::SeqCst));
-            if !end_of_epoch
-                && (stop
-                    || checkpoint_due(
-                        &cfg.checkpoint,
-                        steps_since_save,
-                        last_save.elapsed().as_secs_f64(),
-                    ))
-            {
-                pos.epoch_loss_sum += read_scalar(window.take())?; // the checkpoint holds whole sums
-                let name = save(
-                    &mut ports,
+            let stop = stop_requested(&ports);
+            if !end_of_epoch && (stop || clock.due(&cfg.checkpoint)) {
+                pos.epoch_loss_sum += window.sync()?; // the checkpoint holds whole sums
+                let ctx = SaveContext {
                     cfg,
-                    &model,
-                    &optim,
-                    &pos,
-                    (shape, classes),
-                    stop,
-                )?;
-                (last_save, steps_since_save) = (Instant::now(), 0);
-                if stop {
-                    return Ok(Fitted {
-                        outcome: FitOutcome::Interrupted {
-                            global_step: pos.global_step,
-                            checkpoint: name,
-                        },
-                        model,
-                    });
+                    model: &model,
+                    optim: &optim,
+                    pos: &pos,
+                    model_shape: (shape, classes),
+                };
+                if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)? {
+                    return Ok(Fitted { outcome, model });
                 }
             }
         }
@@ -249,33 +229,20 @@ pub fn fit<B: AutodiffBackend>(
             valid = Some(r);
         }
         (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
-        let stop = ports.stop.is_some_and(|s| s.load(Ordering::SeqCst));
-        if cfg.checkpoint.at_epoch_end
-            || stop
-            || checkpoint_due(
-                &cfg.checkpoint,
-                steps_since_save,
-                last_save.elapsed().as_secs_f64(),
-            )
-        {
-            let name = save(
-                &mut ports,
+        let stop = stop_requested(&ports);
+        if cfg.checkpoint.at_epoch_end || stop || clock.due(&cfg.checkpoint) {
+            let ctx = SaveContext {
                 cfg,
-                &model,
-                &optim,
-                &pos,
-                (shape, classes),
-                stop,
-            )?;
-            (last_save, steps_since_save) = (Instant::now(), 0);
-            if stop && pos.epoch < t.epochs {
-                return Ok(Fitted {
-                    outcome: FitOutcome::Interrupted {
-                        global_step: pos.global_step,
-                        checkpoint: name,
-                    },
-                    model,
-                });
+                model: &model,
+                optim: &optim,
+                pos: &pos,
+                model_shape: (shape, classes),
+            };
+            // After the last epoch a stop changes nothing: the test split is evaluated anyway.
+            if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)?
+                && pos.epoch < t.epochs
+            {
+                return Ok(Fitted { outcome, model });
             }
         }
     }
@@ -305,19 +272,109 @@ pub fn fit<B: AutodiffBackend>(
     })
 }
 
+/// Training losses summed on the device between read-backs (each read-back is a sync).
+struct LossWindow<B: Backend> {
+    on_device: Option<Tensor<B, 1>>,
+    read_back: f64,
+    steps: usize,
+}
+
+impl<B: Backend> Default for LossWindow<B> {
+    fn default() -> Self {
+        Self {
+            on_device: None,
+            read_back: 0.0,
+            steps: 0,
+        }
+    }
+}
+
+impl<B: Backend> LossWindow<B> {
+    fn push(&mut self, loss: Tensor<B, 1>) {
+        self.on_device = Some(self.on_device.take().map_or(loss.clone(), |w| w + loss));
+        self.steps += 1;
+    }
+
+    /// Reads the device part back; returns the newly read sum (it stays in the window).
+    fn sync(&mut self) -> Result<f64, TrainError> {
+        let sum = read_scalar(self.on_device.take())?;
+        self.read_back += sum;
+        Ok(sum)
+    }
+
+    /// Mean loss over the window's steps (after `sync`), and starts a new window.
+    fn take_mean(&mut self) -> f64 {
+        let mean = self.read_back / self.steps.max(1) as f64;
+        (self.read_back, self.steps) = (0.0, 0);
+        mean
+    }
+}
+
+/// Steps and time since the last checkpoint.
+struct SaveClock {
+    last: Instant,
+    steps: usize,
+}
+
+impl SaveClock {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            steps: 0,
+        }
+    }
+
+    fn due(&self, cfg: &crate::config::CheckpointConfig) -> bool {
+        checkpoint_due(cfg, self.steps, self.last.elapsed().as_secs_f64())
+    }
+}
+
+fn stop_requested(ports: &FitPorts<'_>) -> bool {
+    ports.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+}
+
+/// What a checkpoint is made of.
+struct SaveContext<'a, B: AutodiffBackend> {
+    cfg: &'a Config,
+    model: &'a Classifier<B>,
+    optim: &'a AnyOptimizer<B>,
+    pos: &'a Position,
+    model_shape: ([usize; 3], usize),
+}
+
+/// Saves a checkpoint (if a store is given) and restarts the clock; when `stop` is set, returns
+/// the `Interrupted` outcome the loop must end with.
+fn checkpoint<B: AutodiffBackend>(
+    ports: &mut FitPorts<'_>,
+    ctx: SaveContext<'_, B>,
+    stop: bool,
+    clock: &mut SaveClock,
+) -> Result<Option<FitOutcome>, TrainError> {
+    let global_step = ctx.pos.global_step;
+    let name = save(ports, ctx, stop)?;
+    *clock = SaveClock::new();
+    Ok(stop.then_some(FitOutcome::Interrupted {
+        global_step,
+        checkpoint: name,
+    }))
+}
+
 /// Saves a checkpoint through the store port, if there is one.
 fn save<B: AutodiffBackend>(
     ports: &mut FitPorts<'_>,
-    cfg: &Config,
-    model: &Classifier<B>,
-    optim: &AnyOptimizer<B>,
-    pos: &Position,
-    model_shape: ([usize; 3], usize),
+    ctx: SaveContext<'_, B>,
     interrupted: bool,
 ) -> Result<Option<String>, TrainError> {
     let Some(store) = ports.store.as_deref_mut() else {
         return Ok(None);
     };
+    let SaveContext {
+        cfg,
+        model,
+        optim,
+        pos,
+        model_shape,
+    } = ctx;
     let snapshot = Snapshot {
         state: TrainState {
             format_version: FORMAT_VERSION,

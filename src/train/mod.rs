@@ -5,6 +5,7 @@ mod evaluate;
 mod events;
 mod fit;
 mod optimizer;
+mod predict;
 mod record;
 mod step;
 
@@ -13,6 +14,7 @@ pub use evaluate::{EvalResult, evaluate};
 pub use events::{Event, Observer, Observers, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, fit, read_scalar};
 pub use optimizer::AnyOptimizer;
+pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
 pub use step::{StepOutput, device_batch, train_step};
 

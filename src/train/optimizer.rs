@@ -40,7 +40,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
                     .init(),
             ),
             OptimizerKind::Sgd => {
-                let momentum = (cfg.momentum > 0.0).then(|| MomentumConfig {
+                let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
                     momentum: cfg.momentum,
                     dampening: 0.0,
                     nesterov: false,

@@ -4,6 +4,8 @@ mod checkpoints;
 mod cli_fit;
 mod common;
 mod config_errors;
+mod crash;
 mod data_errors;
+mod export_torch;
 mod resume;
 mod train_backends;

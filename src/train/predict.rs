@@ -1,0 +1,42 @@
+//! Inference: logits for every sample of a source, in order, a batch at a time.
+
+use super::TrainError;
+use crate::data::{DataSource, fill_batch};
+use crate::model::Classifier;
+use burn::prelude::*;
+
+/// Runs `model` over `source` in batches of `batch_size` and hands each batch's logits
+/// (row-major `[len, classes]`) and the index of its first sample to `sink`.
+pub fn predict<B: Backend, E>(
+    model: &Classifier<B>,
+    source: &dyn DataSource,
+    batch_size: usize,
+    device: &B::Device,
+    mut sink: impl FnMut(usize, &[f32], usize) -> Result<(), E>,
+) -> Result<(), PredictError<E>> {
+    let indices: Vec<usize> = (0..source.len()).collect();
+    for (i, chunk) in indices.chunks(batch_size.max(1)).enumerate() {
+        let batch = fill_batch(source, chunk);
+        let (images, _) = super::device_batch::<B>(&batch, device);
+        let logits = model.forward(images);
+        let classes = logits.dims()[1];
+        let values = logits
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| PredictError::Train(TrainError::Backend(format!("{e:?}"))))?;
+        sink(i * batch_size.max(1), &values, classes).map_err(PredictError::Sink)?;
+    }
+    Ok(())
+}
+
+/// Why prediction stopped: the backend, or the consumer of the logits.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError<E> {
+    /// The model could not run or its output could not be read.
+    #[error(transparent)]
+    Train(TrainError),
+    /// The sink failed (e.g. writing the output file).
+    #[error("{0}")]
+    Sink(E),
+}
