@@ -132,6 +132,13 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Checkpoint saves and restores to time per backend (0: skip checkpoint timing).
+    #[arg(long, default_value_t = 3)]
+    pub checkpoint_repeats: usize,
+    /// Parent of the temporary directory benchmark checkpoints go to (default: `run.output_dir`,
+    /// the disk real checkpoints go to); that directory is removed afterwards.
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
 }
 
 impl FitArgs {

@@ -5,8 +5,10 @@
 pub struct Retention {
     /// Newest checkpoints kept (>= 1).
     pub keep_last: usize,
-    /// Also keep the checkpoint with the highest metric.
+    /// Also keep the checkpoint with the best metric.
     pub keep_best: bool,
+    /// The best metric is the largest (true) or the smallest (false).
+    pub maximize: bool,
 }
 
 /// Given `(name, global_step, metric)` for every checkpoint, returns the names to delete.
@@ -18,7 +20,15 @@ pub fn select_for_deletion(all: &[(String, usize, Option<f64>)], policy: Retenti
         .then(|| {
             all.iter()
                 .filter_map(|(n, s, m)| m.map(|m| (n, *s, m)))
-                .max_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)))
+                .max_by(|a, b| {
+                    let by_metric = a.2.total_cmp(&b.2);
+                    let by_metric = if policy.maximize {
+                        by_metric
+                    } else {
+                        by_metric.reverse()
+                    };
+                    by_metric.then(a.1.cmp(&b.1))
+                })
                 .map(|(n, _, _)| n.clone())
         })
         .flatten();
@@ -46,6 +56,7 @@ mod tests {
             Retention {
                 keep_last: 2,
                 keep_best: false,
+                maximize: true,
             },
         );
         assert_eq!(gone, vec!["a".to_string()]);
@@ -63,9 +74,25 @@ mod tests {
             Retention {
                 keep_last: 1,
                 keep_best: true,
+                maximize: true,
             },
         );
         assert_eq!(gone, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn keeps_the_smallest_when_minimizing() {
+        let all = vec![
+            ck("a", 1, Some(0.9)),
+            ck("b", 2, Some(0.5)),
+            ck("c", 3, Some(0.6)),
+        ];
+        let policy = Retention {
+            keep_last: 1,
+            keep_best: true,
+            maximize: false,
+        };
+        assert_eq!(select_for_deletion(&all, policy), vec!["a".to_string()]);
     }
 
     #[test]
@@ -76,7 +103,8 @@ mod tests {
                 &all,
                 Retention {
                     keep_last: 0,
-                    keep_best: true
+                    keep_best: true,
+                    maximize: true,
                 }
             )
             .is_empty()

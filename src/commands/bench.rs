@@ -2,7 +2,7 @@
 
 use super::{Failure, guarded};
 use crate::backend::{Choice, dispatch, select};
-use crate::bench::{BenchJob, BenchOptions, BenchResult};
+use crate::bench::{BenchJob, BenchOptions, BenchResult, CheckpointBenchOptions};
 use crate::cli::BenchArgs;
 use crate::config::{self, BackendRequest};
 use crate::data::load_splits;
@@ -19,6 +19,15 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
         warmup: args.warmup,
         steps: args.steps.max(1),
     };
+    let checkpoint = (args.checkpoint_repeats > 0).then(|| CheckpointBenchOptions {
+        // A fresh directory of our own, so retention never touches a user's checkpoints.
+        dir: args
+            .checkpoint_dir
+            .as_ref()
+            .unwrap_or(&cfg.run.output_dir)
+            .join(format!(".bench-checkpoints-{}", std::process::id())),
+        repeats: args.checkpoint_repeats,
+    });
     let mut results = Vec::new();
     for choice in &choices {
         eprintln!(
@@ -32,6 +41,7 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
             cfg: &cfg,
             data: data.train.as_ref(),
             options,
+            checkpoint: checkpoint.as_ref(),
         };
         match guarded("benchmark", || dispatch(choice, job))
             .and_then(|r| r.map_err(Failure::runtime))
@@ -41,6 +51,14 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
                 results.push(r);
             }
             Err(f) => eprintln!("bench: {} skipped: {:#}", choice.name(), f.error),
+        }
+    }
+    if let Some(c) = &checkpoint {
+        match std::fs::remove_dir_all(&c.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                eprintln!("bench: could not remove {}: {e}", c.dir.display());
+            }
+            _ => {}
         }
     }
     print_table(&results);
@@ -135,5 +153,36 @@ fn print_table(results: &[BenchResult]) {
             r.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
             r.device
         );
+    }
+    if results.iter().any(|r| r.checkpoint.is_some()) {
+        println!();
+        println!(
+            "{:<8} {:<5} {:>9} {:>9} {:>10} {:>9} {:>10} {:>11} {:>12}",
+            "backend",
+            "model",
+            "ckpt MB",
+            "save ms",
+            "save MB/s",
+            "(write)",
+            "restore ms",
+            "restore MB/s",
+            "stall steps"
+        );
+        for r in results {
+            if let Some(c) = &r.checkpoint {
+                println!(
+                    "{:<8} {:<5} {:>9.2} {:>9.1} {:>10.0} {:>9.1} {:>10.1} {:>11.0} {:>12.1}",
+                    r.backend,
+                    r.model,
+                    c.bytes as f64 / 1e6,
+                    c.save_ms,
+                    c.save_mb_per_s,
+                    c.write_ms,
+                    c.restore_ms,
+                    c.restore_mb_per_s,
+                    c.stall_steps_per_save
+                );
+            }
+        }
     }
 }

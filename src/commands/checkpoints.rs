@@ -48,13 +48,14 @@ fn ls(run: &Path) -> Result<(), Failure> {
         Retention {
             keep_last: usize::MAX,
             keep_best: true,
+            maximize: true,
         },
     )
     .map_err(Failure::runtime)?;
     let latest = std::fs::read_to_string(root.join("latest")).unwrap_or_default();
     println!(
         "{:<16} {:>8} {:>6} {:>9}  status",
-        "checkpoint", "step", "epoch", "val acc"
+        "checkpoint", "step", "epoch", "metric"
     );
     for name in store.names().map_err(Failure::runtime)? {
         let mark = if name == latest.trim() {
@@ -67,9 +68,7 @@ fn ls(run: &Path) -> Result<(), Failure> {
                 "{name:<16} {:>8} {:>6} {:>9}  ok{}{mark}",
                 c.state.global_step,
                 c.state.epoch,
-                c.state
-                    .metric
-                    .map_or("-".into(), |m| format!("{:.2}%", m * 100.0)),
+                c.state.metric.map_or("-".into(), |m| format!("{m:.4}")),
                 if c.state.interrupted {
                     ", interrupted"
                 } else {

@@ -4,7 +4,7 @@ use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
-use crate::config::{self, Config};
+use crate::config::{self, BestMode, Config};
 use crate::data::{Splits, load_splits};
 use crate::observe::{Journal, Progress};
 use crate::run::{RunDir, RunDirError, Summary};
@@ -73,6 +73,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let retention = Retention {
         keep_last: cfg.checkpoint.keep_last,
         keep_best: cfg.checkpoint.keep_best,
+        maximize: cfg.checkpoint.best_mode == BestMode::Max,
     };
     let mut store =
         DirStore::open(&run_dir.path.join("checkpoints"), retention).map_err(Failure::runtime)?;
@@ -245,6 +246,7 @@ fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
         Retention {
             keep_last: usize::MAX,
             keep_best: true,
+            maximize: true,
         },
     )
     .map_err(Failure::runtime)?;

@@ -241,8 +241,42 @@ pub struct CheckpointConfig {
     pub at_epoch_end: bool,
     /// Keep the newest N checkpoints (>= 1).
     pub keep_last: usize,
-    /// Also keep the checkpoint with the best validation accuracy.
+    /// Also keep the best checkpoint by `best_metric`.
     pub keep_best: bool,
+    /// Validation metric that ranks checkpoints for `keep_best`.
+    pub best_metric: BestMetric,
+    /// Whether the largest (`max`) or smallest (`min`) `best_metric` is best.
+    pub best_mode: BestMode,
+}
+
+/// Validation metrics a checkpoint can be ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BestMetric {
+    /// Accuracy on the validation split (higher is better).
+    ValidAccuracy,
+    /// Mean cross-entropy on the validation split (lower is better).
+    ValidLoss,
+}
+
+impl BestMetric {
+    /// The mode under which this metric improves.
+    pub fn natural_mode(self) -> BestMode {
+        match self {
+            Self::ValidAccuracy => BestMode::Max,
+            Self::ValidLoss => BestMode::Min,
+        }
+    }
+}
+
+/// Direction in which a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BestMode {
+    /// Larger is better.
+    Max,
+    /// Smaller is better.
+    Min,
 }
 
 impl Default for CheckpointConfig {
@@ -253,6 +287,8 @@ impl Default for CheckpointConfig {
             at_epoch_end: true,
             keep_last: 3,
             keep_best: true,
+            best_metric: BestMetric::ValidAccuracy,
+            best_mode: BestMode::Max,
         }
     }
 }

@@ -110,6 +110,17 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if t.log_every == 0 {
         return fail("train.log_every", "expected an integer >= 1, got 0".into());
     }
+    let ck = &c.checkpoint;
+    if ck.best_mode != ck.best_metric.natural_mode() {
+        let (mode, metric) = (toml_name(&ck.best_mode), toml_name(&ck.best_metric));
+        let want = toml_name(&ck.best_metric.natural_mode());
+        return fail(
+            "checkpoint.best_mode",
+            format!(
+                "expected \"{want}\" for best_metric = \"{metric}\" (\"{mode}\" would keep the worst checkpoint)"
+            ),
+        );
+    }
     if c.checkpoint.keep_last == 0 {
         return fail(
             "checkpoint.keep_last",
@@ -125,9 +136,28 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// How a unit enum value is spelled in TOML.
+fn toml_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn best_mode_against_the_metric_is_rejected() {
+        let mut c = Config::default();
+        c.checkpoint.best_metric = crate::config::BestMetric::ValidLoss;
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "checkpoint.best_mode");
+        assert!(msg.contains("expected \"min\""), "{msg}");
+        c.checkpoint.best_mode = crate::config::BestMode::Min;
+        assert!(validate(&c).is_ok());
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -1,10 +1,11 @@
 //! `fit`: the training loop, generic over the backend. Reads top to bottom.
 
 use super::cadence::{checkpoint_due, step_seed};
-use super::record::{model_from_bytes, model_to_bytes};
+use super::record::model_from_bytes;
+use super::snapshot::{Position, SaveContext, snapshot};
 use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate, train_step};
-use crate::checkpoint::{CheckpointStore, FORMAT_VERSION, Snapshot, TrainState};
-use crate::config::Config;
+use crate::checkpoint::{CheckpointStore, Snapshot};
+use crate::config::{BestMetric, BestMode, Config};
 use crate::data::{Splits, epoch_order, fill_batch};
 use crate::model::{Classifier, check_input};
 use burn::module::{AutodiffModule, Module};
@@ -70,16 +71,6 @@ pub struct Fitted<B: AutodiffBackend> {
     pub model: Classifier<B>,
 }
 
-/// Where the loop is; saved in checkpoints.
-struct Position {
-    epoch: usize,
-    batch: usize,
-    global_step: usize,
-    epoch_loss_sum: f64,
-    metric: Option<f64>,
-    best: Option<f64>,
-}
-
 /// Trains the configured model on `data.train` (continuing `resume` if given), validating each
 /// epoch and testing at the end.
 pub fn fit<B: AutodiffBackend>(
@@ -101,14 +92,7 @@ pub fn fit<B: AutodiffBackend>(
     B::seed(device, cfg.run.seed);
     let mut model = Classifier::<B>::new(&cfg.model, shape, classes, device);
     let mut optim = AnyOptimizer::<B>::new(&cfg.train);
-    let mut pos = Position {
-        epoch: 0,
-        batch: 0,
-        global_step: 0,
-        epoch_loss_sum: 0.0,
-        metric: None,
-        best: None,
-    };
+    let mut pos = Position::default();
     if let Some(snap) = resume {
         let s = &snap.state;
         if s.model != cfg.model.kind.name() || s.input_shape != shape || s.num_classes != classes {
@@ -224,8 +208,16 @@ pub fn fit<B: AutodiffBackend>(
             ports
                 .observer
                 .on_event(&eval_event(Some(epoch), Split::Valid, &r));
-            pos.metric = Some(r.accuracy);
-            pos.best = Some(pos.best.map_or(r.accuracy, |b: f64| b.max(r.accuracy)));
+            let m = match cfg.checkpoint.best_metric {
+                BestMetric::ValidAccuracy => r.accuracy,
+                BestMetric::ValidLoss => r.loss,
+            };
+            pos.metric = Some(m);
+            pos.best = Some(match (pos.best, cfg.checkpoint.best_mode) {
+                (None, _) => m,
+                (Some(b), BestMode::Max) => b.max(m),
+                (Some(b), BestMode::Min) => b.min(m),
+            });
             valid = Some(r);
         }
         (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
@@ -333,15 +325,6 @@ fn stop_requested(ports: &FitPorts<'_>) -> bool {
     ports.stop.is_some_and(|s| s.load(Ordering::SeqCst))
 }
 
-/// What a checkpoint is made of.
-struct SaveContext<'a, B: AutodiffBackend> {
-    cfg: &'a Config,
-    model: &'a Classifier<B>,
-    optim: &'a AnyOptimizer<B>,
-    pos: &'a Position,
-    model_shape: ([usize; 3], usize),
-}
-
 /// Saves a checkpoint (if a store is given) and restarts the clock; when `stop` is set, returns
 /// the `Interrupted` outcome the loop must end with.
 fn checkpoint<B: AutodiffBackend>(
@@ -368,40 +351,14 @@ fn save<B: AutodiffBackend>(
     let Some(store) = ports.store.as_deref_mut() else {
         return Ok(None);
     };
-    let SaveContext {
-        cfg,
-        model,
-        optim,
-        pos,
-        model_shape,
-    } = ctx;
-    let snapshot = Snapshot {
-        state: TrainState {
-            format_version: FORMAT_VERSION,
-            trainer_version: env!("CARGO_PKG_VERSION").to_string(),
-            model: cfg.model.kind.name().to_string(),
-            input_shape: model_shape.0,
-            num_classes: model_shape.1,
-            epoch: pos.epoch,
-            batch_in_epoch: pos.batch,
-            global_step: pos.global_step,
-            epoch_loss_sum: pos.epoch_loss_sum,
-            seed: cfg.run.seed,
-            metric: pos.metric,
-            best_metric: pos.best,
-            tracker_run_id: ports.tracker_run_id.clone(),
-            interrupted,
-        },
-        model: model_to_bytes(model)?,
-        optimizer: optim.to_bytes()?,
-        config_toml: cfg.to_toml(),
-    };
+    let global_step = ctx.pos.global_step;
+    let snapshot = snapshot(ctx, interrupted, &ports.tracker_run_id)?;
     let name = store
         .save(&snapshot)
         .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
     ports.observer.on_event(&Event::CheckpointSaved {
         name: name.clone(),
-        global_step: pos.global_step,
+        global_step,
     });
     Ok(Some(name))
 }

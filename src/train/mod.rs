@@ -7,6 +7,7 @@ mod fit;
 mod optimizer;
 mod predict;
 mod record;
+mod snapshot;
 mod step;
 
 pub use cadence::{checkpoint_due, step_seed};
@@ -16,6 +17,7 @@ pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, fit, read_scalar};
 pub use optimizer::AnyOptimizer;
 pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
+pub use snapshot::{Position, SaveContext, snapshot};
 pub use step::{StepOutput, device_batch, train_step};
 
 /// Failures inside the training loop.

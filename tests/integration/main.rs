@@ -1,5 +1,6 @@
 //! Integration tests, one binary (linking the Burn stack once keeps CI fast).
 
+mod bench_cli;
 mod checkpoints;
 mod cli_fit;
 mod common;

@@ -120,6 +120,7 @@ fn resumes_exactly(stops: &[usize]) {
     let retention = Retention {
         keep_last: 10,
         keep_best: false,
+        maximize: true,
     };
 
     let dir_a = tempfile::tempdir().unwrap();

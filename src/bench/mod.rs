@@ -1,6 +1,10 @@
 //! Throughput benchmark: warm up, then time N training steps with a device sync at the end.
 //! Uses the same `train_step` as `fit`, so it measures what training does.
 
+mod checkpoint;
+
+pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint};
+
 use crate::backend::BackendJob;
 use crate::config::Config;
 use crate::data::{DataSource, epoch_order, fill_batch};
@@ -51,6 +55,8 @@ pub struct BenchResult {
     pub mean_loss: f64,
     /// Peak resident set size of the process so far, MiB (Linux only).
     pub peak_rss_mib: Option<f64>,
+    /// Checkpoint save/restore costs (None when not measured).
+    pub checkpoint: Option<CheckpointResult>,
 }
 
 /// A benchmark on one backend over `data`.
@@ -61,6 +67,8 @@ pub struct BenchJob<'a> {
     pub data: &'a dyn DataSource,
     /// Steps.
     pub options: BenchOptions,
+    /// Also time checkpoint saves and restores of the trained model.
+    pub checkpoint: Option<&'a CheckpointBenchOptions>,
 }
 
 impl BackendJob for BenchJob<'_> {
@@ -131,6 +139,16 @@ impl BackendJob for BenchJob<'_> {
         let steps = opt.steps.max(1) as f64;
         let ms_per_step = seconds * 1e3 / steps;
         let data_ms_per_step = data_time.as_secs_f64() * 1e3 / steps;
+        let peak_rss_mib = peak_rss_mib();
+        let shape = (data.feature_shape(), data.num_classes());
+        let checkpoint = match self.checkpoint {
+            Some(o) => {
+                let mut r = bench_checkpoint(cfg, &model, &optim, shape, &device, o)?;
+                r.stall_steps_per_save = r.save_ms / ms_per_step.max(1e-9);
+                Some(r)
+            }
+            None => None,
+        };
         Ok(BenchResult {
             backend,
             device: format!("{device:?}"),
@@ -145,7 +163,8 @@ impl BackendJob for BenchJob<'_> {
             data_ms_per_step,
             compute_ms_per_step: ms_per_step - data_ms_per_step,
             mean_loss,
-            peak_rss_mib: peak_rss_mib(),
+            peak_rss_mib,
+            checkpoint,
         })
     }
 }
