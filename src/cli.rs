@@ -27,6 +27,28 @@ pub enum Command {
     Checkpoints(CheckpointsCommand),
     /// Score images with a checkpoint's model (IDX images in; JSONL, or CSV for `.csv`, out).
     Predict(PredictArgs),
+    /// Runs and their tracking.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+/// `trainer runs ...`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Replay what the MLflow server has not acknowledged yet, in order, exactly once.
+    Sync {
+        /// Run directories (or run names under `--output`).
+        runs: Vec<PathBuf>,
+        /// Every run under `--output`.
+        #[arg(long)]
+        all: bool,
+        /// Parent of run directories.
+        #[arg(long, default_value = "checkpoints")]
+        output: PathBuf,
+        /// Give up on a run after this many seconds of failed attempts.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+    },
 }
 
 /// `trainer predict`.

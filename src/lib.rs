@@ -11,4 +11,5 @@ pub mod fsutil;
 pub mod model;
 pub mod observe;
 pub mod run;
+pub mod tracking;
 pub mod train;

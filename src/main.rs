@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench(args).map(|_| ()),
         Command::Checkpoints(cmd) => commands::checkpoints(cmd),
         Command::Predict(args) => commands::predict(args),
+        Command::Runs(cmd) => commands::runs(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ const SAFE_KEYS: &[&str] = &[
     "train.epochs",
     "train.log_every",
     "checkpoint.",
+    "tracking.",
 ];
 
 /// The differing keys that forbid resuming, as `key: checkpoint X, now Y`.

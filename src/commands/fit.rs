@@ -1,19 +1,21 @@
 //! `trainer fit`.
 
 use super::{Failure, guarded};
+use crate::backend::Selection;
 use crate::backend::{BackendJob, dispatch, select};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
 use crate::data::{Splits, load_splits};
-use crate::observe::{Journal, Progress};
+use crate::observe::{Journal, Progress, append_event};
 use crate::run::{RunDir, RunDirError, Summary};
+use crate::tracking::{DrainReport, JOURNAL_FILE, MlflowSettings, MlflowWorker, SyncState};
 use crate::train::{self, FitOutcome, FitPorts, Observers, TrainError};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Raised by Ctrl-C / SIGTERM: the loop saves a checkpoint after the current step and stops.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -66,9 +68,96 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     run_dir
         .write("config.toml", cfg.to_toml().as_bytes())
         .map_err(Failure::runtime)?;
-    let journal = Journal::open(&run_dir.path.join("journal.jsonl"))
+    let tracking = SyncState::load_or_create(&run_dir.path)
+        .with_context(|| format!("cannot set up tracking in {}", run_dir.path.display()))
+        .map_err(Failure::runtime)?;
+    let journal_path = run_dir.path.join(JOURNAL_FILE);
+    let journal = Journal::open(&journal_path)
         .with_context(|| format!("cannot open the journal in {}", run_dir.path.display()))
         .map_err(Failure::runtime)?;
+    let mlflow = start_mlflow(&cfg, &run_dir.path);
+
+    let result = train_and_summarize(
+        &cfg,
+        &data,
+        &selection,
+        &run_dir,
+        resume.as_ref().map(|(s, _)| s),
+        journal,
+        tracking.run_uuid,
+        started,
+    );
+    let status = match &result {
+        Ok(_) => "FINISHED",
+        Err(f) if f.code == 130 => "KILLED",
+        Err(_) => "FAILED",
+    };
+    let ended = serde_json::json!({"event": "run_ended", "status": status});
+    if let Err(e) = append_event(&journal_path, ended) {
+        tracing::warn!("journal {}: {e}", journal_path.display());
+    }
+    if let Some(worker) = mlflow {
+        let limit = Duration::from_secs_f64(cfg.tracking.drain_seconds);
+        report_drain(&worker.finish(limit), &run_dir.path);
+    }
+    result
+}
+
+/// Starts the MLflow sender when a server is configured; a failure here only costs tracking.
+fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
+    let settings = MlflowSettings::resolve(&cfg.tracking, |k| std::env::var(k).ok())?;
+    let (uri, experiment) = (settings.uri.clone(), settings.experiment.clone());
+    match MlflowWorker::start(run_dir, settings) {
+        Ok(w) => {
+            println!(
+                "tracking: MLflow at {uri}, experiment \"{experiment}\" (journal is the spool)"
+            );
+            Some(w)
+        }
+        Err(e) => {
+            eprintln!("warning: MLflow tracking off: {e}; the journal has every metric");
+            None
+        }
+    }
+}
+
+fn report_drain(r: &DrainReport, run_dir: &Path) {
+    if r.pending_lines == 0 && r.ended {
+        println!(
+            "tracking: all metrics are in MLflow run {}",
+            r.mlflow_run_id
+        );
+    } else {
+        let why = r
+            .last_error
+            .as_deref()
+            .unwrap_or("server slow or unreachable");
+        println!(
+            "tracking: {} journal line(s) not yet in MLflow ({why}); send them with `trainer runs sync {}`",
+            r.pending_lines,
+            run_dir.display()
+        );
+    }
+    if r.dropped > 0 {
+        println!(
+            "tracking: MLflow rejected {} item(s); see the log",
+            r.dropped
+        );
+    }
+}
+
+/// Runs the training job and writes `summary.json`; the journal is flushed when this returns.
+#[allow(clippy::too_many_arguments)]
+fn train_and_summarize(
+    cfg: &Config,
+    data: &Splits,
+    selection: &Selection,
+    run_dir: &RunDir,
+    resume: Option<&Snapshot>,
+    journal: Journal,
+    run_uuid: String,
+    started: Instant,
+) -> Result<Summary, Failure> {
     let mut observers = Observers(vec![Box::new(Progress::new()), Box::new(journal)]);
     let retention = Retention {
         keep_last: cfg.checkpoint.keep_last,
@@ -83,23 +172,20 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         observer: &mut observers,
         store: Some(&mut store as &mut dyn CheckpointStore),
         stop: Some(&STOP),
-        tracker_run_id: resume
-            .as_ref()
-            .map(|(s, _)| s.state.tracker_run_id.clone())
-            .unwrap_or_default(),
+        tracker_run_id: run_uuid,
     };
     let job = FitJob {
-        cfg: &cfg,
-        data: &data,
-        resume: resume.as_ref().map(|(s, _)| s),
+        cfg,
+        data,
+        resume,
         ports,
     };
-    let outcome =
-        guarded("training", || dispatch(&selection.choice, job))?.map_err(|e| match e {
-            TrainError::Data(_) => Failure::input(e),
-            TrainError::Backend(_) | TrainError::Checkpoint(_) => Failure::runtime(e),
-        })?;
+    let outcome = guarded("training", || dispatch(&selection.choice, job));
     drop(observers); // flushes the journal
+    let outcome = outcome?.map_err(|e| match e {
+        TrainError::Data(_) => Failure::input(e),
+        TrainError::Backend(_) | TrainError::Checkpoint(_) => Failure::runtime(e),
+    })?;
 
     let report = match outcome {
         FitOutcome::Finished(report) => report,

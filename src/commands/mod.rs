@@ -6,12 +6,14 @@ mod checkpoints;
 mod fit;
 mod predict;
 mod restore;
+mod runs;
 
 pub use backends::backends;
 pub use bench::bench;
 pub use checkpoints::checkpoints;
 pub use fit::fit;
 pub use predict::predict;
+pub use runs::runs;
 
 /// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),
 /// 1 for failures while running.

@@ -27,6 +27,31 @@ pub struct Config {
     pub train: TrainConfig,
     /// When to save checkpoints and how many to keep.
     pub checkpoint: CheckpointConfig,
+    /// Where metrics go besides the local journal.
+    pub tracking: TrackingConfig,
+}
+
+/// `[tracking]`: the MLflow server (the local journal is always on). Empty strings fall back to
+/// the `MLFLOW_TRACKING_URI` / `MLFLOW_EXPERIMENT_NAME` environment variables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackingConfig {
+    /// MLflow server URL (`http://host:port`); empty: `MLFLOW_TRACKING_URI`, else no MLflow.
+    pub mlflow_uri: String,
+    /// Experiment name; empty: `MLFLOW_EXPERIMENT_NAME`, else `trainer`.
+    pub experiment: String,
+    /// At the end of `fit`, how long to wait for the backlog to reach MLflow.
+    pub drain_seconds: f64,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        Self {
+            mlflow_uri: String::new(),
+            experiment: String::new(),
+            drain_seconds: 10.0,
+        }
+    }
 }
 
 /// `[run]`: identity and placement of a run.

@@ -110,6 +110,20 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if t.log_every == 0 {
         return fail("train.log_every", "expected an integer >= 1, got 0".into());
     }
+    let tr = &c.tracking;
+    if !(tr.drain_seconds >= 0.0 && tr.drain_seconds.is_finite()) {
+        return fail(
+            "tracking.drain_seconds",
+            format!("expected a number >= 0, got {}", tr.drain_seconds),
+        );
+    }
+    let uri = tr.mlflow_uri.trim();
+    if !(uri.is_empty() || uri.starts_with("http://") || uri.starts_with("https://")) {
+        return fail(
+            "tracking.mlflow_uri",
+            "expected an http:// or https:// URL".to_string(),
+        );
+    }
     let ck = &c.checkpoint;
     if ck.best_mode != ck.best_metric.natural_mode() {
         let (mode, metric) = (toml_name(&ck.best_mode), toml_name(&ck.best_metric));

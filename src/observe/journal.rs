@@ -51,11 +51,29 @@ fn write_lines(file: std::fs::File, rx: Receiver<String>, path: PathBuf) {
     let _ = out.flush().and_then(|_| out.get_ref().sync_all());
 }
 
+/// Appends one event written outside the training loop (e.g. `run_ended`), stamped `ts_ms`,
+/// and syncs it: the journal is the spool trackers replay from.
+pub fn append_event(path: &Path, mut event: serde_json::Value) -> std::io::Result<()> {
+    if let Some(obj) = event.as_object_mut() {
+        obj.insert("ts_ms".into(), now_ms().into());
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{event}")?;
+    f.sync_all()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Observer for Journal {
     fn on_event(&mut self, event: &Event) {
-        let ts_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let ts_ms = now_ms();
         let mut value = serde_json::to_value(event).unwrap_or_default();
         if let Some(obj) = value.as_object_mut() {
             obj.insert("ts_ms".into(), ts_ms.into());

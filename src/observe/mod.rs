@@ -3,5 +3,5 @@
 mod journal;
 mod progress;
 
-pub use journal::Journal;
+pub use journal::{Journal, append_event};
 pub use progress::Progress;

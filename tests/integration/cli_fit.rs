@@ -77,8 +77,12 @@ fn fit_writes_config_summary_and_journal() {
         .map(|l| serde_json::from_str(l).expect("each journal line is JSON"))
         .collect();
     assert_eq!(events.first().unwrap()["event"], "run_started");
-    assert_eq!(events.last().unwrap()["event"], "evaluated");
-    assert_eq!(events.last().unwrap()["split"], "test");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "run_ended");
+    assert_eq!(last["status"], "FINISHED");
+    let test_eval = &events[events.len() - 2];
+    assert_eq!(test_eval["event"], "evaluated");
+    assert_eq!(test_eval["split"], "test");
     assert_eq!(
         events.iter().filter(|e| e["event"] == "step").count(),
         6,

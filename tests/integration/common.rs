@@ -9,12 +9,23 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `trainer ARGS` in the repo root, with a private temp dir for run outputs.
+/// Runs `trainer ARGS` in the repo root, with no MLflow settings from the caller's environment.
 pub fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
+    trainer_env(args, &[])
+}
+
+/// Runs `trainer ARGS` with extra environment variables (`MLFLOW_*` from outside are removed).
+pub fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    cmd.args(args)
         .current_dir(repo())
-        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_BACKTRACE");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MLFLOW_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied())
         .output()
         .expect("the trainer binary runs")
 }

@@ -8,5 +8,6 @@ mod config_errors;
 mod crash;
 mod data_errors;
 mod export_torch;
+mod mlflow;
 mod resume;
 mod train_backends;

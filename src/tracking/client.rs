@@ -1,0 +1,256 @@
+//! The MLflow REST API (`/api/2.0/mlflow/...`) over blocking reqwest; used off the training thread.
+
+use super::settings::{Auth, MlflowSettings};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Why a request failed, classified for the retry policy.
+#[derive(Debug, thiserror::Error)]
+pub enum MlflowError {
+    /// Connect error, timeout, 408/429/5xx: try again later (the request may have been applied).
+    #[error("MLflow unavailable: {0}")]
+    Transient(String),
+    /// The server rejected the request (other 4xx): retrying cannot help.
+    #[error("MLflow rejected the request: {0}")]
+    Rejected(String),
+}
+
+/// A connection to one MLflow server.
+pub struct MlflowClient {
+    http: reqwest::blocking::Client,
+    base: String,
+    auth: Auth,
+}
+
+impl MlflowClient {
+    /// Builds the HTTP client (TLS options, timeouts); fails on an unreadable CA bundle.
+    pub fn new(s: &MlflowSettings) -> Result<Self, MlflowError> {
+        let mut b = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .danger_accept_invalid_certs(s.insecure_tls);
+        if let Some(path) = &s.server_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
+            .build()
+            .map_err(|e| MlflowError::Rejected(e.without_url().to_string()))?;
+        Ok(Self {
+            http,
+            base: s.uri.clone(),
+            auth: s.auth.clone(),
+        })
+    }
+
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<Value, MlflowError> {
+        let req = match &self.auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+        };
+        // Errors never carry the URL or headers: only what went wrong.
+        let resp = req
+            .send()
+            .map_err(|e| MlflowError::Transient(e.without_url().to_string()))?;
+        let status = resp.status();
+        let body = resp.text().unwrap_or_default();
+        if status.is_success() {
+            return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
+        }
+        let detail = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        let msg = format!("HTTP {}: {detail}", status.as_u16());
+        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            Err(MlflowError::Transient(msg))
+        } else {
+            Err(MlflowError::Rejected(msg))
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Result<Value, MlflowError> {
+        let url = format!("{}/api/2.0/mlflow/{path}", self.base);
+        self.send(self.http.post(url).json(body))
+    }
+
+    fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
+        let url = format!("{}/api/2.0/mlflow/{path}", self.base);
+        self.send(self.http.get(url).query(query))
+    }
+
+    /// The experiment's id, creating the experiment if it does not exist.
+    pub fn experiment_id(&self, name: &str) -> Result<String, MlflowError> {
+        match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
+            Ok(v) => Ok(str_at(&v, &["experiment", "experiment_id"])),
+            Err(MlflowError::Rejected(m)) if m.contains("404") || m.contains("does not exist") => {
+                match self.post("experiments/create", &json!({ "name": name })) {
+                    Ok(v) => Ok(str_at(&v, &["experiment_id"])),
+                    // Created meanwhile by someone else: look it up again.
+                    Err(MlflowError::Rejected(_)) => self
+                        .get("experiments/get-by-name", &[("experiment_name", name)])
+                        .map(|v| str_at(&v, &["experiment", "experiment_id"])),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The run tagged `trainer.run_uuid = uuid` in the experiment: (run id, artifact URI).
+    pub fn find_run(
+        &self,
+        experiment_id: &str,
+        uuid: &str,
+    ) -> Result<Option<(String, String)>, MlflowError> {
+        let v = self.post(
+            "runs/search",
+            &json!({
+                "experiment_ids": [experiment_id],
+                "filter": format!("tags.`trainer.run_uuid` = '{uuid}'"),
+                "max_results": 1,
+            }),
+        )?;
+        Ok(v["runs"].get(0).map(|r| {
+            (
+                str_at(r, &["info", "run_id"]),
+                str_at(r, &["info", "artifact_uri"]),
+            )
+        }))
+    }
+
+    /// Creates a run (not idempotent: callers look it up with `find_run` before any retry).
+    pub fn create_run(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        start_ms: i64,
+        tags: &[(String, String)],
+    ) -> Result<(String, String), MlflowError> {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        let v = self.post(
+            "runs/create",
+            &json!({
+                "experiment_id": experiment_id,
+                "run_name": name,
+                "start_time": start_ms,
+                "tags": tags,
+            }),
+        )?;
+        Ok((
+            str_at(&v, &["run", "info", "run_id"]),
+            str_at(&v, &["run", "info", "artifact_uri"]),
+        ))
+    }
+
+    /// `runs/log-batch`: metrics (JSON from `Point::to_json`), params and tags.
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: Vec<Value>,
+        params: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<(), MlflowError> {
+        let kv = |v: &[(String, String)]| -> Vec<Value> {
+            v.iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect()
+        };
+        self.post(
+            "runs/log-batch",
+            &json!({"run_id": run_id, "metrics": metrics, "params": kv(params), "tags": kv(tags)}),
+        )
+        .map(drop)
+    }
+
+    /// `runs/update`: status (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`) and end time.
+    pub fn update_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        end_ms: Option<i64>,
+    ) -> Result<(), MlflowError> {
+        let mut body = json!({"run_id": run_id, "status": status});
+        if let Some(t) = end_ms {
+            body["end_time"] = json!(t);
+        }
+        self.post("runs/update", &body).map(drop)
+    }
+
+    /// Every logged point of one metric: (step, timestamp, value as JSON).
+    pub fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<Vec<(i64, i64, Value)>, MlflowError> {
+        let v = self.get(
+            "metrics/get-history",
+            &[
+                ("run_id", run_id),
+                ("metric_key", key),
+                ("max_results", "25000"),
+            ],
+        )?;
+        Ok(v["metrics"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        let int = |k: &str| {
+                            m[k].as_i64()
+                                .or_else(|| m[k].as_str().and_then(|s| s.parse().ok()))
+                                .unwrap_or(0)
+                        };
+                        (int("step"), int("timestamp"), m["value"].clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The run as MLflow returns it (`runs/get`).
+    pub fn get_run(&self, run_id: &str) -> Result<Value, MlflowError> {
+        self.get("runs/get", &[("run_id", run_id)])
+    }
+
+    /// Uploads `bytes` as artifact `name` of a run whose artifact URI is `mlflow-artifacts:/...`.
+    pub fn upload_artifact(
+        &self,
+        artifact_uri: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), MlflowError> {
+        let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
+            return Err(MlflowError::Rejected(format!(
+                "artifact store {artifact_uri:?} is not served by the tracking server"
+            )));
+        };
+        let rest = rest.trim_start_matches('/');
+        // `mlflow-artifacts://host/path` names a host; the path follows it.
+        let path = if artifact_uri.starts_with("mlflow-artifacts://") {
+            rest.split_once('/').map_or("", |(_, p)| p)
+        } else {
+            rest
+        };
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{path}/{name}",
+            self.base
+        );
+        self.send(self.http.put(url).body(bytes)).map(drop)
+    }
+}
+
+fn str_at(v: &Value, path: &[&str]) -> String {
+    path.iter()
+        .fold(v, |v, k| &v[*k])
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

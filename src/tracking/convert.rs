@@ -1,0 +1,184 @@
+//! Pure translation from journal lines and configs to MLflow entities, within MLflow's limits.
+
+use serde_json::{Value, json};
+
+/// Most metrics in one `runs/log-batch` request.
+pub const MAX_METRICS_PER_BATCH: usize = 1000;
+/// Most params in one request.
+pub const MAX_PARAMS_PER_BATCH: usize = 100;
+/// Longest key MLflow accepts.
+pub const MAX_KEY_LEN: usize = 250;
+/// Longest param value MLflow accepts.
+pub const MAX_PARAM_VALUE_LEN: usize = 6000;
+
+/// One metric point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Metric name.
+    pub key: String,
+    /// Value (NaN/Inf allowed; sent as MLflow's strings).
+    pub value: f64,
+    /// Milliseconds since the epoch (the journal line's `ts_ms`).
+    pub timestamp: i64,
+    /// Global step.
+    pub step: i64,
+}
+
+impl Point {
+    /// The MLflow JSON form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "key": self.key,
+            "value": metric_value(self.value),
+            "timestamp": self.timestamp,
+            "step": self.step,
+        })
+    }
+}
+
+/// Finite values as numbers; NaN and infinities as the strings MLflow's JSON parser accepts.
+pub fn metric_value(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v == f64::INFINITY {
+        json!("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        json!("-Infinity")
+    } else {
+        json!(v)
+    }
+}
+
+/// A key MLflow accepts: `[/\w.\- :]`, at most 250 characters; anything else becomes `_`.
+pub fn sanitize_key(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "_/.- :".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_KEY_LEN)
+        .collect()
+}
+
+/// The metric points of one journal event; `last_step` carries the global step between lines
+/// (epoch and evaluation events are logged at the step they happened after).
+pub fn metrics_of(event: &Value, last_step: &mut i64) -> Vec<Point> {
+    let ts = event["ts_ms"].as_i64().unwrap_or(0);
+    let kind = event["event"].as_str().unwrap_or("");
+    if let Some(step) = event["global_step"].as_i64() {
+        *last_step = step;
+    }
+    let split = event["split"].as_str().unwrap_or("eval");
+    // (metric name, journal field, added to the value)
+    let fields: Vec<(String, &str, f64)> = match kind {
+        "step" => vec![
+            ("train_loss".into(), "loss", 0.0),
+            ("lr".into(), "lr", 0.0),
+            ("samples_per_sec".into(), "samples_per_sec", 0.0),
+        ],
+        "epoch_ended" => vec![
+            ("epoch_train_loss".into(), "train_loss", 0.0),
+            ("epoch_seconds".into(), "seconds", 0.0),
+            ("epoch".into(), "epoch", 1.0), // epochs completed
+        ],
+        "evaluated" => vec![
+            (format!("{split}_loss"), "loss", 0.0),
+            (format!("{split}_accuracy"), "accuracy", 0.0),
+        ],
+        _ => Vec::new(),
+    };
+    fields
+        .into_iter()
+        .filter_map(|(key, field, add)| {
+            // serde_json writes NaN/Inf as null: a present null is a non-finite value.
+            let raw = event.get(field)?;
+            Some(Point {
+                key: sanitize_key(&key),
+                value: raw.as_f64().map_or(f64::NAN, |v| v + add),
+                timestamp: ts,
+                step: *last_step,
+            })
+        })
+        .collect()
+}
+
+/// A resolved config flattened to `section.key = value` params (values clipped to 6000 chars).
+pub fn params_of(config_toml: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(table) = config_toml.parse::<toml::Table>() {
+        flatten("", &toml::Value::Table(table), &mut out);
+    }
+    out
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => out.push((sanitize_key(prefix), clip(s))),
+        other => out.push((sanitize_key(prefix), clip(&other.to_string()))),
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(MAX_PARAM_VALUE_LEN).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_lines_become_points_at_their_global_step() {
+        let mut last = 0;
+        let line = json!({"event":"step","global_step":20,"loss":0.5,"lr":0.001,
+                          "samples_per_sec":100.0,"ts_ms":7});
+        let p = metrics_of(&line, &mut last);
+        assert_eq!(last, 20);
+        assert_eq!(p.len(), 3);
+        assert_eq!(
+            p[0],
+            Point {
+                key: "train_loss".into(),
+                value: 0.5,
+                timestamp: 7,
+                step: 20
+            }
+        );
+        let eval = json!({"event":"evaluated","split":"valid","loss":0.3,"accuracy":0.9,"ts_ms":8});
+        let p = metrics_of(&eval, &mut last);
+        assert_eq!(p[1].key, "valid_accuracy");
+        assert_eq!(p[1].step, 20);
+    }
+
+    #[test]
+    fn non_finite_values_use_mlflow_strings() {
+        assert_eq!(metric_value(f64::NAN), json!("NaN"));
+        assert_eq!(metric_value(f64::NEG_INFINITY), json!("-Infinity"));
+        assert_eq!(metric_value(1.5), json!(1.5));
+        let mut last = 3;
+        let line = json!({"event":"step","global_step":4,"loss":null,"lr":0.1,
+                          "samples_per_sec":1.0,"ts_ms":1});
+        assert!(metrics_of(&line, &mut last)[0].value.is_nan());
+    }
+
+    #[test]
+    fn keys_are_sanitized_and_params_flattened() {
+        assert_eq!(sanitize_key("a$b/c d"), "a_b/c d");
+        assert_eq!(sanitize_key(&"k".repeat(300)).len(), 250);
+        let p = params_of("[train]\nlr = 0.1\n[model.mlp]\nhidden = [1, 2]\n");
+        assert!(p.contains(&("train.lr".into(), "0.1".into())));
+        assert!(p.contains(&("model.mlp.hidden".into(), "[1, 2]".into())));
+    }
+}

@@ -1,0 +1,14 @@
+//! Experiment tracking beyond the local journal: the journal is the spool, and an MLflow
+//! adapter replays it over the REST API on its own thread (`worker`) or on demand (`runs sync`).
+
+mod client;
+mod convert;
+mod settings;
+mod sync;
+mod worker;
+
+pub use client::{MlflowClient, MlflowError};
+pub use convert::{Point, metric_value, metrics_of, params_of, sanitize_key};
+pub use settings::{Auth, MlflowSettings};
+pub use sync::{JOURNAL_FILE, STATE_FILE, SyncState, Syncer, now_ms};
+pub use worker::{Backoff, DrainReport, MlflowWorker};

@@ -1,0 +1,355 @@
+//! Replays a run's journal into MLflow, in order, exactly once: everything after the
+//! acknowledged offset (kept in `tracking.json`) is pending, whether the process lives or not.
+
+use super::client::{MlflowClient, MlflowError};
+use super::convert::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, Point, metrics_of, params_of};
+use super::settings::MlflowSettings;
+use crate::fsutil::write_atomic;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// The sync state file in a run directory.
+pub const STATE_FILE: &str = "tracking.json";
+/// The journal file in a run directory.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Journal bytes read per pass (bounded memory however large the backlog).
+const READ_CHUNK: u64 = 4 << 20;
+
+/// What has reached MLflow so far (`tracking.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncState {
+    /// The trainer's own id for this run (tagged `trainer.run_uuid`; recorded in checkpoints).
+    pub run_uuid: String,
+    /// MLflow experiment id (empty until known).
+    pub experiment_id: String,
+    /// MLflow run id (empty until created).
+    pub mlflow_run_id: String,
+    /// Where the run's artifacts go.
+    pub artifact_uri: String,
+    /// Journal bytes acknowledged by MLflow.
+    pub acked_offset: u64,
+    /// Global step of the last acknowledged step line.
+    pub last_step: i64,
+    /// Config params logged.
+    pub params_logged: bool,
+    /// Items MLflow rejected (4xx) and that were dropped.
+    pub dropped: u64,
+    /// The run's end (status) has been sent.
+    pub ended: bool,
+}
+
+impl SyncState {
+    /// Reads `tracking.json` in `run_dir`, or creates it with a fresh run UUID.
+    pub fn load_or_create(run_dir: &Path) -> std::io::Result<Self> {
+        let path = run_dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let state = Self {
+                    run_uuid: format!("{:032x}", rand::random::<u128>()),
+                    ..Self::default()
+                };
+                state.save(run_dir)?;
+                Ok(state)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save(&self, run_dir: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomic(&run_dir.join(STATE_FILE), &bytes)
+    }
+}
+
+/// Sends one run directory's journal to MLflow.
+pub struct Syncer {
+    dir: PathBuf,
+    settings: MlflowSettings,
+    client: MlflowClient,
+    /// Public for reporting.
+    pub state: SyncState,
+    /// The next batch may already be in MLflow (after a crash or an ambiguous failure).
+    verify_next: bool,
+    warned_reject: bool,
+}
+
+impl Syncer {
+    /// Opens the run directory's sync state.
+    pub fn open(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
+        let client = MlflowClient::new(&settings)?;
+        let state =
+            SyncState::load_or_create(run_dir).map_err(|e| MlflowError::Rejected(e.to_string()))?;
+        Ok(Self {
+            dir: run_dir.to_path_buf(),
+            settings,
+            client,
+            state,
+            verify_next: true,
+            warned_reject: false,
+        })
+    }
+
+    /// The MLflow client (for queries).
+    pub fn client(&self) -> &MlflowClient {
+        &self.client
+    }
+
+    /// Complete journal lines not yet acknowledged.
+    pub fn pending_lines(&self) -> u64 {
+        let Ok(mut f) = std::fs::File::open(self.dir.join(JOURNAL_FILE)) else {
+            return 0;
+        };
+        if f.seek(SeekFrom::Start(self.state.acked_offset)).is_err() {
+            return 0;
+        }
+        let mut rest = Vec::new();
+        let _ = f.read_to_end(&mut rest);
+        rest.iter().filter(|&&b| b == b'\n').count() as u64
+    }
+
+    fn persist(&self) -> Result<(), MlflowError> {
+        self.state
+            .save(&self.dir)
+            .map_err(|e| MlflowError::Rejected(format!("{}: {e}", self.dir.display())))
+    }
+
+    /// One pass: makes sure the MLflow run exists, then sends every complete journal line.
+    /// Ok(true) when everything written so far is acknowledged.
+    pub fn pass(&mut self) -> Result<bool, MlflowError> {
+        self.ensure_run()?;
+        loop {
+            let (lines, end) = self.read_pending()?;
+            if lines.is_empty() {
+                return Ok(true);
+            }
+            let mut batch: Vec<Point> = Vec::new();
+            let mut batch_end = self.state.acked_offset;
+            let mut step = self.state.last_step;
+            for (line_end, line) in lines {
+                let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                let kind = event["event"].as_str().unwrap_or("").to_string();
+                if kind == "run_started" || kind == "run_ended" {
+                    self.flush(&mut batch, batch_end, step)?;
+                    self.lifecycle(&kind, &event)?;
+                    self.ack(line_end, step)?;
+                    batch_end = line_end;
+                    continue;
+                }
+                let points = metrics_of(&event, &mut step);
+                if batch.len() + points.len() > MAX_METRICS_PER_BATCH {
+                    self.flush(&mut batch, batch_end, step)?;
+                }
+                batch.extend(points);
+                batch_end = line_end;
+            }
+            self.flush(&mut batch, batch_end, step)?;
+            self.ack(end, step)?;
+        }
+    }
+
+    fn ack(&mut self, offset: u64, step: i64) -> Result<(), MlflowError> {
+        if offset > self.state.acked_offset {
+            self.state.acked_offset = offset;
+            self.state.last_step = step;
+            self.persist()?;
+        }
+        Ok(())
+    }
+
+    /// Complete lines after the acknowledged offset, each with the offset just past it.
+    fn read_pending(&self) -> Result<(Vec<(u64, String)>, u64), MlflowError> {
+        let path = self.dir.join(JOURNAL_FILE);
+        let io = |e: std::io::Error| MlflowError::Rejected(format!("{}: {e}", path.display()));
+        let mut f = std::fs::File::open(&path).map_err(io)?;
+        f.seek(SeekFrom::Start(self.state.acked_offset))
+            .map_err(io)?;
+        let mut buf = Vec::new();
+        f.take(READ_CHUNK).read_to_end(&mut buf).map_err(io)?;
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, b) in buf.iter().enumerate() {
+            if *b == b'\n' {
+                let line = String::from_utf8_lossy(&buf[start..i]).into_owned();
+                out.push((self.state.acked_offset + i as u64 + 1, line));
+                start = i + 1;
+            }
+        }
+        Ok((out, self.state.acked_offset + start as u64))
+    }
+
+    /// Sends `batch` (everything up to journal offset `end`), skipping it if a previous attempt
+    /// already landed (log-batch is transactional: one point present means all are).
+    fn flush(&mut self, batch: &mut Vec<Point>, end: u64, step: i64) -> Result<(), MlflowError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let run_id = self.state.mlflow_run_id.clone();
+        let landed = if self.verify_next {
+            let p = &batch[0];
+            let history = self.client.metric_history(&run_id, &p.key)?;
+            history
+                .iter()
+                .any(|(s, t, _)| *s == p.step && *t == p.timestamp)
+        } else {
+            false
+        };
+        if !landed {
+            let metrics = batch.iter().map(Point::to_json).collect();
+            match self.client.log_batch(&run_id, metrics, &[], &[]) {
+                Ok(()) => {}
+                Err(MlflowError::Rejected(m)) => self.reject(batch.len(), &m),
+                Err(e) => {
+                    self.verify_next = true;
+                    return Err(e);
+                }
+            }
+        }
+        self.verify_next = false;
+        batch.clear();
+        self.ack(end, step)
+    }
+
+    fn reject(&mut self, items: usize, why: &str) {
+        if !self.warned_reject {
+            tracing::warn!("MLflow rejected {items} item(s), dropped: {why}");
+            self.warned_reject = true;
+        }
+        self.state.dropped += items as u64;
+    }
+
+    fn lifecycle(&mut self, kind: &str, event: &Value) -> Result<(), MlflowError> {
+        let run_id = self.state.mlflow_run_id.clone();
+        if kind == "run_started" {
+            self.state.ended = false;
+            return self.client.update_run(&run_id, "RUNNING", None);
+        }
+        let status = event["status"].as_str().unwrap_or("FINISHED");
+        let ts = event["ts_ms"].as_i64();
+        for name in ["config.toml", "summary.json"] {
+            let Ok(bytes) = std::fs::read(self.dir.join(name)) else {
+                continue;
+            };
+            match self
+                .client
+                .upload_artifact(&self.state.artifact_uri, name, bytes)
+            {
+                Ok(()) => {}
+                Err(MlflowError::Rejected(m)) => self.reject(1, &m),
+                Err(e) => return Err(e),
+            }
+        }
+        self.client.update_run(&run_id, status, ts)?;
+        self.state.ended = true;
+        Ok(())
+    }
+
+    /// Gets or creates the experiment and the run (looked up by UUID before any create, so a
+    /// retried create never makes a second run), then logs params and tags once.
+    fn ensure_run(&mut self) -> Result<(), MlflowError> {
+        if self.state.mlflow_run_id.is_empty() {
+            let exp = self.client.experiment_id(&self.settings.experiment)?;
+            let found = self.client.find_run(&exp, &self.state.run_uuid)?;
+            let (run_id, artifact_uri) = match found {
+                Some(r) => r,
+                None => {
+                    let tags = self.tags();
+                    let start = self.start_ms();
+                    let name = self
+                        .dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.client.create_run(&exp, &name, start, &tags)?
+                }
+            };
+            self.state.experiment_id = exp;
+            self.state.mlflow_run_id = run_id;
+            self.state.artifact_uri = artifact_uri;
+            self.persist()?;
+        }
+        if !self.state.params_logged {
+            let config = std::fs::read_to_string(self.dir.join("config.toml")).unwrap_or_default();
+            let params = params_of(&config);
+            let run_id = self.state.mlflow_run_id.clone();
+            for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
+                match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
+                    Ok(()) => {}
+                    Err(MlflowError::Rejected(m)) => self.reject(chunk.len(), &m),
+                    Err(e) => return Err(e),
+                }
+            }
+            self.state.params_logged = true;
+            self.persist()?;
+        }
+        Ok(())
+    }
+
+    fn start_ms(&self) -> i64 {
+        std::fs::read_to_string(self.dir.join(JOURNAL_FILE))
+            .ok()
+            .and_then(|j| {
+                let first: Value = serde_json::from_str(j.lines().next()?).ok()?;
+                first["ts_ms"].as_i64()
+            })
+            .unwrap_or_else(now_ms)
+    }
+
+    /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
+    fn tags(&self) -> Vec<(String, String)> {
+        use sha2::Digest;
+        let config = std::fs::read(self.dir.join("config.toml")).unwrap_or_default();
+        let hash = sha2::Sha256::digest(&config);
+        let mut tags = vec![
+            ("trainer.run_uuid".into(), self.state.run_uuid.clone()),
+            ("trainer.version".into(), env!("CARGO_PKG_VERSION").into()),
+            ("trainer.config_sha256".into(), format!("{hash:x}")),
+        ];
+        let text = String::from_utf8_lossy(&config);
+        if let Ok(t) = text.parse::<toml::Table>()
+            && let Some(seed) = t.get("run").and_then(|r| r.get("seed"))
+        {
+            tags.push(("trainer.seed".into(), seed.to_string()));
+        }
+        if let Some(first) = std::fs::read_to_string(self.dir.join(JOURNAL_FILE))
+            .ok()
+            .and_then(|j| j.lines().next().map(str::to_string))
+            .and_then(|l| serde_json::from_str::<Value>(&l).ok())
+        {
+            for k in ["backend", "device"] {
+                if let Some(v) = first[k].as_str() {
+                    tags.push((format!("trainer.{k}"), v.to_string()));
+                }
+            }
+        }
+        if let Some(commit) = git_commit() {
+            tags.push(("mlflow.source.git.commit".into(), commit));
+        }
+        tags
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}

@@ -1,0 +1,167 @@
+//! The MLflow sender thread during `fit`: follows the journal, retries with exponential backoff
+//! and jitter, and stops hammering a dead server (circuit breaker). Training never waits on it.
+
+use super::client::MlflowError;
+use super::settings::MlflowSettings;
+use super::sync::Syncer;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Consecutive failures after which the breaker opens (and says so once).
+const BREAKER_THRESHOLD: u32 = 3;
+/// Longest pause between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the journal is polled when everything is sent.
+const POLL: Duration = Duration::from_millis(250);
+
+/// What is left after draining.
+#[derive(Debug, Clone, Default)]
+pub struct DrainReport {
+    /// MLflow run id (empty if it was never created).
+    pub mlflow_run_id: String,
+    /// Journal lines not acknowledged by MLflow (replay with `trainer runs sync`).
+    pub pending_lines: u64,
+    /// Items MLflow rejected (4xx) and that were dropped.
+    pub dropped: u64,
+    /// Whether the run's end status reached MLflow.
+    pub ended: bool,
+    /// The last error, if the server was unreachable.
+    pub last_error: Option<String>,
+}
+
+/// Retry pacing: exponential backoff with jitter, open after repeated failures.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// Records a failure; returns how long to wait and whether the breaker just opened.
+    pub fn failed(&mut self) -> (Duration, bool) {
+        self.failures += 1;
+        let base = 0.25 * 2f64.powi(self.failures.min(10) as i32 - 1);
+        let jitter = 0.5 + rand::random::<f64>(); // 0.5x .. 1.5x
+        let wait = Duration::from_secs_f64(base * jitter).min(MAX_BACKOFF);
+        (wait, self.failures == BREAKER_THRESHOLD)
+    }
+
+    /// Records a success; returns whether the breaker was open.
+    pub fn succeeded(&mut self) -> bool {
+        std::mem::take(&mut self.failures) >= BREAKER_THRESHOLD
+    }
+}
+
+/// The running sender thread.
+pub struct MlflowWorker {
+    finishing: Arc<AtomicBool>,
+    done: Receiver<DrainReport>,
+    report: Arc<Mutex<DrainReport>>,
+}
+
+impl MlflowWorker {
+    /// Starts following `run_dir`'s journal; Err only if the HTTP client cannot be built.
+    pub fn start(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
+        let syncer = Syncer::open(run_dir, settings)?;
+        let finishing = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(DrainReport::default()));
+        let (tx, done) = channel();
+        let (f, r) = (finishing.clone(), report.clone());
+        std::thread::Builder::new()
+            .name("mlflow".into())
+            .spawn(move || follow(syncer, &f, &r, tx))
+            .map_err(|e| MlflowError::Rejected(e.to_string()))?;
+        Ok(Self {
+            finishing,
+            done,
+            report,
+        })
+    }
+
+    /// Asks the thread to send what is left (the run end included) and waits at most `limit`.
+    pub fn finish(self, limit: Duration) -> DrainReport {
+        self.finishing.store(true, Ordering::SeqCst);
+        match self.done.recv_timeout(limit) {
+            Ok(r) => r,
+            // Still trying (e.g. a hanging server): leave it; the journal keeps the backlog.
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                self.report.lock().map(|r| r.clone()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+fn follow(
+    mut syncer: Syncer,
+    finishing: &AtomicBool,
+    shared: &Mutex<DrainReport>,
+    done: Sender<DrainReport>,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let (wait, last_error) = match syncer.pass() {
+            Ok(caught_up) => {
+                if backoff.succeeded() {
+                    tracing::info!("MLflow reachable again; sending the backlog");
+                }
+                if caught_up && finishing.load(Ordering::SeqCst) && syncer.state.ended {
+                    break;
+                }
+                (POLL, None)
+            }
+            Err(e) => {
+                let (wait, opened) = backoff.failed();
+                if opened {
+                    tracing::warn!("{e}; metrics stay in the journal, retrying in the background");
+                }
+                (wait, Some(e.to_string()))
+            }
+        };
+        if let Ok(mut r) = shared.lock() {
+            *r = report(&syncer, last_error);
+        }
+        sleep_unless(wait, finishing, &backoff);
+    }
+    let _ = done.send(report(&syncer, None));
+}
+
+/// Sleeps `wait`, cut short when a drain starts (so it gets a prompt first attempt).
+fn sleep_unless(wait: Duration, finishing: &AtomicBool, backoff: &Backoff) {
+    let until = Instant::now() + wait;
+    let was_finishing = finishing.load(Ordering::SeqCst);
+    while Instant::now() < until {
+        if !was_finishing && finishing.load(Ordering::SeqCst) && backoff.failures > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(wait));
+    }
+}
+
+fn report(s: &Syncer, last_error: Option<String>) -> DrainReport {
+    DrainReport {
+        mlflow_run_id: s.state.mlflow_run_id.clone(),
+        pending_lines: s.pending_lines(),
+        dropped: s.state.dropped,
+        ended: s.state.ended,
+        last_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_opens_once() {
+        let mut b = Backoff::default();
+        let waits: Vec<(Duration, bool)> = (0..12).map(|_| b.failed()).collect();
+        assert!(waits[0].0 <= Duration::from_millis(375));
+        assert!(waits[5].0 >= Duration::from_secs(4));
+        assert!(waits.iter().all(|(w, _)| *w <= MAX_BACKOFF));
+        assert_eq!(waits.iter().filter(|(_, o)| *o).count(), 1);
+        assert!(b.succeeded());
+        assert!(!b.succeeded());
+    }
+}
