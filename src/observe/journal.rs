@@ -65,7 +65,8 @@ pub fn append_event(path: &Path, mut event: serde_json::Value) -> std::io::Resul
     f.sync_all()
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch (the journal's `ts_ms`).
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -3,5 +3,5 @@
 mod journal;
 mod progress;
 
-pub use journal::{Journal, append_event};
+pub use journal::{Journal, append_event, now_ms};
 pub use progress::Progress;

@@ -7,7 +7,7 @@ use super::settings::MlflowSettings;
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The sync state file in a run directory.
@@ -98,6 +98,11 @@ impl Syncer {
         })
     }
 
+    /// The run directory this syncer replays.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The MLflow client (for queries).
     pub fn client(&self) -> &MlflowClient {
         &self.client
@@ -105,15 +110,14 @@ impl Syncer {
 
     /// Complete journal lines not yet acknowledged.
     pub fn pending_lines(&self) -> u64 {
-        let Ok(mut f) = std::fs::File::open(self.dir.join(JOURNAL_FILE)) else {
-            return 0;
-        };
-        if f.seek(SeekFrom::Start(self.state.acked_offset)).is_err() {
-            return 0;
-        }
-        let mut rest = Vec::new();
-        let _ = f.read_to_end(&mut rest);
-        rest.iter().filter(|&&b| b == b'\n').count() as u64
+        pending_lines(&self.dir, self.state.acked_offset)
+    }
+
+    /// The journal's first event (`run_started`), read without loading the rest.
+    fn first_event(&self) -> Option<Value> {
+        let f = std::fs::File::open(self.dir.join(JOURNAL_FILE)).ok()?;
+        let line = BufReader::new(f).lines().next()?.ok()?;
+        serde_json::from_str(&line).ok()
     }
 
     fn persist(&self) -> Result<(), MlflowError> {
@@ -294,13 +298,9 @@ impl Syncer {
     }
 
     fn start_ms(&self) -> i64 {
-        std::fs::read_to_string(self.dir.join(JOURNAL_FILE))
-            .ok()
-            .and_then(|j| {
-                let first: Value = serde_json::from_str(j.lines().next()?).ok()?;
-                first["ts_ms"].as_i64()
-            })
-            .unwrap_or_else(now_ms)
+        self.first_event()
+            .and_then(|first| first["ts_ms"].as_i64())
+            .unwrap_or_else(|| crate::observe::now_ms() as i64)
     }
 
     /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
@@ -319,11 +319,7 @@ impl Syncer {
         {
             tags.push(("trainer.seed".into(), seed.to_string()));
         }
-        if let Some(first) = std::fs::read_to_string(self.dir.join(JOURNAL_FILE))
-            .ok()
-            .and_then(|j| j.lines().next().map(str::to_string))
-            .and_then(|l| serde_json::from_str::<Value>(&l).ok())
-        {
+        if let Some(first) = self.first_event() {
             for k in ["backend", "device"] {
                 if let Some(v) = first[k].as_str() {
                     tags.push((format!("trainer.{k}"), v.to_string()));
@@ -337,11 +333,25 @@ impl Syncer {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// Complete journal lines in `run_dir` after byte `offset`, counted in a streaming pass.
+pub fn pending_lines(run_dir: &Path, offset: u64) -> u64 {
+    let Ok(mut f) = std::fs::File::open(run_dir.join(JOURNAL_FILE)) else {
+        return 0;
+    };
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return 0;
+    }
+    let mut reader = BufReader::new(f);
+    let mut lines = 0;
+    while let Ok(buf) = reader.fill_buf() {
+        if buf.is_empty() {
+            break;
+        }
+        lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = buf.len();
+        reader.consume(n);
+    }
+    lines
 }
 
 fn git_commit() -> Option<String> {

@@ -3,8 +3,8 @@
 
 use super::client::MlflowError;
 use super::settings::MlflowSettings;
-use super::sync::Syncer;
-use std::path::Path;
+use super::sync::{SyncState, Syncer, pending_lines};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -56,27 +56,33 @@ impl Backoff {
 
 /// The running sender thread.
 pub struct MlflowWorker {
+    run_dir: PathBuf,
     finishing: Arc<AtomicBool>,
     done: Receiver<DrainReport>,
-    report: Arc<Mutex<DrainReport>>,
+    /// The sync state and last error as of the thread's latest attempt.
+    latest: Arc<Mutex<Latest>>,
 }
+
+/// What the thread last knew; the backlog is counted from it only when a report is asked for.
+type Latest = (SyncState, Option<String>);
 
 impl MlflowWorker {
     /// Starts following `run_dir`'s journal; Err only if the HTTP client cannot be built.
     pub fn start(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
         let syncer = Syncer::open(run_dir, settings)?;
         let finishing = Arc::new(AtomicBool::new(false));
-        let report = Arc::new(Mutex::new(DrainReport::default()));
+        let latest = Arc::new(Mutex::new((syncer.state.clone(), None)));
         let (tx, done) = channel();
-        let (f, r) = (finishing.clone(), report.clone());
+        let (f, l) = (finishing.clone(), latest.clone());
         std::thread::Builder::new()
             .name("mlflow".into())
-            .spawn(move || follow(syncer, &f, &r, tx))
+            .spawn(move || follow(syncer, &f, &l, tx))
             .map_err(|e| MlflowError::Rejected(e.to_string()))?;
         Ok(Self {
+            run_dir: run_dir.to_path_buf(),
             finishing,
             done,
-            report,
+            latest,
         })
     }
 
@@ -87,7 +93,8 @@ impl MlflowWorker {
             Ok(r) => r,
             // Still trying (e.g. a hanging server): leave it; the journal keeps the backlog.
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                self.report.lock().map(|r| r.clone()).unwrap_or_default()
+                let (state, last_error) = self.latest.lock().map(|l| l.clone()).unwrap_or_default();
+                report(&self.run_dir, &state, last_error)
             }
         }
     }
@@ -96,7 +103,7 @@ impl MlflowWorker {
 fn follow(
     mut syncer: Syncer,
     finishing: &AtomicBool,
-    shared: &Mutex<DrainReport>,
+    latest: &Mutex<Latest>,
     done: Sender<DrainReport>,
 ) {
     let mut backoff = Backoff::default();
@@ -119,12 +126,12 @@ fn follow(
                 (wait, Some(e.to_string()))
             }
         };
-        if let Ok(mut r) = shared.lock() {
-            *r = report(&syncer, last_error);
+        if let Ok(mut l) = latest.lock() {
+            *l = (syncer.state.clone(), last_error);
         }
         sleep_unless(wait, finishing, &backoff);
     }
-    let _ = done.send(report(&syncer, None));
+    let _ = done.send(report(syncer.dir(), &syncer.state, None));
 }
 
 /// Sleeps `wait`, cut short when a drain starts (so it gets a prompt first attempt).
@@ -139,12 +146,12 @@ fn sleep_unless(wait: Duration, finishing: &AtomicBool, backoff: &Backoff) {
     }
 }
 
-fn report(s: &Syncer, last_error: Option<String>) -> DrainReport {
+fn report(run_dir: &Path, state: &SyncState, last_error: Option<String>) -> DrainReport {
     DrainReport {
-        mlflow_run_id: s.state.mlflow_run_id.clone(),
-        pending_lines: s.pending_lines(),
-        dropped: s.state.dropped,
-        ended: s.state.ended,
+        mlflow_run_id: state.mlflow_run_id.clone(),
+        pending_lines: pending_lines(run_dir, state.acked_offset),
+        dropped: state.dropped,
+        ended: state.ended,
         last_error,
     }
 }
