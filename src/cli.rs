@@ -49,6 +49,29 @@ pub enum RunsCommand {
         #[arg(long, default_value_t = 60.0)]
         timeout: f64,
     },
+    /// List the runs under `--output`: status, model, progress, final accuracy, MLflow state.
+    Ls {
+        /// Parent of run directories.
+        #[arg(long, default_value = "checkpoints")]
+        output: PathBuf,
+    },
+    /// One run in detail: status, params, final metrics, epochs, checkpoints, MLflow state.
+    Show {
+        /// Run directory (or run name under `--output`).
+        run: PathBuf,
+        /// Parent of run directories.
+        #[arg(long, default_value = "checkpoints")]
+        output: PathBuf,
+    },
+    /// Runs side by side: the params that differ and the final metrics.
+    Compare {
+        /// Two or more run directories (or run names under `--output`).
+        #[arg(num_args = 2.., required = true)]
+        runs: Vec<PathBuf>,
+        /// Parent of run directories.
+        #[arg(long, default_value = "checkpoints")]
+        output: PathBuf,
+    },
 }
 
 /// `trainer predict`.

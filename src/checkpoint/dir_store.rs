@@ -59,23 +59,28 @@ impl DirStore {
 
     /// Checkpoint directory names, newest (highest step) first.
     pub fn names(&self) -> Result<Vec<String>, CheckpointError> {
-        let mut found: Vec<(usize, String)> = std::fs::read_dir(&self.root)
-            .map_err(CheckpointError::io(&self.root))?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let step = name.strip_prefix("step-")?.parse().ok()?;
-                Some((step, name))
-            })
-            .collect();
-        found.sort_by(|a, b| b.cmp(a));
-        Ok(found.into_iter().map(|(_, n)| n).collect())
+        checkpoint_names(&self.root)
     }
 
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+/// The checkpoint directories (`step-N`) in `root`, newest (highest step) first.
+pub fn checkpoint_names(root: &Path) -> Result<Vec<String>, CheckpointError> {
+    let mut found: Vec<(usize, String)> = std::fs::read_dir(root)
+        .map_err(CheckpointError::io(root))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("step-")?.parse().ok()?;
+            Some((step, name))
+        })
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    Ok(found.into_iter().map(|(_, n)| n).collect())
 }
 
 /// Checks a checkpoint directory: manifest present and of this format, every file's SHA-256.

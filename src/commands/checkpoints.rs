@@ -84,8 +84,7 @@ fn ls(run: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes the checkpoint's weights as safetensors with PyTorch names and layouts
-/// (`layers.0.weight` as [out, in], `conv1.weight` as [out, in, kh, kw]).
+/// `checkpoints export`: refuses to overwrite `out`, then writes the safetensors file.
 fn export(checkpoint: &Path, out: &Path) -> Result<(), Failure> {
     if out.exists() {
         return Err(Failure::input(anyhow!(
@@ -93,20 +92,27 @@ fn export(checkpoint: &Path, out: &Path) -> Result<(), Failure> {
             out.display()
         )));
     }
+    let (model, step) = write_safetensors(checkpoint, out)?;
+    println!("wrote {} ({model} model, step {step})", out.display());
+    Ok(())
+}
+
+/// Writes the checkpoint's weights to `out` (atomically) as safetensors with PyTorch names and
+/// layouts (`layers.0.weight` as [out, in], `conv1.weight` as [out, in, kh, kw]); returns the
+/// model kind and global step.
+pub(super) fn write_safetensors(
+    checkpoint: &Path,
+    out: &Path,
+) -> Result<(&'static str, usize), Failure> {
     let r = restore::<Flex>(checkpoint, &Default::default())?;
+    let model = r.config.model.kind.name();
     let metadata = [
         ("producer", "trainer".to_string()),
         ("trainer_version", env!("CARGO_PKG_VERSION").to_string()),
-        ("model", r.config.model.kind.name().to_string()),
+        ("model", model.to_string()),
         ("global_step", r.state.global_step.to_string()),
     ];
     let bytes = to_pytorch_safetensors(&r.model, &metadata).map_err(Failure::runtime)?;
     write_atomic(out, &bytes).map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
-    println!(
-        "wrote {} ({} model, step {})",
-        out.display(),
-        r.config.model.kind.name(),
-        r.state.global_step
-    );
-    Ok(())
+    Ok((model, r.state.global_step))
 }

@@ -1,5 +1,6 @@
 //! `trainer fit`.
 
+use super::final_artifacts::write_final_artifacts;
 use super::{Failure, guarded};
 use crate::backend::Selection;
 use crate::backend::{BackendJob, dispatch, select};
@@ -87,6 +88,9 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         tracking.run_uuid,
         started,
     );
+    if result.is_ok() {
+        write_final_artifacts(&run_dir.path);
+    }
     let status = match &result {
         Ok(_) => "FINISHED",
         Err(f) if f.code == 130 => "KILLED",

@@ -3,6 +3,7 @@
 mod backends;
 mod bench;
 mod checkpoints;
+mod final_artifacts;
 mod fit;
 mod predict;
 mod restore;

@@ -4,10 +4,12 @@
 //! the config file, then `--set key=value` overrides.
 
 mod error;
+mod flatten;
 mod load;
 mod validate;
 
 pub use error::ConfigError;
+pub use flatten::flatten_toml;
 pub use load::{Override, load};
 
 use serde::{Deserialize, Serialize};

@@ -105,34 +105,18 @@ pub fn metrics_of(event: &Value, last_step: &mut i64) -> Vec<Point> {
         .collect()
 }
 
-/// A resolved config flattened to `section.key = value` params (values clipped to 6000 chars).
+/// A resolved config flattened to `section.key = value` params, keys sanitized and values
+/// clipped to MLflow's limits.
 pub fn params_of(config_toml: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let Ok(table) = config_toml.parse::<toml::Table>() {
-        flatten("", &toml::Value::Table(table), &mut out);
-    }
-    out
-}
-
-fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
-    match v {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        toml::Value::String(s) => out.push((sanitize_key(prefix), clip(s))),
-        other => out.push((sanitize_key(prefix), clip(&other.to_string()))),
-    }
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(MAX_PARAM_VALUE_LEN).collect()
+    crate::config::flatten_toml(config_toml)
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                sanitize_key(&k),
+                v.chars().take(MAX_PARAM_VALUE_LEN).collect(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

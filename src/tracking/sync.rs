@@ -44,22 +44,28 @@ pub struct SyncState {
 impl SyncState {
     /// Reads `tracking.json` in `run_dir`, or creates it with a fresh run UUID.
     pub fn load_or_create(run_dir: &Path) -> std::io::Result<Self> {
+        if let Some(state) = Self::load(run_dir)? {
+            return Ok(state);
+        }
+        let state = Self {
+            run_uuid: format!("{:032x}", rand::random::<u128>()),
+            ..Self::default()
+        };
+        state.save(run_dir)?;
+        Ok(state)
+    }
+
+    /// Reads `tracking.json` in `run_dir`; None if there is none.
+    pub fn load(run_dir: &Path) -> std::io::Result<Option<Self>> {
         let path = run_dir.join(STATE_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!("{}: {e}", path.display()),
                 )
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let state = Self {
-                    run_uuid: format!("{:032x}", rand::random::<u128>()),
-                    ..Self::default()
-                };
-                state.save(run_dir)?;
-                Ok(state)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -129,6 +135,10 @@ impl Syncer {
     /// One pass: makes sure the MLflow run exists, then sends every complete journal line.
     /// Ok(true) when everything written so far is acknowledged.
     pub fn pass(&mut self) -> Result<bool, MlflowError> {
+        if self.first_event().is_none() {
+            // Nothing written yet: creating the run now would miss the backend/device tags.
+            return Ok(false);
+        }
         self.ensure_run()?;
         loop {
             let (lines, end) = self.read_pending()?;
@@ -238,7 +248,7 @@ impl Syncer {
         }
         let status = event["status"].as_str().unwrap_or("FINISHED");
         let ts = event["ts_ms"].as_i64();
-        for name in ["config.toml", "summary.json"] {
+        for name in crate::run::ARTIFACT_FILES {
             let Ok(bytes) = std::fs::read(self.dir.join(name)) else {
                 continue;
             };

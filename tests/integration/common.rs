@@ -16,6 +16,13 @@ pub fn trainer(args: &[&str]) -> Output {
 
 /// Runs `trainer ARGS` with extra environment variables (`MLFLOW_*` from outside are removed).
 pub fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    trainer_command(args, env)
+        .output()
+        .expect("the trainer binary runs")
+}
+
+/// `trainer ARGS` in the repo root with `env` set and the caller's `MLFLOW_*` variables removed.
+pub fn trainer_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer"));
     cmd.args(args)
         .current_dir(repo())
@@ -25,9 +32,8 @@ pub fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
             cmd.env_remove(k);
         }
     }
-    cmd.envs(env.iter().copied())
-        .output()
-        .expect("the trainer binary runs")
+    cmd.envs(env.iter().copied());
+    cmd
 }
 
 /// stderr as text.

@@ -2,157 +2,11 @@
 //! tests/run-all.sh): what reaches MLflow is compared point by point with the journal.
 
 use crate::common::{stderr, stdout, trainer_env};
-use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
+use crate::mlflow_server::{
+    Server, TOKEN, assert_mlflow_matches_journal, fit, free_port, sync_state,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use trainer::tracking::{Auth, MlflowClient, MlflowSettings, SyncState, metrics_of};
-
-const TOKEN: &str = "tok-7f3a9c-never-print-me";
-
-/// A `mlflow server` on loopback with a sqlite store; killed (whole process group) on drop.
-struct Server {
-    child: Child,
-    uri: String,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl Server {
-    fn start(port: u16) -> Self {
-        let venv = std::env::var("TRAINER_MLFLOW_VENV").expect(
-            "TRAINER_MLFLOW_VENV is unset: run the suite with `bash tests/run-all.sh`, which installs MLflow",
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite:///{}/mlflow.db", dir.path().display());
-        let child = Command::new(Path::new(&venv).join("bin/mlflow"))
-            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--backend-store-uri", &db, "--workers", "1"])
-            .arg("--artifacts-destination")
-            .arg(dir.path().join("artifacts"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("mlflow server starts");
-        let uri = format!("http://127.0.0.1:{port}");
-        let server = Self {
-            child,
-            uri,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(180);
-        let health = format!("{}/health", server.uri);
-        while reqwest::blocking::get(&health).map_or(true, |r| !r.status().is_success()) {
-            assert!(Instant::now() < deadline, "mlflow server did not come up");
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        server
-    }
-
-    fn client(&self) -> MlflowClient {
-        MlflowClient::new(&MlflowSettings {
-            uri: self.uri.clone(),
-            experiment: String::new(),
-            auth: Auth::None,
-            insecure_tls: false,
-            server_cert: None,
-        })
-        .unwrap()
-    }
-
-    fn artifacts(&self) -> PathBuf {
-        self._dir.path().join("artifacts")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-9", "--", &pgid]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn fit(out: &Path, run: &str, uri: &str, extra: &[&str]) -> std::process::Output {
-    let out = out.display().to_string();
-    let mut args = vec![
-        "fit",
-        "--output",
-        &out,
-        "--run-name",
-        run,
-        "--backend",
-        "cpu",
-    ];
-    args.extend([
-        "--set",
-        "model.mlp.hidden=[32]",
-        "--set",
-        "train.log_every=5",
-    ]);
-    args.extend(extra);
-    trainer_env(
-        &args,
-        &[
-            ("MLFLOW_TRACKING_URI", uri),
-            ("MLFLOW_EXPERIMENT_NAME", "trainer-tests"),
-            ("MLFLOW_TRACKING_TOKEN", TOKEN),
-        ],
-    )
-}
-
-/// Every metric point the journal holds, per key: sorted (step, timestamp, value) triples.
-fn journal_points(run: &Path) -> BTreeMap<String, Vec<(i64, i64, f64)>> {
-    let text = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
-    let mut step = 0;
-    let mut out: BTreeMap<String, Vec<(i64, i64, f64)>> = BTreeMap::new();
-    for line in text.lines() {
-        let event: serde_json::Value = serde_json::from_str(line).unwrap();
-        for p in metrics_of(&event, &mut step) {
-            out.entry(p.key)
-                .or_default()
-                .push((p.step, p.timestamp, p.value));
-        }
-    }
-    out.values_mut()
-        .for_each(|v| v.sort_by(|a, b| a.partial_cmp(b).unwrap()));
-    out
-}
-
-/// Asserts MLflow holds exactly the journal's points (each once) and the run is FINISHED.
-fn assert_mlflow_matches_journal(server: &Server, run: &Path) -> String {
-    let state = SyncState::load_or_create(run).unwrap();
-    let client = server.client();
-    let id = state.mlflow_run_id.clone();
-    assert!(
-        !id.is_empty(),
-        "no MLflow run recorded in {}",
-        run.display()
-    );
-    let expected = journal_points(run);
-    assert!(expected.contains_key("train_loss") && expected.contains_key("test_accuracy"));
-    for (key, points) in &expected {
-        let mut got: Vec<(i64, i64, f64)> = client
-            .metric_history(&id, key)
-            .unwrap()
-            .into_iter()
-            .map(|(s, t, v)| (s, t, v.as_f64().unwrap()))
-            .collect();
-        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        assert_eq!(&got, points, "metric {key}: MLflow vs journal");
-    }
-    let r = client.get_run(&id).unwrap();
-    assert_eq!(r["run"]["info"]["status"], "FINISHED");
-    id
-}
 
 fn tree_contains(dir: &Path, needle: &str) -> Option<PathBuf> {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -205,9 +59,21 @@ fn run_reaches_mlflow_whole_and_the_token_never_leaks() {
     ] {
         assert!(has("tags", tag), "tag {tag} missing: {data}");
     }
-    let exp = SyncState::load_or_create(&run).unwrap().experiment_id;
+    let exp = sync_state(&run).unwrap().experiment_id;
     let art = server.artifacts().join(&exp).join(&id).join("artifacts");
-    assert!(art.join("config.toml").is_file() && art.join("summary.json").is_file());
+    for file in [
+        "config.toml",
+        "summary.json",
+        "loss.png",
+        "model.safetensors",
+    ] {
+        assert!(art.join(file).is_file(), "artifact {file} missing");
+        assert_eq!(
+            std::fs::read(art.join(file)).unwrap(),
+            std::fs::read(run.join(file)).unwrap(),
+            "artifact {file} differs from the run directory's"
+        );
+    }
 
     for (what, text) in [("stdout", stdout(&o)), ("stderr", stderr(&o))] {
         assert!(!text.contains(TOKEN), "token in {what}");
@@ -240,12 +106,7 @@ fn server_absent_at_start_then_runs_sync_sends_everything_exactly_once() {
     assert!(stdout(&o).contains("trainer runs sync"), "{}", stdout(&o));
     assert!(started.elapsed() < Duration::from_secs(60));
     let run = out.path().join("offline");
-    assert!(
-        SyncState::load_or_create(&run)
-            .unwrap()
-            .mlflow_run_id
-            .is_empty()
-    );
+    assert!(sync_state(&run).unwrap().mlflow_run_id.is_empty());
 
     let server = Server::start(port);
     let run_arg = run.display().to_string();
@@ -267,7 +128,7 @@ fn resumed_run_logs_into_the_same_mlflow_run() {
     let o = fit(out.path(), "res", &server.uri, &["--set", "train.epochs=1"]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let run = out.path().join("res");
-    let first = SyncState::load_or_create(&run).unwrap().mlflow_run_id;
+    let first = sync_state(&run).unwrap().mlflow_run_id;
 
     let o = fit(
         out.path(),
@@ -276,7 +137,7 @@ fn resumed_run_logs_into_the_same_mlflow_run() {
         &["--set", "train.epochs=2", "--resume", "auto"],
     );
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    let state = SyncState::load_or_create(&run).unwrap();
+    let state = sync_state(&run).unwrap();
     assert_eq!(state.mlflow_run_id, first);
     assert_eq!(
         state.dropped, 0,

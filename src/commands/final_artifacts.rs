@@ -1,0 +1,36 @@
+//! Files a finished run leaves for people and tools: `model.safetensors` (the newest
+//! checkpoint's weights in PyTorch layout) and `loss.png` (the loss curve). Neither is
+//! essential: a failure is a warning, never a failed run.
+
+use super::checkpoints::write_safetensors;
+use crate::checkpoint::checkpoint_names;
+use crate::fsutil::write_atomic;
+use crate::observe::{PlotError, loss_curve_png};
+use crate::run::{LOSS_CURVE_FILE, MODEL_FILE};
+use crate::tracking::JOURNAL_FILE;
+use std::path::Path;
+
+/// Writes `model.safetensors` (if the run has checkpoints) and `loss.png` into `run_dir`.
+pub(super) fn write_final_artifacts(run_dir: &Path) {
+    let checkpoints = run_dir.join("checkpoints");
+    let newest = checkpoint_names(&checkpoints)
+        .ok()
+        .and_then(|names| names.into_iter().next());
+    if let Some(newest) = newest {
+        let out = run_dir.join(MODEL_FILE);
+        match write_safetensors(&checkpoints.join(&newest), &out) {
+            Ok((_, step)) => println!("weights: {} (step {step})", out.display()),
+            Err(f) => eprintln!("warning: {}: {:#}", out.display(), f.error),
+        }
+    }
+    let out = run_dir.join(LOSS_CURVE_FILE);
+    match loss_curve_png(&run_dir.join(JOURNAL_FILE)) {
+        Ok(bytes) => {
+            if let Err(e) = write_atomic(&out, &bytes) {
+                eprintln!("warning: {}: {e}", out.display());
+            }
+        }
+        Err(PlotError::Empty(_)) => {}
+        Err(e) => eprintln!("warning: {e}"),
+    }
+}

@@ -1,0 +1,268 @@
+//! `trainer runs ls | show | compare`: run directories read back, as tables.
+
+use super::table::render;
+use crate::checkpoint::checkpoint_names;
+use crate::commands::Failure;
+use crate::run::{RunRecord, RunStatus};
+use crate::tracking::{SyncState, pending_lines};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Metrics shown first (in this order) wherever final metrics are listed.
+const HEADLINE: [&str; 5] = [
+    "test_accuracy",
+    "test_loss",
+    "valid_accuracy",
+    "valid_loss",
+    "epoch_train_loss",
+];
+
+/// Prints one line per run under `output`.
+pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
+    if dirs.is_empty() {
+        println!("no runs under {}", output.display());
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for dir in dirs {
+        match RunRecord::load(dir) {
+            Ok(r) => rows.push(vec![
+                r.name.clone(),
+                r.status.name().to_string(),
+                r.param("model.kind").unwrap_or("-").to_string(),
+                r.backend.clone().unwrap_or_else(|| "-".into()),
+                epochs(&r),
+                r.steps.to_string(),
+                percent(r.metrics.get("valid_accuracy")),
+                percent(r.metrics.get("test_accuracy")),
+                r.started_ms.map_or_else(|| "-".into(), utc),
+                mlflow(dir).0,
+            ]),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    let header = [
+        "RUN",
+        "STATUS",
+        "MODEL",
+        "BACKEND",
+        "EPOCHS",
+        "STEPS",
+        "VALID ACC",
+        "TEST ACC",
+        "STARTED (UTC)",
+        "MLFLOW",
+    ];
+    println!("{}", render(&header, &rows));
+    Ok(())
+}
+
+/// Prints one run in detail.
+pub fn show(dir: &Path) -> Result<(), Failure> {
+    let r = RunRecord::load(dir).map_err(Failure::input)?;
+    let mut status = r.status.name().to_string();
+    if r.resumes > 0 {
+        status.push_str(&format!(" (resumed {} time(s))", r.resumes));
+    }
+    if r.status == RunStatus::Incomplete {
+        status.push_str(&format!(
+            " - running, or stopped without an end; continue with `trainer fit --config {} --resume {}`",
+            dir.join("config.toml").display(),
+            dir.display()
+        ));
+    }
+    let backend = match (&r.backend, &r.device) {
+        (Some(b), Some(d)) => format!("{b} on {d}"),
+        _ => "-".into(),
+    };
+    let checkpoints = checkpoint_names(&dir.join("checkpoints"))
+        .map(|names| match names.first() {
+            Some(newest) => format!("{} (newest {newest})", names.len()),
+            None => "none".into(),
+        })
+        .unwrap_or_else(|_| "none".into());
+    let (mlflow_state, mlflow_id) = mlflow(dir);
+    let mlflow_line = if mlflow_id.is_empty() {
+        mlflow_state
+    } else {
+        format!("run {mlflow_id}: {mlflow_state}")
+    };
+    let mut facts = vec![
+        ("run", format!("{} ({})", r.name, dir.display())),
+        ("status", status),
+        ("model", r.param("model.kind").unwrap_or("-").to_string()),
+        ("backend", backend),
+        (
+            "progress",
+            format!("epoch {}, step {}", epochs(&r), r.steps),
+        ),
+        ("started", r.started_ms.map_or_else(|| "-".into(), utc)),
+        ("last event", r.last_ms.map_or_else(|| "-".into(), utc)),
+        ("checkpoints", checkpoints),
+        ("mlflow", mlflow_line),
+    ];
+    if r.unreadable_lines > 0 {
+        facts.push((
+            "journal",
+            format!("{} unreadable line(s) skipped", r.unreadable_lines),
+        ));
+    }
+    for (k, v) in facts {
+        println!("{k:<12} {v}");
+    }
+
+    println!("\nfinal metrics");
+    let rows: Vec<Vec<String>> = metric_keys(std::slice::from_ref(&r))
+        .into_iter()
+        .map(|k| vec![k.clone(), number(r.metrics.get(&k))])
+        .collect();
+    println!("{}", indent(&render(&["METRIC", "VALUE"], &rows)));
+
+    println!("\nepochs");
+    let rows: Vec<Vec<String>> = r
+        .epochs
+        .iter()
+        .map(|e| {
+            vec![
+                e.epoch.to_string(),
+                number(e.train_loss.as_ref()),
+                number(e.valid_loss.as_ref()),
+                percent(e.valid_accuracy.as_ref()),
+                e.seconds.map_or_else(|| "-".into(), |s| format!("{s:.1}")),
+            ]
+        })
+        .collect();
+    let header = ["EPOCH", "TRAIN LOSS", "VALID LOSS", "VALID ACC", "SECONDS"];
+    println!("{}", indent(&render(&header, &rows)));
+
+    println!("\nparams");
+    let rows: Vec<Vec<String>> = r
+        .params
+        .iter()
+        .map(|(k, v)| vec![k.clone(), v.clone()])
+        .collect();
+    println!("{}", indent(&render(&["KEY", "VALUE"], &rows)));
+    Ok(())
+}
+
+/// Prints the params that differ between runs and their final metrics, side by side.
+pub fn compare(dirs: &[PathBuf]) -> Result<(), Failure> {
+    let runs = dirs
+        .iter()
+        .map(|d| RunRecord::load(d).map_err(Failure::input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut header = vec!["PARAM"];
+    header.extend(runs.iter().map(|r| r.name.as_str()));
+
+    let keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.params.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    let differing: Vec<Vec<String>> = keys
+        .into_iter()
+        .filter(|k| *k != "run.name")
+        .filter_map(|k| {
+            let values: Vec<String> = runs
+                .iter()
+                .map(|r| r.param(k).unwrap_or("-").to_string())
+                .collect();
+            let differs = values.iter().any(|v| *v != values[0]);
+            differs.then(|| std::iter::once(k.to_string()).chain(values).collect())
+        })
+        .collect();
+    if differing.is_empty() {
+        println!("params: all equal");
+    } else {
+        println!("{}", render(&header, &differing));
+    }
+
+    let mut rows = vec![
+        std::iter::once("status".to_string())
+            .chain(runs.iter().map(|r| r.status.name().to_string()))
+            .collect::<Vec<_>>(),
+        std::iter::once("backend".to_string())
+            .chain(runs.iter().map(|r| r.backend.clone().unwrap_or_default()))
+            .collect(),
+        std::iter::once("steps".to_string())
+            .chain(runs.iter().map(|r| r.steps.to_string()))
+            .collect(),
+    ];
+    for k in metric_keys(&runs) {
+        rows.push(
+            std::iter::once(k.clone())
+                .chain(runs.iter().map(|r| number(r.metrics.get(&k))))
+                .collect(),
+        );
+    }
+    header[0] = "FINAL";
+    println!("\n{}", render(&header, &rows));
+    Ok(())
+}
+
+/// The metric names of `runs`: headline metrics first, then the rest alphabetically.
+fn metric_keys(runs: &[RunRecord]) -> Vec<String> {
+    let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    let mut keys: Vec<String> = HEADLINE
+        .iter()
+        .filter(|k| all.iter().any(|a| a == k))
+        .map(|k| k.to_string())
+        .collect();
+    keys.extend(
+        all.into_iter()
+            .filter(|k| !HEADLINE.contains(&k.as_str()))
+            .cloned(),
+    );
+    keys
+}
+
+/// "done/planned" epochs.
+fn epochs(r: &RunRecord) -> String {
+    let done = r.metrics.get("epoch").map_or(0, |e| *e as u64);
+    match r.epochs_planned {
+        Some(planned) => format!("{done}/{planned}"),
+        None => done.to_string(),
+    }
+}
+
+/// The MLflow state of a run ("synced", "N line(s) pending", "-") and its MLflow run id.
+fn mlflow(dir: &Path) -> (String, String) {
+    match SyncState::load(dir) {
+        Ok(Some(s)) if !s.mlflow_run_id.is_empty() => {
+            let pending = pending_lines(dir, s.acked_offset);
+            let state = if pending == 0 {
+                "synced".to_string()
+            } else {
+                format!("{pending} line(s) pending")
+            };
+            (state, s.mlflow_run_id)
+        }
+        Ok(_) => ("-".into(), String::new()),
+        Err(e) => (format!("unreadable: {e}"), String::new()),
+    }
+}
+
+fn percent(v: Option<&f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0))
+}
+
+fn number(v: Option<&f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+}
+
+/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn utc(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,288 @@
+//! The loss curve of a run as a PNG, drawn from its journal: training loss per step (blue,
+//! averaged per pixel column) and validation loss per epoch (orange), with the y scale and
+//! the last step written on the axes. Two streaming passes: memory does not grow with the run.
+
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+const WIDTH: usize = 800;
+const HEIGHT: usize = 400;
+/// Plot area margins: left, right, top, bottom.
+const MARGIN: (usize, usize, usize, usize) = (70, 20, 20, 40);
+const BLUE: [u8; 3] = [31, 119, 180];
+const ORANGE: [u8; 3] = [255, 127, 14];
+const GRAY: [u8; 3] = [120, 120, 120];
+const LIGHT: [u8; 3] = [225, 225, 225];
+
+/// Why the curve could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The journal could not be read.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The journal.
+        path: PathBuf,
+        /// OS error.
+        cause: std::io::Error,
+    },
+    /// No finite training loss in the journal.
+    #[error("{0}: no training loss to plot")]
+    Empty(PathBuf),
+    /// PNG encoding failed.
+    #[error("encoding the loss curve: {0}")]
+    Encode(String),
+}
+
+/// Draws the journal's loss curve; returns PNG bytes.
+pub fn loss_curve_png(journal: &Path) -> Result<Vec<u8>, PlotError> {
+    let mut max_step = 0i64;
+    let mut max_loss = 0f64;
+    for_each_loss(journal, |_, step, loss| {
+        max_step = max_step.max(step);
+        max_loss = max_loss.max(loss);
+    })?;
+    if max_step == 0 || max_loss <= 0.0 {
+        return Err(PlotError::Empty(journal.to_path_buf()));
+    }
+    let (left, right, top, bottom) = MARGIN;
+    let (pw, ph) = (WIDTH - left - right, HEIGHT - top - bottom);
+    let mut columns = vec![(0f64, 0u32); pw];
+    let mut valid: Vec<(i64, f64)> = Vec::new();
+    for_each_loss(journal, |is_train, step, loss| {
+        if is_train {
+            let x = ((step as f64 / max_step as f64) * (pw - 1) as f64).round() as usize;
+            let c = &mut columns[x.min(pw - 1)];
+            *c = (c.0 + loss, c.1 + 1);
+        } else {
+            valid.push((step, loss));
+        }
+    })?;
+    let y_max = nice_ceiling(max_loss);
+    let to_px = |step: i64, loss: f64| {
+        let x = left as f64 + step as f64 / max_step as f64 * (pw - 1) as f64;
+        let y = top as f64 + (1.0 - (loss / y_max).clamp(0.0, 1.0)) * (ph - 1) as f64;
+        (x, y)
+    };
+
+    let mut img = Canvas::new();
+    for i in 0..=4 {
+        let y = top + (ph - 1) * i / 4;
+        img.line(
+            (left as f64, y as f64),
+            ((left + pw) as f64, y as f64),
+            LIGHT,
+        );
+        let value = y_max * (4 - i) as f64 / 4.0;
+        img.text(&format!("{value:.2}"), left - 8, y, Align::Right);
+    }
+    img.line(
+        (left as f64, top as f64),
+        (left as f64, (top + ph) as f64),
+        GRAY,
+    );
+    img.line(
+        (left as f64, (top + ph) as f64),
+        ((left + pw) as f64, (top + ph) as f64),
+        GRAY,
+    );
+    img.text("0", left, top + ph + 14, Align::Left);
+    img.text(
+        &max_step.to_string(),
+        left + pw,
+        top + ph + 14,
+        Align::Right,
+    );
+
+    let mut prev: Option<(f64, f64)> = None;
+    for (x, (sum, n)) in columns.iter().enumerate() {
+        if *n == 0 {
+            continue;
+        }
+        let step = (x as f64 / (pw - 1) as f64 * max_step as f64).round() as i64;
+        let p = to_px(step, sum / *n as f64);
+        if let Some(q) = prev {
+            img.line(q, p, BLUE);
+        }
+        prev = Some(p);
+    }
+    let mut prev: Option<(f64, f64)> = None;
+    for (step, loss) in valid {
+        let p = to_px(step, loss);
+        img.dot(p, ORANGE);
+        if let Some(q) = prev {
+            img.line(q, p, ORANGE);
+        }
+        prev = Some(p);
+    }
+    img.encode()
+}
+
+/// Calls `f(is_train, step, loss)` for each finite training-step and validation loss.
+fn for_each_loss(journal: &Path, mut f: impl FnMut(bool, i64, f64)) -> Result<(), PlotError> {
+    let io = |cause| PlotError::Io {
+        path: journal.to_path_buf(),
+        cause,
+    };
+    let file = std::fs::File::open(journal).map_err(io)?;
+    let mut step = 0i64;
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let Ok(event) = serde_json::from_slice::<Value>(&line.map_err(io)?) else {
+            continue;
+        };
+        if let Some(s) = event["global_step"].as_i64() {
+            step = s;
+        }
+        let Some(loss) = event["loss"].as_f64().filter(|l| l.is_finite()) else {
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("step") => f(true, step, loss),
+            Some("evaluated") if event["split"] == "valid" => f(false, step, loss),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The smallest of 1, 2, 2.5, 5 times a power of ten that is >= `v`.
+fn nice_ceiling(v: f64) -> f64 {
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|c| *c >= v)
+        .unwrap_or(v)
+}
+
+enum Align {
+    Left,
+    Right,
+}
+
+/// An RGB raster with just what the plot needs.
+struct Canvas(Vec<u8>);
+
+/// 3x5 glyphs (rows top to bottom, 3 bits each) for the characters numbers need.
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        _ => return None,
+    })
+}
+
+impl Canvas {
+    fn new() -> Self {
+        Self(vec![255; WIDTH * HEIGHT * 3])
+    }
+
+    fn set(&mut self, x: i64, y: i64, rgb: [u8; 3]) {
+        if (0..WIDTH as i64).contains(&x) && (0..HEIGHT as i64).contains(&y) {
+            let i = (y as usize * WIDTH + x as usize) * 3;
+            self.0[i..i + 3].copy_from_slice(&rgb);
+        }
+    }
+
+    fn line(&mut self, a: (f64, f64), b: (f64, f64), rgb: [u8; 3]) {
+        let n = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
+        for i in 0..=n {
+            let t = i as f64 / n as f64;
+            let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            self.set(x.round() as i64, y.round() as i64, rgb);
+            self.set(x.round() as i64, y.round() as i64 + 1, rgb);
+        }
+    }
+
+    fn dot(&mut self, p: (f64, f64), rgb: [u8; 3]) {
+        for dx in -2..=2 {
+            for dy in -2..=2 {
+                self.set(p.0.round() as i64 + dx, p.1.round() as i64 + dy, rgb);
+            }
+        }
+    }
+
+    /// Writes `text` at 2x scale, vertically centred on `y`, starting or ending at `x`.
+    fn text(&mut self, text: &str, x: usize, y: usize, align: Align) {
+        let width = text.chars().count() as i64 * 8;
+        let x0 = match align {
+            Align::Left => x as i64,
+            Align::Right => x as i64 - width,
+        };
+        for (i, c) in text.chars().enumerate() {
+            let Some(rows) = glyph(c) else { continue };
+            for (r, bits) in rows.iter().enumerate() {
+                for col in 0..3 {
+                    if bits & (4 >> col) != 0 {
+                        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                            let px = x0 + i as i64 * 8 + col * 2 + dx;
+                            let py = y as i64 - 5 + r as i64 * 2 + dy;
+                            self.set(px, py, GRAY);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn encode(self) -> Result<Vec<u8>, PlotError> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, WIDTH as u32, HEIGHT as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let err = |e: png::EncodingError| PlotError::Encode(e.to_string());
+        let mut writer = enc.write_header().map_err(err)?;
+        writer.write_image_data(&self.0).map_err(err)?;
+        writer.finish().map_err(err)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_the_curve_and_refuses_a_journal_without_losses() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.jsonl");
+        let mut text = String::new();
+        for s in 1..=200 {
+            let loss = 2.0 / s as f64;
+            text.push_str(&format!(
+                "{{\"event\":\"step\",\"global_step\":{s},\"loss\":{loss}}}\n"
+            ));
+            if s % 50 == 0 {
+                text.push_str(&format!(
+                    "{{\"event\":\"evaluated\",\"split\":\"valid\",\"loss\":{}}}\n",
+                    loss * 1.1
+                ));
+            }
+        }
+        std::fs::write(&journal, &text).unwrap();
+        let png = loss_curve_png(&journal).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut buf).unwrap();
+        let count = |rgb: [u8; 3]| buf.chunks(3).filter(|p| *p == rgb).count();
+        assert!(count(BLUE) > 500, "the training curve is drawn");
+        assert!(count(ORANGE) >= 4 * 25, "the validation points are drawn");
+
+        std::fs::write(&journal, "{\"event\":\"run_started\"}\n").unwrap();
+        assert!(matches!(loss_curve_png(&journal), Err(PlotError::Empty(_))));
+        assert_eq!(nice_ceiling(2.3), 2.5);
+        assert_eq!(nice_ceiling(0.7), 1.0);
+    }
+}
