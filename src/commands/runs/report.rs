@@ -246,8 +246,13 @@ fn percent(v: Option<&f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0))
 }
 
+/// Four decimals; scientific notation where that would hide the value (a small learning rate).
 fn number(v: Option<&f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+    match v {
+        None => "-".into(),
+        Some(v) if *v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e7) => format!("{v:.3e}"),
+        Some(v) => format!("{v:.4}"),
+    }
 }
 
 /// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
@@ -265,4 +270,19 @@ fn indent(text: &str) -> String {
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_small_values_visible() {
+        assert_eq!(number(Some(&0.84451)), "0.8445");
+        assert_eq!(number(Some(&3e-5)), "3.000e-5");
+        assert_eq!(number(Some(&0.0)), "0.0000");
+        assert_eq!(number(None), "-");
+        assert_eq!(percent(Some(&0.8675)), "86.75%");
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+    }
 }
