@@ -2,14 +2,11 @@
 //! (streamed line by line, so a long run's journal is never held in memory).
 
 use crate::config::flatten_toml;
-use crate::tracking::metrics_of;
+use crate::tracking::{JOURNAL_FILE as JOURNAL, metrics_of};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-
-/// The journal file of a run directory.
-const JOURNAL: &str = "journal.jsonl";
 
 /// How a run ended, as its journal's last `run_ended` line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
