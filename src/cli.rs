@@ -30,6 +30,20 @@ pub enum Command {
     /// Runs and their tracking.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Datasets: what a file or directory holds.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// `trainer data ...`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Format, sample count, shapes, label balance or column schema of a dataset file or
+    /// directory (IDX, CIFAR-10 `.bin`, CSV, UTF-8 text), read the way training reads it.
+    Inspect {
+        /// A dataset directory or file.
+        path: PathBuf,
+    },
 }
 
 /// `trainer runs ...`.
@@ -177,6 +191,10 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Where timed steps get batches: `streaming` (the loader, as `fit`) or `prebuilt` (built in
+    /// memory before timing: the baseline without data cost).
+    #[arg(long, value_enum, default_value = "streaming")]
+    pub data_feed: crate::bench::DataFeed,
     /// Checkpoint saves and restores to time per backend (0: skip checkpoint timing).
     #[arg(long, default_value_t = 3)]
     pub checkpoint_repeats: usize,

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Checkpoints(cmd) => commands::checkpoints(cmd),
         Command::Predict(args) => commands::predict(args),
         Command::Runs(cmd) => commands::runs(cmd),
+        Command::Data(cmd) => commands::data(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,21 +7,36 @@ pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint}
 
 use crate::backend::BackendJob;
 use crate::config::Config;
-use crate::data::{DataSource, epoch_order, fill_batch};
+use crate::data::{BatchList, DataError, DataSource, EpochPlan, HostBatch, Loader, LoaderSettings};
 use crate::model::Classifier;
 use crate::train::{AnyOptimizer, TrainError, train_step};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How many steps to warm up and to time.
+/// Where the timed steps get their batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFeed {
+    /// From the streaming loader, as `fit` trains (worker threads, bounded queue, from disk).
+    Streaming,
+    /// From batches assembled in memory before the clock starts (the no-data-cost baseline).
+    Prebuilt,
+}
+
+/// How many steps to warm up and to time, and how batches arrive.
 #[derive(Debug, Clone, Copy)]
 pub struct BenchOptions {
     /// Untimed steps first (kernel compilation, autotune, allocator warm-up).
     pub warmup: usize,
     /// Timed steps.
     pub steps: usize,
+    /// Streaming loader or prebuilt batches.
+    pub feed: DataFeed,
+    /// Loader threads and queue depth.
+    pub loader: LoaderSettings,
 }
 
 /// One backend's result (a row of the table, an element of the JSON `results` array).
@@ -35,6 +50,13 @@ pub struct BenchResult {
     pub model: &'static str,
     /// Samples per step.
     pub batch_size: usize,
+    /// Where the timed steps got their batches.
+    pub data_feed: DataFeed,
+    /// Loader worker threads.
+    pub loader_workers: usize,
+    /// The loader alone (no model), over as many batches as the timed steps: samples/s it can
+    /// supply, to set beside `samples_per_sec`, what the model consumes.
+    pub loader_samples_per_sec: f64,
     /// Warm-up steps run.
     pub warmup_steps: usize,
     /// Timed steps run.
@@ -64,7 +86,7 @@ pub struct BenchJob<'a> {
     /// Model, optimizer, batch size and seed come from here.
     pub cfg: &'a Config,
     /// Training samples.
-    pub data: &'a dyn DataSource,
+    pub data: Arc<dyn DataSource>,
     /// Steps.
     pub options: BenchOptions,
     /// Also time checkpoint saves and restores of the trained model.
@@ -75,7 +97,7 @@ impl BackendJob for BenchJob<'_> {
     type Output = Result<BenchResult, TrainError>;
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let (cfg, data, opt) = (self.cfg, self.data, self.options);
+        let (cfg, data, opt) = (self.cfg, self.data.clone(), self.options);
         let bs = cfg.train.batch_size;
         if data.len() < bs {
             return Err(TrainError::Data(format!(
@@ -91,27 +113,41 @@ impl BackendJob for BenchJob<'_> {
             &device,
         );
         let mut optim = AnyOptimizer::<B>::new(&cfg.train);
-        // Full batches cycling through epoch orders, as training would see them.
-        let per_epoch = data.len() / bs;
-        let mut order = Vec::new();
-        let mut batch_indices = |step: usize| -> Vec<usize> {
-            let (epoch, i) = (step / per_epoch, step % per_epoch);
-            if i == 0 {
-                order = epoch_order(cfg.run.seed, epoch, data.len());
-            }
-            order[i * bs..(i + 1) * bs].to_vec()
+        let plan = EpochPlan {
+            seed: cfg.run.seed,
+            batch_size: bs,
+            drop_last: true,
+        };
+        let warmup = opt.warmup.max(1);
+        let loader_samples_per_sec = loader_throughput(&data, &plan, opt.loader, opt.steps)?;
+        let mut stream = stream(data.clone(), plan, opt.loader);
+        let prebuilt: Vec<HostBatch> = match opt.feed {
+            DataFeed::Prebuilt => stream
+                .by_ref()
+                .take(warmup + opt.steps)
+                .collect::<Result<_, _>>()
+                .map_err(|e| TrainError::Data(e.to_string()))?,
+            DataFeed::Streaming => Vec::new(),
+        };
+        let mut prebuilt = prebuilt.into_iter();
+        let mut next_batch = || -> Result<HostBatch, TrainError> {
+            let batch = match opt.feed {
+                DataFeed::Prebuilt => prebuilt.next().map(Ok),
+                DataFeed::Streaming => stream.next(),
+            };
+            batch
+                .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
+                .map_err(|e| TrainError::Data(e.to_string()))
         };
         let sync = |what: &str| {
             B::sync(&device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")))
         };
 
         let t0 = Instant::now();
-        let mut step = 0;
-        for _ in 0..opt.warmup.max(1) {
-            let batch = fill_batch(data, &batch_indices(step));
+        for step in 0..warmup {
+            let batch = next_batch()?;
             model = train_step(model, &mut optim, &batch, cfg.train.lr, &device).model;
-            step += 1;
-            if step == 1 {
+            if step == 0 {
                 sync("first step")?;
             }
         }
@@ -122,7 +158,7 @@ impl BackendJob for BenchJob<'_> {
         let started = Instant::now();
         for _ in 0..opt.steps {
             let t = Instant::now();
-            let batch = fill_batch(data, &batch_indices(step));
+            let batch = next_batch()?;
             data_time += t.elapsed();
             let out = train_step(model, &mut optim, &batch, cfg.train.lr, &device);
             model = out.model;
@@ -131,7 +167,6 @@ impl BackendJob for BenchJob<'_> {
                     s + out.loss
                 }),
             );
-            step += 1;
         }
         sync("timed steps")?;
         let seconds = started.elapsed().as_secs_f64();
@@ -154,7 +189,10 @@ impl BackendJob for BenchJob<'_> {
             device: format!("{device:?}"),
             model: cfg.model.kind.name(),
             batch_size: bs,
-            warmup_steps: opt.warmup.max(1),
+            data_feed: opt.feed,
+            loader_workers: opt.loader.workers,
+            loader_samples_per_sec,
+            warmup_steps: warmup,
             steps: opt.steps,
             first_step_seconds,
             seconds,
@@ -167,6 +205,38 @@ impl BackendJob for BenchJob<'_> {
             checkpoint,
         })
     }
+}
+
+/// Batches of full size cycling through epoch orders without end, as training would see them.
+fn stream(
+    data: Arc<dyn DataSource>,
+    plan: EpochPlan,
+    loader: LoaderSettings,
+) -> impl Iterator<Item = Result<HostBatch, DataError>> {
+    let n = data.len();
+    (0..).flat_map(move |epoch| {
+        Loader::start(data.clone(), BatchList::epoch(&plan, epoch, n), 0, loader)
+            .map(|r| r.map(|(_, b)| b))
+    })
+}
+
+/// Samples/s the loader alone delivers over `batches` batches (nothing consumes them but a
+/// checksum, so the number is the loader's ceiling).
+pub fn loader_throughput(
+    data: &Arc<dyn DataSource>,
+    plan: &EpochPlan,
+    loader: LoaderSettings,
+    batches: usize,
+) -> Result<f64, TrainError> {
+    let started = Instant::now();
+    let (mut samples, mut checksum) = (0usize, 0f32);
+    for batch in stream(data.clone(), *plan, loader).take(batches.max(1)) {
+        let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
+        samples += batch.len();
+        checksum += batch.features.first().copied().unwrap_or(0.0);
+    }
+    std::hint::black_box(checksum);
+    Ok(samples as f64 / started.elapsed().as_secs_f64().max(1e-9))
 }
 
 /// Peak resident set size (`VmHWM`) in MiB, on Linux.

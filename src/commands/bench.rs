@@ -5,7 +5,7 @@ use crate::backend::{Choice, dispatch, select};
 use crate::bench::{BenchJob, BenchOptions, BenchResult, CheckpointBenchOptions};
 use crate::cli::BenchArgs;
 use crate::config::{self, BackendRequest};
-use crate::data::load_splits;
+use crate::data::{LoaderSettings, load_splits};
 use anyhow::anyhow;
 
 /// Benchmarks the config's training step on each requested backend; prints a table and
@@ -18,6 +18,8 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
     let options = BenchOptions {
         warmup: args.warmup,
         steps: args.steps.max(1),
+        feed: args.data_feed,
+        loader: LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch),
     };
     let checkpoint = (args.checkpoint_repeats > 0).then(|| CheckpointBenchOptions {
         // A fresh directory of our own, so retention never touches a user's checkpoints.
@@ -39,7 +41,7 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
         );
         let job = BenchJob {
             cfg: &cfg,
-            data: data.train.as_ref(),
+            data: data.train.clone(),
             options,
             checkpoint: checkpoint.as_ref(),
         };
@@ -128,11 +130,13 @@ fn host_description() -> String {
 
 fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<8} {:<5} {:>6} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
+        "{:<8} {:<5} {:>6} {:>10} {:>12} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
         "backend",
         "model",
         "batch",
+        "feed",
         "samples/s",
+        "loader s/s",
         "ms/step",
         "data ms",
         "compute ms",
@@ -141,11 +145,13 @@ fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         println!(
-            "{:<8} {:<5} {:>6} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
+            "{:<8} {:<5} {:>6} {:>10} {:>12.0} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
             r.backend,
             r.model,
             r.batch_size,
+            format!("{:?}", r.data_feed).to_lowercase(),
             r.samples_per_sec,
+            r.loader_samples_per_sec,
             r.ms_per_step,
             r.data_ms_per_step,
             r.compute_ms_per_step,

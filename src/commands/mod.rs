@@ -3,6 +3,7 @@
 mod backends;
 mod bench;
 mod checkpoints;
+mod data;
 mod final_artifacts;
 mod fit;
 mod predict;
@@ -12,6 +13,7 @@ mod runs;
 pub use backends::backends;
 pub use bench::bench;
 pub use checkpoints::checkpoints;
+pub use data::data;
 pub use fit::fit;
 pub use predict::predict;
 pub use runs::runs;

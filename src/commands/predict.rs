@@ -4,7 +4,7 @@ use super::restore::{Opened, open};
 use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::PredictArgs;
-use crate::data::{DataSource, IdxImages, ImageDataset, Normalize, read_idx_images};
+use crate::data::{DataSource, IdxImages, InMemoryImages, Normalize, read_idx_images};
 use crate::fsutil::AtomicFile;
 use crate::train::{PredictError, predict as run_model};
 use anyhow::anyhow;
@@ -38,7 +38,7 @@ impl BackendJob for PredictJob<'_> {
             std: r.config.data.normalize_std as f32,
         };
         let count = images.count;
-        let source = ImageDataset::unlabelled(images.pixels, count, shape, norm);
+        let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
         let format = if args.output.extension().is_some_and(|e| e == "csv") {
             Format::Csv
         } else {

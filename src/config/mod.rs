@@ -108,8 +108,9 @@ pub enum BackendRequest {
 pub struct DataConfig {
     /// On-disk format of the dataset.
     pub format: DataFormat,
-    /// Directory holding `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
-    /// `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
+    /// Directory holding the dataset: for `idx`, `train-images-idx3-ubyte[.gz]`,
+    /// `train-labels-idx1-ubyte[.gz]`, `t10k-images-idx3-ubyte[.gz]` and
+    /// `t10k-labels-idx1-ubyte[.gz]`; for `cifar10`, `data_batch_*.bin` and `test_batch.bin`.
     pub dir: PathBuf,
     /// Fraction of the training files held out for validation, in [0, 1).
     pub validation_fraction: f64,
@@ -119,6 +120,10 @@ pub struct DataConfig {
     pub normalize_std: f64,
     /// Batch size for validation and test evaluation.
     pub eval_batch_size: usize,
+    /// Threads assembling training batches; 0 picks half the cores (1 to 8).
+    pub workers: usize,
+    /// Ready batches queued ahead of the training step; 0 picks twice the workers.
+    pub prefetch: usize,
 }
 
 impl Default for DataConfig {
@@ -130,6 +135,8 @@ impl Default for DataConfig {
             normalize_mean: 0.1307,
             normalize_std: 0.3081,
             eval_batch_size: 1000,
+            workers: 0,
+            prefetch: 0,
         }
     }
 }
@@ -140,6 +147,8 @@ impl Default for DataConfig {
 pub enum DataFormat {
     /// IDX image/label files (the MNIST format), gzipped or plain.
     Idx,
+    /// CIFAR-10 binary batches (`data_batch_*.bin`, `test_batch.bin`).
+    Cifar10,
 }
 
 /// `[model]`: which architecture, and its hyperparameters in a sub-table per kind.

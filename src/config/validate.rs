@@ -52,6 +52,15 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             "expected an integer >= 1, got 0".into(),
         );
     }
+    if c.data.workers > 256 {
+        return fail(
+            "data.workers",
+            format!(
+                "expected 0 (one per two cores) to 256, got {}",
+                c.data.workers
+            ),
+        );
+    }
     if c.model.mlp.hidden.is_empty() || c.model.mlp.hidden.contains(&0) {
         return fail(
             "model.mlp.hidden",

@@ -1,6 +1,6 @@
 //! Host-side batch assembly (plain `Vec`s; the training loop uploads them).
 
-use super::DataSource;
+use super::{DataError, DataSource};
 
 /// One batch in host memory: features `[len, c, h, w]` flattened, and labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,18 +26,18 @@ impl HostBatch {
 }
 
 /// Reads the samples at `indices` of `source` into a new batch.
-pub fn fill_batch(source: &dyn DataSource, indices: &[usize]) -> HostBatch {
+pub fn fill_batch(source: &dyn DataSource, indices: &[u32]) -> Result<HostBatch, DataError> {
     let sample_shape = source.feature_shape();
     let per: usize = sample_shape.iter().product();
     let mut features = vec![0f32; per * indices.len()];
     let labels = indices
         .iter()
         .zip(features.chunks_exact_mut(per))
-        .map(|(&i, out)| source.read(i, out) as i64)
-        .collect();
-    HostBatch {
+        .map(|(&i, out)| source.read(i as usize, out).map(|l| l as i64))
+        .collect::<Result<_, _>>()?;
+    Ok(HostBatch {
         features,
         labels,
         sample_shape,
-    }
+    })
 }

@@ -27,4 +27,7 @@ pub enum DataError {
         /// Names both files and both values.
         message: String,
     },
+    /// A loader worker thread could not run or stopped early.
+    #[error("data loader: {0}")]
+    Worker(String),
 }

@@ -1,58 +1,75 @@
-//! Datasets behind a small port (`DataSource`), the IDX reader, splits and batch order.
+//! Datasets behind small ports (`DataSource`, `BatchSource`), file-backed readers (IDX,
+//! CIFAR-10, CSV tables, character-level text), splits, the deterministic batch order and the streaming loader.
 
 mod batch;
+mod cache;
+mod cifar;
 mod error;
 mod idx;
+mod idx_dataset;
 mod image;
+mod inspect;
+mod loader;
 mod order;
+mod positional;
+mod source;
+mod subset;
+mod table;
+mod text;
 
 pub use batch::{HostBatch, fill_batch};
+pub use cache::{CACHE_DIR_ENV, cache_dir, decompressed, is_gzip};
+pub use cifar::CifarDataset;
 pub use error::DataError;
-pub use idx::{IdxImages, read_idx_images, read_idx_labels};
-pub use image::{ImageDataset, Normalize, Subset};
-pub use order::{epoch_order, split_indices};
+pub use idx::{IdxFile, IdxImages, IdxKind, read_idx_images, read_idx_labels};
+pub use idx_dataset::IdxDataset;
+pub use image::{InMemoryImages, Normalize};
+pub use inspect::{Inspection, inspect};
+pub use loader::{BatchList, Cursor, EpochPlan, Loader, LoaderSettings};
+pub use order::{batches_per_epoch, epoch_order, split_indices};
+pub use positional::PositionalFile;
+pub use source::{BatchSource, DataSource};
+pub use subset::Subset;
+pub use table::{
+    PREPROCESSING_FILE, TableBatch, TableFile, TablePreprocessing, TableRows, TableSpec,
+    TableSplits, TableTargets, TableTask,
+};
+pub use text::{TextCorpus, TextWindows, TokenBatch, VOCAB_FILE, Vocab};
 
-use crate::config::DataConfig;
+use crate::config::{DataConfig, DataFormat};
+use std::sync::Arc;
 
-/// A labelled dataset the training loop can read samples from by index.
-pub trait DataSource: Send + Sync {
-    /// Number of samples.
-    fn len(&self) -> usize;
-    /// True when there are no samples.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Shape of one sample's features, e.g. `[1, 28, 28]`.
-    fn feature_shape(&self) -> [usize; 3];
-    /// Number of classes (labels are in `0..num_classes`).
-    fn num_classes(&self) -> usize;
-    /// Writes sample `index`'s features into `out` (length = product of `feature_shape`)
-    /// and returns its label.
-    fn read(&self, index: usize, out: &mut [f32]) -> usize;
-}
-
-/// The three splits a run trains, validates and tests on.
+/// The three splits a run trains, validates and tests on (shared with loader threads).
 pub struct Splits {
     /// Training samples.
-    pub train: Box<dyn DataSource>,
+    pub train: Arc<dyn DataSource>,
     /// Held-out validation samples (may be empty).
-    pub valid: Box<dyn DataSource>,
+    pub valid: Arc<dyn DataSource>,
     /// Test samples.
-    pub test: Box<dyn DataSource>,
+    pub test: Arc<dyn DataSource>,
 }
 
-/// Loads the train/validation/test splits described by `[data]`.
+/// Opens the train/validation/test splits described by `[data]` (file-backed: pixels are read
+/// from disk as batches are assembled).
 pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
     let norm = Normalize {
         mean: cfg.normalize_mean as f32,
         std: cfg.normalize_std as f32,
     };
-    let train = ImageDataset::open(&cfg.dir, "train", norm)?;
-    let test = ImageDataset::open(&cfg.dir, "t10k", norm)?;
+    let (train, test): (Arc<dyn DataSource>, Arc<dyn DataSource>) = match cfg.format {
+        DataFormat::Idx => (
+            Arc::new(IdxDataset::open(&cfg.dir, "train", norm)?),
+            Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?),
+        ),
+        DataFormat::Cifar10 => (
+            Arc::new(CifarDataset::open_train(&cfg.dir, norm)?),
+            Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
+        ),
+    };
     if train.feature_shape() != test.feature_shape() {
         return Err(DataError::Mismatch {
             message: format!(
-                "{}: train images are {:?} but test images are {:?}",
+                "{}: train samples are {:?} but test samples are {:?}",
                 cfg.dir.display(),
                 train.feature_shape(),
                 test.feature_shape()
@@ -60,10 +77,9 @@ pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
         });
     }
     let (train_idx, valid_idx) = split_indices(train.len(), cfg.validation_fraction, seed);
-    let train = std::sync::Arc::new(train);
     Ok(Splits {
-        train: Box::new(Subset::new(train.clone(), train_idx)),
-        valid: Box::new(Subset::new(train, valid_idx)),
-        test: Box::new(test),
+        train: Arc::new(Subset::new(train.clone(), train_idx)),
+        valid: Arc::new(Subset::new(train, valid_idx)),
+        test,
     })
 }

@@ -1,11 +1,12 @@
 //! Loss and accuracy of a model on a data source (no graph, dropout off).
 
 use super::TrainError;
-use crate::data::{DataSource, fill_batch};
+use crate::data::{BatchList, DataSource, Loader, LoaderSettings};
 use crate::model::Classifier;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::Transaction;
+use std::sync::Arc;
 
 /// Evaluation totals.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -18,11 +19,13 @@ pub struct EvalResult {
     pub samples: usize,
 }
 
-/// Evaluates in batches of `batch_size`, reading results back once at the end.
+/// Evaluates in batches of `batch_size` streamed by the loader, reading results back once at
+/// the end.
 pub fn evaluate<B: Backend>(
     model: &Classifier<B>,
-    source: &dyn DataSource,
+    source: &Arc<dyn DataSource>,
     batch_size: usize,
+    loader: LoaderSettings,
     device: &B::Device,
 ) -> Result<EvalResult, TrainError> {
     let n = source.len();
@@ -36,14 +39,14 @@ pub fn evaluate<B: Backend>(
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<B, 1>::zeros([1], device);
     let mut correct = Tensor::<B, 1, Int>::zeros([1], device);
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch_size) {
-        let batch = fill_batch(source, chunk);
+    let batches = BatchList::new((0..n as u32).collect(), batch_size, false);
+    for item in Loader::start(source.clone(), batches, 0, loader) {
+        let (_, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
         let (images, labels) = super::device_batch::<B>(&batch, device);
         let logits = model.forward(images); // [b, classes]
         let predicted = logits.clone().argmax(1).squeeze_dim::<1>(1); // [b]
         correct = correct + predicted.equal(labels.clone()).int().sum();
-        loss_sum = loss_sum + loss_fn.forward(logits, labels) * (chunk.len() as f32);
+        loss_sum = loss_sum + loss_fn.forward(logits, labels) * (batch.len() as f32);
     }
     let [loss_sum, correct] = Transaction::default()
         .register(loss_sum)

@@ -6,7 +6,7 @@ use super::snapshot::{Position, SaveContext, snapshot};
 use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate, train_step};
 use crate::checkpoint::{CheckpointStore, Snapshot};
 use crate::config::{BestMetric, BestMode, Config};
-use crate::data::{Splits, epoch_order, fill_batch};
+use crate::data::{BatchList, EpochPlan, Loader, LoaderSettings, Splits, batches_per_epoch};
 use crate::model::{Classifier, check_input};
 use burn::module::{AutodiffModule, Module};
 use burn::prelude::*;
@@ -117,11 +117,18 @@ pub fn fit<B: AutodiffBackend>(
         };
     }
     let (t, n) = (&cfg.train, data.train.len());
-    let steps_per_epoch = if t.drop_last {
-        n / t.batch_size
-    } else {
-        n.div_ceil(t.batch_size)
+    let steps_per_epoch = batches_per_epoch(n, t.batch_size, t.drop_last);
+    let plan = EpochPlan {
+        seed: cfg.run.seed,
+        batch_size: t.batch_size,
+        drop_last: t.drop_last,
     };
+    let loader = LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch);
+    tracing::info!(
+        workers = loader.workers,
+        prefetch = loader.prefetch,
+        "streaming batches from the data loader"
+    );
     if steps_per_epoch == 0 {
         return Err(TrainError::Data(format!(
             "train.batch_size = {} exceeds the {n} training samples with train.drop_last = true",
@@ -144,15 +151,10 @@ pub fn fit<B: AutodiffBackend>(
         let epoch = pos.epoch;
         ports.observer.on_event(&Event::EpochStarted { epoch });
         let started = Instant::now();
-        let order = epoch_order(cfg.run.seed, epoch, n);
         let (mut window, mut epoch_samples) = (LossWindow::default(), 0);
-        let batches = order
-            .chunks(t.batch_size)
-            .take(steps_per_epoch)
-            .enumerate()
-            .skip(pos.batch);
-        for (i, indices) in batches {
-            let batch = fill_batch(data.train.as_ref(), indices);
+        let batches = BatchList::epoch(&plan, epoch, n);
+        for item in Loader::start(data.train.clone(), batches, pos.batch, loader) {
+            let (i, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
             B::seed(device, step_seed(cfg.run.seed, pos.global_step));
             let out = train_step(model, &mut optim, &batch, t.lr, device);
             model = out.model;
@@ -201,8 +203,9 @@ pub fn fit<B: AutodiffBackend>(
         if !data.valid.is_empty() {
             let r = evaluate(
                 &model.valid(),
-                data.valid.as_ref(),
+                &data.valid,
                 cfg.data.eval_batch_size,
+                loader,
                 device,
             )?;
             ports
@@ -240,8 +243,9 @@ pub fn fit<B: AutodiffBackend>(
     }
     let test = evaluate(
         &model.valid(),
-        data.test.as_ref(),
+        &data.test,
         cfg.data.eval_batch_size,
+        loader,
         device,
     )?;
     ports

@@ -14,9 +14,10 @@ pub fn predict<B: Backend, E>(
     device: &B::Device,
     mut sink: impl FnMut(usize, &[f32], usize) -> Result<(), E>,
 ) -> Result<(), PredictError<E>> {
-    let indices: Vec<usize> = (0..source.len()).collect();
+    let indices: Vec<u32> = (0..source.len() as u32).collect();
     for (i, chunk) in indices.chunks(batch_size.max(1)).enumerate() {
-        let batch = fill_batch(source, chunk);
+        let batch = fill_batch(source, chunk)
+            .map_err(|e| PredictError::Train(TrainError::Data(e.to_string())))?;
         let (images, _) = super::device_batch::<B>(&batch, device);
         let logits = model.forward(images);
         let classes = logits.dims()[1];

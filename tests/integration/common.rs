@@ -26,7 +26,12 @@ pub fn trainer_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer"));
     cmd.args(args)
         .current_dir(repo())
-        .env_remove("RUST_BACKTRACE");
+        .env_remove("RUST_BACKTRACE")
+        // Decompressed datasets go to a cache inside the build tree, not the user's home.
+        .env(
+            "TRAINER_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("data-cache"),
+        );
     for (k, _) in std::env::vars() {
         if k.starts_with("MLFLOW_") {
             cmd.env_remove(k);

@@ -1,5 +1,6 @@
 //! Exact resume: a run interrupted mid-epoch (once or twice) and resumed ends with the same
-//! per-step losses, weights and optimizer state as an uninterrupted run.
+//! per-step losses, weights and optimizer state as an uninterrupted run, whatever the number of
+//! loader workers in each part.
 
 use crate::train_backends::{Recorder, small_config, step_losses};
 use burn::backend::{Autodiff, Flex};
@@ -35,6 +36,7 @@ impl Observer for StopAt {
 
 fn config() -> Config {
     let mut cfg = small_config(11, 2);
+    (cfg.data.workers, cfg.data.prefetch) = (1, 1);
     cfg.model.mlp.dropout = 0.2; // dropout draws random masks: the RNG must resume too
     cfg.data.validation_fraction = 0.1;
     cfg.train.drop_last = false;
@@ -131,7 +133,10 @@ fn resumes_exactly(stops: &[usize]) {
     let dir_b = tempfile::tempdir().unwrap();
     let mut store_b = DirStore::open(dir_b.path(), retention).unwrap();
     let (mut losses_b, mut resume, mut model_b) = (Vec::new(), None::<Snapshot>, None);
-    for stop in stops.iter().copied().map(Some).chain([None]) {
+    for (part, stop) in stops.iter().copied().map(Some).chain([None]).enumerate() {
+        // Each part streams with a different worker count: the batch order must not care.
+        let mut cfg = cfg.clone();
+        (cfg.data.workers, cfg.data.prefetch) = [(8, 2), (2, 16), (3, 1)][part % 3];
         let (losses, outcome, model) = run(&cfg, &data, &mut store_b, resume.as_ref(), stop);
         losses_b.extend(losses);
         match outcome {

@@ -1,0 +1,270 @@
+//! `trainer data inspect`: what a dataset file or directory holds, read the way training reads
+//! it (so a file that inspects cleanly also loads).
+
+use super::{DataError, IdxFile, IdxKind, cache};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A description of a dataset: its format and (field, value) rows in display order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// Detected format.
+    pub format: &'static str,
+    /// Named facts: samples, shapes, label balance, columns.
+    pub rows: Vec<(String, String)>,
+}
+
+/// Inspects a dataset directory (IDX pair or CIFAR-10 batches) or a single file (IDX, CIFAR-10
+/// `.bin`, `.csv`, or UTF-8 text).
+pub fn inspect(path: &Path) -> Result<Inspection, DataError> {
+    if path.is_dir() {
+        return inspect_dir(path);
+    }
+    if !path.is_file() {
+        return Err(DataError::Io {
+            path: path.to_path_buf(),
+            message: "no such file or directory".into(),
+        });
+    }
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    if name.contains("-idx3-ubyte") {
+        return idx_images(path);
+    }
+    if name.contains("-idx1-ubyte") {
+        return idx_labels(path);
+    }
+    if name.ends_with(".bin") {
+        return cifar(&[path.to_path_buf()]);
+    }
+    if name.ends_with(".csv") {
+        return csv_table(path);
+    }
+    if cache::is_gzip(path)? {
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            message:
+                "a gzipped file that is not named like IDX (`*-idx3-ubyte.gz`, `*-idx1-ubyte.gz`)"
+                    .into(),
+        });
+    }
+    text(path)
+}
+
+fn inspect_dir(dir: &Path) -> Result<Inspection, DataError> {
+    let has = |stem: &str| dir.join(stem).is_file() || dir.join(format!("{stem}.gz")).is_file();
+    if has("train-images-idx3-ubyte") {
+        let mut rows = Vec::new();
+        for prefix in ["train", "t10k"] {
+            let images = IdxFile::open(
+                &super::idx_dataset::find(dir, &format!("{prefix}-images-idx3-ubyte"))?,
+                IdxKind::Images,
+            )?;
+            let labels = IdxFile::open(
+                &super::idx_dataset::find(dir, &format!("{prefix}-labels-idx1-ubyte"))?,
+                IdxKind::Labels,
+            )?;
+            rows.push((format!("{prefix} samples"), images.count().to_string()));
+            rows.push((
+                format!("{prefix} shape"),
+                format!("1x{}x{}", images.item_dims()[0], images.item_dims()[1]),
+            ));
+            rows.push((format!("{prefix} labels"), balance(&labels.read_all()?)));
+            if images.count() != labels.count() {
+                rows.push((
+                    format!("{prefix} problem"),
+                    format!("{} images but {} labels", images.count(), labels.count()),
+                ));
+            }
+        }
+        return Ok(Inspection {
+            format: "IDX image dataset (MNIST layout)",
+            rows,
+        });
+    }
+    let mut batches: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| DataError::Io {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    batches.sort();
+    if !batches.is_empty() {
+        return cifar(&batches);
+    }
+    Err(DataError::Format {
+        path: dir.to_path_buf(),
+        message: "not a dataset directory: expected train-images-idx3-ubyte[.gz] (IDX) or *.bin (CIFAR-10)".into(),
+    })
+}
+
+fn idx_images(path: &Path) -> Result<Inspection, DataError> {
+    let f = IdxFile::open(path, IdxKind::Images)?;
+    Ok(Inspection {
+        format: "IDX images (idx3)",
+        rows: vec![
+            ("samples".into(), f.count().to_string()),
+            (
+                "shape".into(),
+                format!("1x{}x{}", f.item_dims()[0], f.item_dims()[1]),
+            ),
+        ],
+    })
+}
+
+fn idx_labels(path: &Path) -> Result<Inspection, DataError> {
+    let f = IdxFile::open(path, IdxKind::Labels)?;
+    Ok(Inspection {
+        format: "IDX labels (idx1)",
+        rows: vec![
+            ("samples".into(), f.count().to_string()),
+            ("labels".into(), balance(&f.read_all()?)),
+        ],
+    })
+}
+
+fn cifar(paths: &[std::path::PathBuf]) -> Result<Inspection, DataError> {
+    let norm = super::Normalize {
+        mean: 0.0,
+        std: 1.0,
+    };
+    let mut rows = Vec::new();
+    for p in paths {
+        let d = super::CifarDataset::open(std::slice::from_ref(p), norm)?;
+        let name = p
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let labels = d.labels();
+        rows.push((
+            name,
+            format!(
+                "{} samples, 3x32x32, labels {}",
+                labels.len(),
+                balance(labels)
+            ),
+        ));
+    }
+    Ok(Inspection {
+        format: "CIFAR-10 binary batches",
+        rows,
+    })
+}
+
+fn csv_table(path: &Path) -> Result<Inspection, DataError> {
+    let fmt = |message: String| DataError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| fmt(e.to_string()))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| fmt(format!("line 1: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    // Per column: numeric min/max or the distinct values (capped) of a text column.
+    let mut numeric = vec![(true, f64::INFINITY, f64::NEG_INFINITY); header.len()];
+    let mut distinct: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); header.len()];
+    let (mut record, mut rows) = (csv::StringRecord::new(), 0usize);
+    loop {
+        let line = rdr.position().line();
+        if !rdr
+            .read_record(&mut record)
+            .map_err(|e| fmt(format!("line {line}: {e}")))?
+        {
+            break;
+        }
+        if record.len() != header.len() {
+            return Err(fmt(format!(
+                "line {line}: {} fields, expected {} like the header",
+                record.len(),
+                header.len()
+            )));
+        }
+        rows += 1;
+        for (c, v) in record.iter().enumerate() {
+            let v = v.trim();
+            match v.parse::<f64>() {
+                Ok(x) if numeric[c].0 => {
+                    numeric[c].1 = numeric[c].1.min(x);
+                    numeric[c].2 = numeric[c].2.max(x);
+                }
+                _ => numeric[c].0 = false,
+            }
+            if distinct[c].len() < 50 || distinct[c].contains_key(v) {
+                *distinct[c].entry(v.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let mut out = vec![
+        ("rows".to_string(), rows.to_string()),
+        ("columns".to_string(), header.len().to_string()),
+    ];
+    for (c, h) in header.iter().enumerate() {
+        let desc = if numeric[c].0 && rows > 0 {
+            format!("number, {} to {}", numeric[c].1, numeric[c].2)
+        } else {
+            let counts: Vec<String> = distinct[c]
+                .iter()
+                .take(10)
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            let more = if distinct[c].len() > 10 { ", ..." } else { "" };
+            format!(
+                "text, {} distinct ({}{more})",
+                distinct[c].len(),
+                counts.join(", ")
+            )
+        };
+        out.push((format!("column {h}"), desc));
+    }
+    Ok(Inspection {
+        format: "CSV table",
+        rows: out,
+    })
+}
+
+fn text(path: &Path) -> Result<Inspection, DataError> {
+    let (mut lines, mut distinct) = (0usize, std::collections::BTreeSet::new());
+    let characters = super::text::scan(path, |c| {
+        lines += usize::from(c == '\n');
+        distinct.insert(c);
+    })?;
+    if characters == 0 {
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            message: "empty file, expected UTF-8 text".into(),
+        });
+    }
+    Ok(Inspection {
+        format: "UTF-8 text (character-level)",
+        rows: vec![
+            ("characters".into(), characters.to_string()),
+            ("lines".into(), lines.to_string()),
+            (
+                "vocabulary".into(),
+                format!("{} distinct characters", distinct.len()),
+            ),
+        ],
+    })
+}
+
+/// `0: 600 (10.0%), 1: ...` for a list of labels.
+fn balance(labels: &[u8]) -> String {
+    let mut counts = BTreeMap::new();
+    for &l in labels {
+        *counts.entry(l).or_insert(0usize) += 1;
+    }
+    let n = labels.len().max(1) as f64;
+    counts
+        .iter()
+        .map(|(l, c)| format!("{l}: {c} ({:.1}%)", 100.0 * *c as f64 / n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

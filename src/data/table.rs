@@ -1,0 +1,532 @@
+//! CSV tables for classification or regression, file-backed: one pass at open validates every
+//! row and records where each starts; features are re-read from disk per sample. Feature
+//! standardization is fitted on the training rows only and saved with the run, so evaluation
+//! and prediction apply exactly the same transform.
+
+use super::{BatchSource, DataError, PositionalFile, split_indices};
+use crate::fsutil::write_atomic;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// File name of the preprocessing saved in a run directory.
+pub const PREPROCESSING_FILE: &str = "preprocessing.json";
+
+/// What the label column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableTask {
+    /// Class names (any text); classes are the sorted distinct names of the training file.
+    Classification,
+    /// A number to predict.
+    Regression,
+}
+
+/// The declared schema: label column, task, and optionally the feature columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// Name of the label column.
+    pub label: String,
+    /// Classification or regression.
+    pub task: TableTask,
+    /// Feature columns in order; empty infers them: every other column (all must be numeric).
+    pub features: Vec<String>,
+}
+
+/// The transform fitted on the training rows, saved with the run (`preprocessing.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TablePreprocessing {
+    /// Feature columns, in model-input order.
+    pub features: Vec<String>,
+    /// Per-feature mean over the training rows.
+    pub mean: Vec<f64>,
+    /// Per-feature standard deviation over the training rows (1 where it was 0).
+    pub std: Vec<f64>,
+    /// Label column.
+    pub label: String,
+    /// Classification or regression.
+    pub task: TableTask,
+    /// Class names, id = position (empty for regression).
+    pub classes: Vec<String>,
+}
+
+impl TablePreprocessing {
+    /// Writes it as JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), DataError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| DataError::Worker(e.to_string()))?;
+        write_atomic(path, &json).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads what `save` wrote.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| DataError::Format {
+            path: path.to_path_buf(),
+            message: format!("expected saved table preprocessing: {e}"),
+        })
+    }
+}
+
+/// Targets of every row, held in memory (a few bytes a row).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableTargets {
+    /// Class ids.
+    Classes(Vec<i64>),
+    /// Regression targets.
+    Values(Vec<f32>),
+}
+
+/// A validated CSV file: header, where each row starts, and every row's target.
+#[derive(Debug)]
+pub struct TableFile {
+    file: PositionalFile,
+    header: Vec<String>,
+    /// Byte offset of each data row, then the end of the last one.
+    offsets: Vec<u64>,
+    /// CSV line number of each data row (for errors found later).
+    lines: Vec<u64>,
+    feature_cols: Vec<usize>,
+    features: Vec<String>,
+    targets: TableTargets,
+    classes: Vec<String>,
+}
+
+impl TableFile {
+    /// Opens and validates `path` against `spec`. With `classes` (a run's saved ones), labels are
+    /// mapped to them and an unseen label is an error; otherwise the file's own sorted classes.
+    pub fn open(
+        path: &Path,
+        spec: &TableSpec,
+        classes: Option<&[String]>,
+    ) -> Result<Self, DataError> {
+        let fmt = |message: String| DataError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = PositionalFile::open(path)?;
+        if file.is_empty() {
+            return Err(fmt("empty file, expected a CSV header line".into()));
+        }
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| fmt(e.to_string()))?;
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| fmt(format!("line 1: {e}")))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let column = |name: &str| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                fmt(format!(
+                    "no column `{name}`; the header has: {}",
+                    header.join(", ")
+                ))
+            })
+        };
+        let label_col = column(&spec.label)?;
+        let feature_cols: Vec<usize> = if spec.features.is_empty() {
+            (0..header.len()).filter(|&c| c != label_col).collect()
+        } else {
+            spec.features
+                .iter()
+                .map(|f| column(f))
+                .collect::<Result<_, _>>()?
+        };
+        let known: Option<HashMap<&str, i64>> = classes.map(|c| {
+            c.iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i as i64))
+                .collect()
+        });
+        let (mut offsets, mut lines, mut seen) =
+            (Vec::new(), Vec::new(), HashMap::<String, i64>::new());
+        let (mut class_ids, mut values) = (Vec::new(), Vec::new());
+        let mut record = csv::StringRecord::new();
+        loop {
+            let pos = rdr.position().clone();
+            let more = rdr
+                .read_record(&mut record)
+                .map_err(|e| fmt(format!("line {}: {e}", pos.line())))?;
+            if !more {
+                offsets.push(rdr.position().byte());
+                break;
+            }
+            let line = pos.line();
+            if record.len() != header.len() {
+                return Err(fmt(format!(
+                    "line {line}: {} fields, expected {} like the header",
+                    record.len(),
+                    header.len()
+                )));
+            }
+            for &c in &feature_cols {
+                parse_number(&record[c]).ok_or_else(|| {
+                    fmt(format!(
+                        "line {line}, column `{}`: `{}` is not a number",
+                        header[c], &record[c]
+                    ))
+                })?;
+            }
+            let label = record[label_col].trim();
+            match (spec.task, &known) {
+                (TableTask::Regression, _) => values.push(parse_number(label).ok_or_else(|| {
+                    fmt(format!(
+                        "line {line}, label column `{}`: `{label}` is not a number",
+                        spec.label
+                    ))
+                })? as f32),
+                (TableTask::Classification, Some(known)) => {
+                    class_ids.push(*known.get(label).ok_or_else(|| {
+                        fmt(format!(
+                            "line {line}: unknown label `{label}`; the run's classes are {}",
+                            classes.unwrap_or_default().join(", ")
+                        ))
+                    })?)
+                }
+                (TableTask::Classification, None) => {
+                    let next = seen.len() as i64;
+                    class_ids.push(*seen.entry(label.to_string()).or_insert(next));
+                }
+            }
+            offsets.push(pos.byte());
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Err(fmt("no data rows after the header".into()));
+        }
+        let (targets, classes) = match (spec.task, classes) {
+            (TableTask::Regression, _) => (TableTargets::Values(values), Vec::new()),
+            (TableTask::Classification, Some(c)) => (TableTargets::Classes(class_ids), c.to_vec()),
+            (TableTask::Classification, None) => {
+                // Sorted class names; remap first-seen ids to sorted ids.
+                let mut names: Vec<(String, i64)> = seen.into_iter().collect();
+                names.sort();
+                let mut remap = vec![0; names.len()];
+                for (sorted, (_, first_seen)) in names.iter().enumerate() {
+                    remap[*first_seen as usize] = sorted as i64;
+                }
+                let ids = class_ids.iter().map(|&i| remap[i as usize]).collect();
+                (
+                    TableTargets::Classes(ids),
+                    names.into_iter().map(|(n, _)| n).collect(),
+                )
+            }
+        };
+        let features = feature_cols.iter().map(|&c| header[c].clone()).collect();
+        Ok(Self {
+            file,
+            header,
+            offsets,
+            lines,
+            feature_cols,
+            features,
+            targets,
+            classes,
+        })
+    }
+
+    /// Data rows.
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Column names of the header.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Feature column names, in model-input order.
+    pub fn features(&self) -> &[String] {
+        &self.features
+    }
+
+    /// Class names (empty for regression).
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Every row's target.
+    pub fn targets(&self) -> &TableTargets {
+        &self.targets
+    }
+
+    /// Reads row `row`'s raw feature values into `out`.
+    pub fn read_features(&self, row: usize, out: &mut [f64]) -> Result<(), DataError> {
+        let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+        let mut bytes = vec![0u8; (end - start) as usize];
+        self.file.read_exact_at(&mut bytes, start)?;
+        let changed = |what: &str| DataError::Format {
+            path: self.file.path().to_path_buf(),
+            message: format!("line {}: {what} since the file was opened", self.lines[row]),
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes.as_slice());
+        let mut record = csv::StringRecord::new();
+        if !rdr
+            .read_record(&mut record)
+            .map_err(|_| changed("the row changed"))?
+        {
+            return Err(changed("the row vanished"));
+        }
+        for (o, &c) in out.iter_mut().zip(&self.feature_cols) {
+            *o = record
+                .get(c)
+                .and_then(parse_number)
+                .ok_or_else(|| changed("a value changed"))?;
+        }
+        Ok(())
+    }
+
+    /// Fits standardization on `rows` (the training split).
+    pub fn fit_preprocessing(
+        &self,
+        rows: &[u32],
+        label: &str,
+        task: TableTask,
+    ) -> Result<TablePreprocessing, DataError> {
+        let f = self.features.len();
+        let (mut mean, mut m2, mut values) = (vec![0f64; f], vec![0f64; f], vec![0f64; f]);
+        for (n, &row) in rows.iter().enumerate() {
+            self.read_features(row as usize, &mut values)?;
+            for j in 0..f {
+                // Welford: numerically stable running mean and variance.
+                let delta = values[j] - mean[j];
+                mean[j] += delta / (n + 1) as f64;
+                m2[j] += delta * (values[j] - mean[j]);
+            }
+        }
+        let n = rows.len().max(1) as f64;
+        let std = m2
+            .iter()
+            .map(|s| (s / n).sqrt())
+            .map(|s| if s > 0.0 { s } else { 1.0 })
+            .collect();
+        Ok(TablePreprocessing {
+            features: self.features.clone(),
+            mean,
+            std,
+            label: label.to_string(),
+            task,
+            classes: self.classes.clone(),
+        })
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Rows of a table, standardized: a `BatchSource` of `TableBatch`es.
+#[derive(Debug, Clone)]
+pub struct TableRows {
+    table: Arc<TableFile>,
+    rows: Vec<u32>,
+    prep: Arc<TablePreprocessing>,
+}
+
+impl TableRows {
+    /// The rows `rows` of `table`, transformed by `prep`.
+    pub fn new(table: Arc<TableFile>, rows: Vec<u32>, prep: Arc<TablePreprocessing>) -> Self {
+        Self { table, rows, prep }
+    }
+}
+
+/// A batch of table rows: `features` is `[len, features]` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableBatch {
+    /// Standardized features.
+    pub features: Vec<f32>,
+    /// The rows' targets.
+    pub targets: TableTargets,
+}
+
+impl BatchSource for TableRows {
+    type Batch = TableBatch;
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn read_batch(&self, indices: &[u32]) -> Result<TableBatch, DataError> {
+        let f = self.prep.features.len();
+        let mut raw = vec![0f64; f];
+        let mut features = Vec::with_capacity(indices.len() * f);
+        for &i in indices {
+            self.table
+                .read_features(self.rows[i as usize] as usize, &mut raw)?;
+            features.extend(
+                raw.iter()
+                    .zip(&self.prep.mean)
+                    .zip(&self.prep.std)
+                    .map(|((x, m), s)| ((x - m) / s) as f32),
+            );
+        }
+        let rows = indices.iter().map(|&i| self.rows[i as usize] as usize);
+        let targets = match self.table.targets() {
+            TableTargets::Classes(c) => TableTargets::Classes(rows.map(|r| c[r]).collect()),
+            TableTargets::Values(v) => TableTargets::Values(rows.map(|r| v[r]).collect()),
+        };
+        Ok(TableBatch { features, targets })
+    }
+}
+
+/// Train/validation/test rows of one CSV file, with preprocessing fitted on the train rows.
+#[derive(Debug)]
+pub struct TableSplits {
+    /// Training rows.
+    pub train: TableRows,
+    /// Validation rows.
+    pub valid: TableRows,
+    /// Test rows.
+    pub test: TableRows,
+    /// The fitted transform (save it with the run).
+    pub preprocessing: Arc<TablePreprocessing>,
+}
+
+impl TableSplits {
+    /// Shuffles the rows with `seed` and holds out `test_fraction`, then `valid_fraction` of the
+    /// rest; the split depends only on (seed, row count).
+    pub fn open(
+        path: &Path,
+        spec: &TableSpec,
+        valid_fraction: f64,
+        test_fraction: f64,
+        seed: u64,
+    ) -> Result<Self, DataError> {
+        let table = Arc::new(TableFile::open(path, spec, None)?);
+        let (rest, test) = split_indices(table.rows(), test_fraction, seed);
+        let (train_pos, valid_pos) = split_indices(
+            rest.len(),
+            valid_fraction / (1.0 - test_fraction).max(1e-9),
+            seed ^ 0x5EED,
+        );
+        let pick =
+            |pos: Vec<u32>| -> Vec<u32> { pos.into_iter().map(|p| rest[p as usize]).collect() };
+        let (train, valid) = (pick(train_pos), pick(valid_pos));
+        let prep = Arc::new(table.fit_preprocessing(&train, &spec.label, spec.task)?);
+        Ok(Self {
+            train: TableRows::new(table.clone(), train, prep.clone()),
+            valid: TableRows::new(table.clone(), valid, prep.clone()),
+            test: TableRows::new(table, test, prep.clone()),
+            preprocessing: prep,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchList, Loader, LoaderSettings};
+
+    fn spec(task: TableTask) -> TableSpec {
+        TableSpec {
+            label: "y".into(),
+            task,
+            features: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn standardization_is_fitted_on_train_rows_and_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        let mut text = String::from("a,y,b\n");
+        for i in 0..100 {
+            text += &format!("{},{},\"{}\"\n", i, ["cat", "ant", "bee"][i % 3], 2 * i + 1);
+        }
+        std::fs::write(&p, text).unwrap();
+        let s = TableSplits::open(&p, &spec(TableTask::Classification), 0.2, 0.1, 4).unwrap();
+        assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (70, 20, 10));
+        let prep = &s.preprocessing;
+        assert_eq!(prep.features, ["a", "b"]);
+        assert_eq!(prep.classes, ["ant", "bee", "cat"]);
+        let train_a: Vec<f64> = s.train.rows.iter().map(|&r| r as f64).collect();
+        let mean = train_a.iter().sum::<f64>() / 70.0;
+        assert!((prep.mean[0] - mean).abs() < 1e-9);
+        let var = train_a.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 70.0;
+        assert!((prep.std[0] - var.sqrt()).abs() < 1e-9);
+        assert!((prep.mean[1] - (2.0 * mean + 1.0)).abs() < 1e-9);
+        let b = s.test.read_batch(&[0]).unwrap();
+        let row = s.test.rows[0] as usize;
+        assert!((b.features[0] as f64 - (row as f64 - mean) / prep.std[0]).abs() < 1e-5);
+        assert_eq!(b.targets, TableTargets::Classes(vec![[2, 0, 1][row % 3]]));
+
+        let saved = dir.path().join(PREPROCESSING_FILE);
+        prep.save(&saved).unwrap();
+        assert_eq!(&TablePreprocessing::load(&saved).unwrap(), &**prep);
+    }
+
+    #[test]
+    fn loader_yields_the_same_rows_for_any_worker_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.csv");
+        let mut text = String::from("x1,x2,y\n");
+        for i in 0..500 {
+            text += &format!("{},{},{}\n", i % 17, (i * 3) % 11, i as f64 * 0.5);
+        }
+        std::fs::write(&p, text).unwrap();
+        let s = TableSplits::open(&p, &spec(TableTask::Regression), 0.1, 0.1, 1).unwrap();
+        let rows = Arc::new(s.train);
+        let run = |workers| -> Vec<TableBatch> {
+            let list = BatchList::new(crate::data::epoch_order(2, 0, rows.len()), 32, false);
+            let settings = LoaderSettings {
+                workers,
+                prefetch: 3,
+            };
+            Loader::start(rows.clone(), list, 0, settings)
+                .map(|r| r.unwrap().1)
+                .collect()
+        };
+        let one = run(1);
+        assert_eq!(one.iter().map(|b| b.features.len() / 2).sum::<usize>(), 400);
+        assert_eq!(run(2), one);
+        assert_eq!(run(8), one);
+    }
+
+    #[test]
+    fn bad_rows_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        let open = |text: &str, task| {
+            std::fs::write(&p, text).unwrap();
+            TableFile::open(&p, &spec(task), None)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = open("a,y\n1,2\n3\n", TableTask::Regression);
+        assert!(
+            e.contains("bad.csv") && e.contains("line 3: 1 fields, expected 2"),
+            "{e}"
+        );
+        let e = open("a,y\n1,2\nx,3\n", TableTask::Regression);
+        assert!(e.contains("line 3, column `a`: `x` is not a number"), "{e}");
+        let e = open("a,y\n1,two\n", TableTask::Regression);
+        assert!(e.contains("line 2, label column `y`"), "{e}");
+        let e = open("", TableTask::Regression);
+        assert!(e.contains("empty file"), "{e}");
+        let e = open("a,y\n", TableTask::Classification);
+        assert!(e.contains("no data rows"), "{e}");
+        let e = open("a,z\n1,2\n", TableTask::Classification);
+        assert!(e.contains("no column `y`; the header has: a, z"), "{e}");
+        std::fs::write(&p, "a,y\n1,cat\n2,dog\n").unwrap();
+        let classes = ["cat".to_string()];
+        let e = TableFile::open(&p, &spec(TableTask::Classification), Some(&classes))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3: unknown label `dog`; the run's classes are cat"),
+            "{e}"
+        );
+    }
+}

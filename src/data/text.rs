@@ -1,0 +1,394 @@
+//! Character-level text for language modelling: a vocabulary built from the training split
+//! (saved with the run), the corpus encoded once into a token file in the data cache, and
+//! fixed-length windows read from that file by offset.
+
+use super::{BatchSource, DataError, PositionalFile, cache_dir};
+use crate::fsutil::{AtomicFile, write_atomic};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// File name of the vocabulary saved in a run directory.
+pub const VOCAB_FILE: &str = "vocab.json";
+
+/// Characters to token ids: the training split's distinct characters in code-point order, then
+/// one id for characters the training split never had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocab {
+    /// The characters, id = position.
+    pub chars: String,
+}
+
+impl Vocab {
+    /// Token ids in use: one per character plus the unknown id.
+    pub fn size(&self) -> usize {
+        self.chars.chars().count() + 1
+    }
+
+    /// The id given to characters outside the vocabulary.
+    pub fn unknown(&self) -> u16 {
+        (self.size() - 1) as u16
+    }
+
+    /// Writes the vocabulary (JSON) atomically.
+    pub fn save(&self, path: &Path) -> Result<(), DataError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| DataError::Worker(e.to_string()))?;
+        write_atomic(path, &json).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a vocabulary saved by `save`.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| DataError::Format {
+            path: path.to_path_buf(),
+            message: format!("expected a vocabulary {{\"chars\": \"...\"}}: {e}"),
+        })
+    }
+
+    fn ids(&self) -> std::collections::HashMap<char, u16> {
+        self.chars
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (c, i as u16))
+            .collect()
+    }
+
+    /// The text of a sequence of ids (unknown ids read as U+FFFD).
+    pub fn decode(&self, ids: &[i64]) -> String {
+        let chars: Vec<char> = self.chars.chars().collect();
+        ids.iter()
+            .map(|&i| chars.get(i as usize).copied().unwrap_or('\u{FFFD}'))
+            .collect()
+    }
+}
+
+/// A corpus encoded into a token file (u16 little-endian), split into contiguous ranges.
+#[derive(Debug)]
+pub struct TextCorpus {
+    /// The vocabulary (from the training range).
+    pub vocab: Vocab,
+    /// Tokens of the whole text.
+    pub tokens: usize,
+    /// Token ranges: training first, then validation, then test (nanoGPT-style).
+    pub train: Range<usize>,
+    /// See `train`.
+    pub valid: Range<usize>,
+    /// See `train`.
+    pub test: Range<usize>,
+    file: std::sync::Arc<PositionalFile>,
+}
+
+impl TextCorpus {
+    /// Reads `path` (UTF-8) and encodes it once into the data cache; the last
+    /// `valid_fraction + test_fraction` of the characters are held out, and the vocabulary comes
+    /// from the rest. With `vocab` given (a run's saved one) it is used instead.
+    pub fn open(
+        path: &Path,
+        valid_fraction: f64,
+        test_fraction: f64,
+        vocab: Option<Vocab>,
+    ) -> Result<Self, DataError> {
+        let total = scan(path, |_| {})?;
+        if total == 0 {
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: "empty file, expected UTF-8 text".into(),
+            });
+        }
+        let held_out = ((total as f64) * (valid_fraction + test_fraction)).round() as usize;
+        let n_test = ((total as f64) * test_fraction).round() as usize;
+        let train_end = total - held_out.min(total);
+        let vocab = match vocab {
+            Some(v) => v,
+            None => {
+                let mut seen = BTreeSet::new();
+                let mut i = 0;
+                scan(path, |c| {
+                    if i < train_end {
+                        seen.insert(c);
+                    }
+                    i += 1;
+                })?;
+                Vocab {
+                    chars: seen.into_iter().collect(),
+                }
+            }
+        };
+        if vocab.size() > u16::MAX as usize {
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{} distinct characters: more than a u16 token id holds",
+                    vocab.size()
+                ),
+            });
+        }
+        let tokens_path = encode(path, &vocab)?;
+        Ok(Self {
+            tokens: total,
+            train: 0..train_end,
+            valid: train_end..total - n_test.min(total - train_end),
+            test: total - n_test.min(total - train_end)..total,
+            file: std::sync::Arc::new(PositionalFile::open(&tokens_path)?),
+            vocab,
+        })
+    }
+
+    /// Windows of `window` tokens over `range`, one every `stride` tokens.
+    pub fn windows(&self, range: Range<usize>, window: usize, stride: usize) -> TextWindows {
+        let span = range.len().saturating_sub(window); // a window needs window + 1 tokens
+        let stride = stride.max(1);
+        TextWindows {
+            file: self.file.clone(),
+            start: range.start,
+            window,
+            stride,
+            count: if window == 0 || span == 0 {
+                0
+            } else {
+                span.div_ceil(stride)
+            },
+        }
+    }
+}
+
+/// Streams the characters of `path` to `each`; returns how many. Non-UTF-8 input is an error
+/// naming the line and byte.
+pub(super) fn scan(path: &Path, mut each: impl FnMut(char)) -> Result<usize, DataError> {
+    let f = std::fs::File::open(path).map_err(|e| DataError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut reader = BufReader::new(f);
+    let (mut line, mut count, mut number) = (Vec::new(), 0, 0);
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| DataError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        if n == 0 {
+            return Ok(count);
+        }
+        number += 1;
+        let text = std::str::from_utf8(&line).map_err(|e| DataError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {number}, byte {}: not valid UTF-8 text",
+                e.valid_up_to() + 1
+            ),
+        })?;
+        for c in text.chars() {
+            each(c);
+            count += 1;
+        }
+    }
+}
+
+/// Encodes `path` with `vocab` into `<cache>/<name>-<hash>.tokens` (once) and returns it.
+fn encode(path: &Path, vocab: &Vocab) -> Result<PathBuf, DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| DataError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut h = Sha256::new();
+    h.update(
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .as_bytes(),
+    );
+    h.update(meta.len().to_le_bytes());
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    h.update(mtime.map_or(0, |d| d.as_nanos()).to_le_bytes());
+    h.update(vocab.chars.as_bytes());
+    let hash: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let dir = cache_dir();
+    let target = dir.join(format!("{name}-{hash}.tokens"));
+    if target.is_file() {
+        return Ok(target);
+    }
+    let cache_err = |e: std::io::Error| DataError::Io {
+        path: target.clone(),
+        message: format!("cannot write the token cache: {e}"),
+    };
+    std::fs::create_dir_all(&dir).map_err(cache_err)?;
+    let mut out = AtomicFile::create(&target).map_err(cache_err)?;
+    let (ids, unknown) = (vocab.ids(), vocab.unknown());
+    let mut failed = None;
+    scan(path, |c| {
+        let id = ids.get(&c).copied().unwrap_or(unknown);
+        if failed.is_none()
+            && let Err(e) = out.write_all(&id.to_le_bytes())
+        {
+            failed = Some(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(cache_err(e));
+    }
+    out.commit().map_err(cache_err)?;
+    Ok(target)
+}
+
+/// Fixed-length windows of a token file: sample `i` is the `window` tokens starting at
+/// `start + i * stride`, and its targets are the same window shifted by one token.
+#[derive(Debug, Clone)]
+pub struct TextWindows {
+    file: std::sync::Arc<PositionalFile>,
+    start: usize,
+    window: usize,
+    stride: usize,
+    count: usize,
+}
+
+/// A batch of token windows: `inputs` and `targets` are `[len, window]`, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    /// Input token ids.
+    pub inputs: Vec<i64>,
+    /// The next token after each input position.
+    pub targets: Vec<i64>,
+    /// Tokens per window.
+    pub window: usize,
+}
+
+impl BatchSource for TextWindows {
+    type Batch = TokenBatch;
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn read_batch(&self, indices: &[u32]) -> Result<TokenBatch, DataError> {
+        let w = self.window;
+        let (mut inputs, mut targets) = (
+            Vec::with_capacity(indices.len() * w),
+            Vec::with_capacity(indices.len() * w),
+        );
+        let mut bytes = vec![0u8; 2 * (w + 1)];
+        for &i in indices {
+            let first = self.start + i as usize * self.stride;
+            self.file.read_exact_at(&mut bytes, 2 * first as u64)?;
+            let ids: Vec<i64> = bytes
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as i64)
+                .collect();
+            inputs.extend_from_slice(&ids[..w]);
+            targets.extend_from_slice(&ids[1..]);
+        }
+        Ok(TokenBatch {
+            inputs,
+            targets,
+            window: w,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchList, Loader, LoaderSettings};
+    use std::sync::Arc;
+
+    #[test]
+    fn windows_hold_the_text_and_targets_are_shifted_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        // 'z' only appears in the held-out tail: it maps to the unknown id.
+        std::fs::write(&p, "abcabcabc\nbca\nbbbbzz").unwrap();
+        let corpus = TextCorpus::open(&p, 0.1, 0.0, None).unwrap();
+        assert_eq!(corpus.vocab.chars, "\nabc");
+        assert_eq!(
+            (corpus.tokens, corpus.train.clone(), corpus.valid.clone()),
+            (20, 0..18, 18..20)
+        );
+        let train = corpus.windows(corpus.train.clone(), 4, 4);
+        assert_eq!(BatchSource::len(&train), 4); // starts 0, 4, 8, 12 (each needs 5 tokens)
+        let b = train.read_batch(&[1, 3]).unwrap();
+        assert_eq!(corpus.vocab.decode(&b.inputs), "bcab".to_string() + "a\nbb");
+        assert_eq!(
+            corpus.vocab.decode(&b.targets),
+            "cabc".to_string() + "\nbbb"
+        );
+        let valid = corpus.windows(corpus.valid.clone(), 1, 1);
+        let v = valid.read_batch(&[0]).unwrap();
+        assert_eq!(v.inputs, vec![corpus.vocab.unknown() as i64]);
+
+        let saved = dir.path().join(VOCAB_FILE);
+        corpus.vocab.save(&saved).unwrap();
+        assert_eq!(Vocab::load(&saved).unwrap(), corpus.vocab);
+    }
+
+    #[test]
+    fn loader_yields_the_same_windows_for_any_worker_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        let text: String = (0..3000)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        std::fs::write(&p, text).unwrap();
+        let corpus = TextCorpus::open(&p, 0.1, 0.1, None).unwrap();
+        let windows = Arc::new(corpus.windows(corpus.train.clone(), 16, 3));
+        let run = |workers| -> Vec<TokenBatch> {
+            let list = BatchList::new(
+                crate::data::epoch_order(1, 0, BatchSource::len(&*windows)),
+                32,
+                false,
+            );
+            let settings = LoaderSettings {
+                workers,
+                prefetch: 2,
+            };
+            Loader::start(windows.clone(), list, 0, settings)
+                .map(|r| r.unwrap().1)
+                .collect()
+        };
+        let one = run(1);
+        assert_eq!(
+            one.iter().map(|b| b.inputs.len() / 16).sum::<usize>(),
+            BatchSource::len(&*windows)
+        );
+        assert_eq!(run(2), one);
+        assert_eq!(run(8), one);
+    }
+
+    #[test]
+    fn bad_text_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.txt");
+        std::fs::write(&p, b"fine\nalso fine\nbro\xffken\n").unwrap();
+        let e = TextCorpus::open(&p, 0.1, 0.0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.txt") && e.contains("line 3, byte 4") && e.contains("UTF-8"),
+            "{e}"
+        );
+        std::fs::write(&p, b"").unwrap();
+        let e = TextCorpus::open(&p, 0.1, 0.0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty file"), "{e}");
+    }
+}
