@@ -44,6 +44,19 @@ pub enum DataCommand {
         /// A dataset directory or file.
         path: PathBuf,
     },
+    /// Download a dataset from its canonical URLs (mnist, fashion-mnist, cifar10,
+    /// tinyshakespeare): SHA-256 verified, resumable (run it again after an interruption),
+    /// written atomically into `<dir>/<dataset>`.
+    Fetch {
+        /// Dataset name.
+        name: String,
+        /// Parent directory of the dataset directory.
+        #[arg(long, default_value = "datasets")]
+        dir: PathBuf,
+        /// Base URL of a mirror holding the same file names (replaces the canonical hosts).
+        #[arg(long)]
+        mirror: Option<String>,
+    },
 }
 
 /// `trainer runs ...`.

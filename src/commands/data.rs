@@ -1,8 +1,9 @@
-//! `trainer data inspect`.
+//! `trainer data inspect` and `trainer data fetch`.
 
 use super::Failure;
 use crate::cli::DataCommand;
 use crate::data::inspect;
+use crate::fetch::{FetchError, Source, dataset, fetch, names};
 
 /// Runs a `trainer data` subcommand.
 pub fn data(cmd: DataCommand) -> Result<(), Failure> {
@@ -14,6 +15,19 @@ pub fn data(cmd: DataCommand) -> Result<(), Failure> {
             for (key, value) in &report.rows {
                 println!("  {key:<width$}  {value}");
             }
+            Ok(())
+        }
+        DataCommand::Fetch { name, dir, mirror } => {
+            let set = dataset(&name).ok_or_else(|| {
+                Failure::input(FetchError::Unknown {
+                    name: name.clone(),
+                    known: names().join(", "),
+                })
+            })?;
+            let source = Source { mirror };
+            let target = fetch(set, &dir, &source, &mut |line| eprintln!("fetch: {line}"))
+                .map_err(Failure::runtime)?;
+            println!("{}", target.display());
             Ok(())
         }
     }

@@ -73,8 +73,19 @@ pub fn decompressed_in(path: &Path, dir: &Path) -> Result<PathBuf, DataError> {
     Ok(target)
 }
 
-/// `<name without .gz>-<hash of canonical path, size, mtime>`.
+/// `<name without .gz>-<fingerprint>`.
 fn entry_name(path: &Path) -> Result<String, DataError> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    Ok(format!("{stem}-{}", fingerprint(path, &[])?))
+}
+
+/// 16 hex digits naming a cache entry derived from `path`: a hash of its canonical path, size,
+/// modification time and `extra` (what else the entry depends on), so any change to the source
+/// gets a fresh entry.
+pub(super) fn fingerprint(path: &Path, extra: &[u8]) -> Result<String, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     let canonical = std::fs::canonicalize(path).map_err(|e| io_err(path, e))?;
     let mtime = meta
@@ -86,15 +97,11 @@ fn entry_name(path: &Path) -> Result<String, DataError> {
     h.update(canonical.to_string_lossy().as_bytes());
     h.update(meta.len().to_le_bytes());
     h.update(mtime.to_le_bytes());
-    let hash: String = h.finalize()[..8]
+    h.update(extra);
+    Ok(h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    Ok(format!("{stem}-{hash}"))
+        .collect())
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> DataError {

@@ -1,6 +1,7 @@
 //! `trainer data inspect`: what a dataset file or directory holds, read the way training reads
 //! it (so a file that inspects cleanly also loads).
 
+use super::csv_rows::CsvRows;
 use super::{DataError, IdxFile, IdxKind, cache};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -154,39 +155,14 @@ fn cifar(paths: &[std::path::PathBuf]) -> Result<Inspection, DataError> {
 }
 
 fn csv_table(path: &Path) -> Result<Inspection, DataError> {
-    let fmt = |message: String| DataError::Format {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| fmt(e.to_string()))?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| fmt(format!("line 1: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let mut csv = CsvRows::open(path)?;
+    let header = csv.header().to_vec();
     // Per column: numeric min/max or the distinct values (capped) of a text column.
     let mut numeric = vec![(true, f64::INFINITY, f64::NEG_INFINITY); header.len()];
     let mut distinct: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); header.len()];
-    let (mut record, mut rows) = (csv::StringRecord::new(), 0usize);
-    loop {
-        let line = rdr.position().line();
-        if !rdr
-            .read_record(&mut record)
-            .map_err(|e| fmt(format!("line {line}: {e}")))?
-        {
-            break;
-        }
-        if record.len() != header.len() {
-            return Err(fmt(format!(
-                "line {line}: {} fields, expected {} like the header",
-                record.len(),
-                header.len()
-            )));
-        }
+    let mut rows = 0usize;
+    while csv.next_row()?.is_some() {
+        let record = csv.record();
         rows += 1;
         for (c, v) in record.iter().enumerate() {
             let v = v.trim();

@@ -4,6 +4,7 @@
 mod batch;
 mod cache;
 mod cifar;
+mod csv_rows;
 mod error;
 mod idx;
 mod idx_dataset;

@@ -3,6 +3,7 @@
 //! standardization is fitted on the training rows only and saved with the run, so evaluation
 //! and prediction apply exactly the same transform.
 
+use super::csv_rows::CsvRows;
 use super::{BatchSource, DataError, PositionalFile, split_indices};
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -114,16 +115,8 @@ impl TableFile {
         if file.is_empty() {
             return Err(fmt("empty file, expected a CSV header line".into()));
         }
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_path(path)
-            .map_err(|e| fmt(e.to_string()))?;
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| fmt(format!("line 1: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
+        let mut rows = CsvRows::open(path)?;
+        let header = rows.header().to_vec();
         let column = |name: &str| {
             header.iter().position(|h| h == name).ok_or_else(|| {
                 fmt(format!(
@@ -150,46 +143,36 @@ impl TableFile {
         let (mut offsets, mut lines, mut seen) =
             (Vec::new(), Vec::new(), HashMap::<String, i64>::new());
         let (mut class_ids, mut values) = (Vec::new(), Vec::new());
-        let mut record = csv::StringRecord::new();
-        loop {
-            let pos = rdr.position().clone();
-            let more = rdr
-                .read_record(&mut record)
-                .map_err(|e| fmt(format!("line {}: {e}", pos.line())))?;
-            if !more {
-                offsets.push(rdr.position().byte());
-                break;
-            }
-            let line = pos.line();
-            if record.len() != header.len() {
-                return Err(fmt(format!(
-                    "line {line}: {} fields, expected {} like the header",
-                    record.len(),
-                    header.len()
-                )));
-            }
+        while let Some(start) = rows.next_row()? {
+            let (line, record) = (start.line, rows.record());
             for &c in &feature_cols {
                 parse_number(&record[c]).ok_or_else(|| {
-                    fmt(format!(
-                        "line {line}, column `{}`: `{}` is not a number",
-                        header[c], &record[c]
-                    ))
+                    rows.error(
+                        line,
+                        Some(&header[c]),
+                        format!("`{}` is not a number", &record[c]),
+                    )
                 })?;
             }
             let label = record[label_col].trim();
             match (spec.task, &known) {
                 (TableTask::Regression, _) => values.push(parse_number(label).ok_or_else(|| {
-                    fmt(format!(
-                        "line {line}, label column `{}`: `{label}` is not a number",
-                        spec.label
-                    ))
+                    rows.error(
+                        line,
+                        Some(&spec.label),
+                        format!("`{label}` is not a number"),
+                    )
                 })? as f32),
                 (TableTask::Classification, Some(known)) => {
                     class_ids.push(*known.get(label).ok_or_else(|| {
-                        fmt(format!(
-                            "line {line}: unknown label `{label}`; the run's classes are {}",
-                            classes.unwrap_or_default().join(", ")
-                        ))
+                        rows.error(
+                            line,
+                            None,
+                            format!(
+                                "unknown label `{label}`; the run's classes are {}",
+                                classes.unwrap_or_default().join(", ")
+                            ),
+                        )
                     })?)
                 }
                 (TableTask::Classification, None) => {
@@ -197,9 +180,10 @@ impl TableFile {
                     class_ids.push(*seen.entry(label.to_string()).or_insert(next));
                 }
             }
-            offsets.push(pos.byte());
+            offsets.push(start.byte);
             lines.push(line);
         }
+        offsets.push(rows.end_byte());
         if lines.is_empty() {
             return Err(fmt("no data rows after the header".into()));
         }
@@ -495,6 +479,46 @@ mod tests {
     }
 
     #[test]
+    fn bundled_uci_tables_load_with_inferred_schemas() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/tabular");
+        let spec = |label: &str| TableSpec {
+            label: label.into(),
+            task: TableTask::Classification,
+            features: Vec::new(),
+        };
+        let wine =
+            TableSplits::open(&dir.join("wine.csv"), &spec("cultivar"), 0.1, 0.2, 42).unwrap();
+        let p = &wine.preprocessing;
+        assert_eq!(
+            (p.features.len(), p.classes.clone()),
+            (
+                13,
+                vec!["class_0".to_string(), "class_1".into(), "class_2".into()]
+            )
+        );
+        assert_eq!(wine.train.len() + wine.valid.len() + wine.test.len(), 178);
+        let b = wine
+            .train
+            .read_batch(&(0..wine.train.len() as u32).collect::<Vec<_>>())
+            .unwrap();
+        let mean0 = b
+            .features
+            .iter()
+            .step_by(13)
+            .map(|&x| x as f64)
+            .sum::<f64>()
+            / wine.train.len() as f64;
+        assert!(
+            mean0.abs() < 1e-5,
+            "standardized on the training rows: mean {mean0}"
+        );
+        let cancer =
+            TableFile::open(&dir.join("breast_cancer.csv"), &spec("diagnosis"), None).unwrap();
+        assert_eq!((cancer.rows(), cancer.features().len()), (569, 30));
+        assert_eq!(cancer.classes(), ["benign", "malignant"]);
+    }
+
+    #[test]
     fn bad_rows_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.csv");
@@ -512,7 +536,10 @@ mod tests {
         let e = open("a,y\n1,2\nx,3\n", TableTask::Regression);
         assert!(e.contains("line 3, column `a`: `x` is not a number"), "{e}");
         let e = open("a,y\n1,two\n", TableTask::Regression);
-        assert!(e.contains("line 2, label column `y`"), "{e}");
+        assert!(
+            e.contains("line 2, column `y`: `two` is not a number"),
+            "{e}"
+        );
         let e = open("", TableTask::Regression);
         assert!(e.contains("empty file"), "{e}");
         let e = open("a,y\n", TableTask::Classification);

@@ -5,7 +5,6 @@
 use super::{BatchSource, DataError, PositionalFile, cache_dir};
 use crate::fsutil::{AtomicFile, write_atomic};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::ops::Range;
@@ -198,28 +197,7 @@ pub(super) fn scan(path: &Path, mut each: impl FnMut(char)) -> Result<usize, Dat
 
 /// Encodes `path` with `vocab` into `<cache>/<name>-<hash>.tokens` (once) and returns it.
 fn encode(path: &Path, vocab: &Vocab) -> Result<PathBuf, DataError> {
-    let meta = std::fs::metadata(path).map_err(|e| DataError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let mut h = Sha256::new();
-    h.update(
-        std::fs::canonicalize(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .to_string_lossy()
-            .as_bytes(),
-    );
-    h.update(meta.len().to_le_bytes());
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-    h.update(mtime.map_or(0, |d| d.as_nanos()).to_le_bytes());
-    h.update(vocab.chars.as_bytes());
-    let hash: String = h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = super::cache::fingerprint(path, vocab.chars.as_bytes())?;
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -371,6 +349,20 @@ mod tests {
         );
         assert_eq!(run(2), one);
         assert_eq!(run(8), one);
+    }
+
+    #[test]
+    fn tiny_shakespeare_has_its_65_characters_and_nanogpt_split() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("datasets/tinyshakespeare/input.txt");
+        let corpus = TextCorpus::open(&path, 0.1, 0.0, None).unwrap();
+        assert_eq!(corpus.tokens, 1_115_394);
+        assert_eq!(corpus.vocab.size(), 65 + 1);
+        assert_eq!(corpus.train, 0..1_003_855); // nanoGPT: the first 90% trains
+        let windows = corpus.windows(corpus.train.clone(), 8, 1_000_000);
+        let b = windows.read_batch(&[0]).unwrap();
+        assert_eq!(corpus.vocab.decode(&b.inputs), "First Ci");
+        assert_eq!(corpus.vocab.decode(&b.targets), "irst Cit");
     }
 
     #[test]

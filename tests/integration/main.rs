@@ -8,6 +8,7 @@ mod config_errors;
 mod crash;
 mod data_cli;
 mod data_errors;
+mod data_fetch;
 mod export_torch;
 mod fault_proxy;
 mod mlflow;

@@ -1,0 +1,109 @@
+//! A CSV file read row by row with the checks every CSV reader here needs: a header, and rows
+//! as wide as the header; errors name the file and line.
+
+use super::DataError;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Where a row starts: its CSV line number and byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RowStart {
+    /// 1-based line (the header is line 1).
+    pub line: u64,
+    /// Byte offset of the row's first byte.
+    pub byte: u64,
+}
+
+/// Rows of a CSV file after its header.
+pub(super) struct CsvRows {
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    header: Vec<String>,
+    record: csv::StringRecord,
+}
+
+impl CsvRows {
+    /// Opens `path` and reads its header (names trimmed).
+    pub fn open(path: &Path) -> Result<Self, DataError> {
+        let fmt = |message: String| DataError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| fmt(e.to_string()))?;
+        let header = reader
+            .headers()
+            .map_err(|e| fmt(format!("line 1: {e}")))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// Column names.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Reads the next row (then available as `record`); `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<RowStart>, DataError> {
+        let pos = self.reader.position();
+        let start = RowStart {
+            line: pos.line(),
+            byte: pos.byte(),
+        };
+        let more = self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|e| self.error(start.line, None, e))?;
+        if !more {
+            return Ok(None);
+        }
+        if self.record.len() != self.header.len() {
+            return Err(self.error(
+                start.line,
+                None,
+                format!(
+                    "{} fields, expected {} like the header",
+                    self.record.len(),
+                    self.header.len()
+                ),
+            ));
+        }
+        Ok(Some(start))
+    }
+
+    /// The row read last.
+    pub fn record(&self) -> &csv::StringRecord {
+        &self.record
+    }
+
+    /// Byte offset just past the rows read so far (the file's end after the last row).
+    pub fn end_byte(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// A format error naming the file, `line` and, if given, the column.
+    pub fn error(
+        &self,
+        line: u64,
+        column: Option<&str>,
+        what: impl std::fmt::Display,
+    ) -> DataError {
+        let at = match column {
+            Some(c) => format!("line {line}, column `{c}`"),
+            None => format!("line {line}"),
+        };
+        DataError::Format {
+            path: self.path.clone(),
+            message: format!("{at}: {what}"),
+        }
+    }
+}
