@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod fetch;
 pub mod fsutil;
+pub mod metrics;
 pub mod model;
 pub mod observe;
 pub mod run;

@@ -115,6 +115,7 @@ impl Observer for Progress {
                 split,
                 loss,
                 accuracy,
+                macro_f1,
                 samples,
                 ..
             } => {
@@ -123,7 +124,7 @@ impl Observer for Progress {
                     Split::Test => "test",
                 };
                 println!(
-                    "  {name}: loss {loss:.4}, accuracy {:.2}% ({samples} samples)",
+                    "  {name}: loss {loss:.4}, accuracy {:.2}%, macro F1 {macro_f1:.4} ({samples} samples)",
                     accuracy * 100.0
                 );
             }

@@ -87,6 +87,7 @@ pub fn metrics_of(event: &Value, last_step: &mut i64) -> Vec<Point> {
         "evaluated" => vec![
             (format!("{split}_loss"), "loss", 0.0),
             (format!("{split}_accuracy"), "accuracy", 0.0),
+            (format!("{split}_macro_f1"), "macro_f1", 0.0),
         ],
         _ => Vec::new(),
     };

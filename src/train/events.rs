@@ -69,6 +69,8 @@ pub enum Event {
         loss: f64,
         /// Fraction correct, in [0, 1].
         accuracy: f64,
+        /// Macro-averaged F1 over the classes, in [0, 1].
+        macro_f1: f64,
         /// Samples evaluated.
         samples: usize,
     },

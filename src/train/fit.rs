@@ -373,6 +373,7 @@ fn eval_event(epoch: Option<usize>, split: Split, r: &EvalResult) -> Event {
         split,
         loss: r.loss,
         accuracy: r.accuracy,
+        macro_f1: r.macro_f1,
         samples: r.samples,
     }
 }

@@ -70,6 +70,15 @@ fn fit_writes_config_summary_and_journal() {
         summary["test_accuracy"].as_f64().unwrap() > 0.8,
         "{summary}"
     );
+    // The test split is class-balanced (200 per digit): macro F1 sits near the accuracy.
+    let (acc, f1) = (
+        summary["test"]["accuracy"].as_f64().unwrap(),
+        summary["test"]["macro_f1"].as_f64().unwrap(),
+    );
+    assert!(
+        f1 > 0.75 && f1 <= 1.0 && (acc - f1).abs() < 0.05,
+        "{summary}"
+    );
 
     let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
     let events: Vec<Value> = journal
