@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod digest;
 pub mod fetch;
 pub mod fsutil;
 pub mod metrics;

@@ -11,9 +11,9 @@ use super::{
     CheckpointError, CheckpointStore, FORMAT_VERSION, LatestValid, Retention, Snapshot,
     StoredCheckpoint, TrainState,
 };
+use crate::digest::sha256_hex;
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -151,13 +151,6 @@ pub fn load(dir: &Path) -> Result<Snapshot, CheckpointError> {
         optimizer: read(OPTIMIZER)?,
         config_toml,
     })
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), CheckpointError> {

@@ -31,8 +31,8 @@ pub fn cache_dir() -> PathBuf {
 /// True when the file starts with the gzip magic bytes.
 pub fn is_gzip(path: &Path) -> Result<bool, DataError> {
     let mut head = [0u8; 2];
-    let mut f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let n = f.read(&mut head).map_err(|e| io_err(path, e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let n = f.read(&mut head).map_err(|e| DataError::io(path, e))?;
     Ok(n == 2 && head == [0x1f, 0x8b])
 }
 
@@ -58,8 +58,8 @@ pub fn decompressed_in(path: &Path, dir: &Path) -> Result<PathBuf, DataError> {
             "cannot create the data cache directory ({CACHE_DIR_ENV} overrides it): {e}"
         ),
     })?;
-    let source = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut out = AtomicFile::create(&target).map_err(|e| io_err(&target, e))?;
+    let source = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut out = AtomicFile::create(&target).map_err(|e| DataError::io(&target, e))?;
     std::io::copy(
         &mut GzDecoder::new(std::io::BufReader::new(source)),
         &mut out,
@@ -68,7 +68,7 @@ pub fn decompressed_in(path: &Path, dir: &Path) -> Result<PathBuf, DataError> {
         path: path.to_path_buf(),
         message: format!("corrupt or truncated gzip data: {e}"),
     })?;
-    out.commit().map_err(|e| io_err(&target, e))?;
+    out.commit().map_err(|e| DataError::io(&target, e))?;
     tracing::info!(source = %path.display(), cache = %target.display(), "decompressed once into the data cache");
     Ok(target)
 }
@@ -86,8 +86,8 @@ fn entry_name(path: &Path) -> Result<String, DataError> {
 /// modification time and `extra` (what else the entry depends on), so any change to the source
 /// gets a fresh entry.
 pub(super) fn fingerprint(path: &Path, extra: &[u8]) -> Result<String, DataError> {
-    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
-    let canonical = std::fs::canonicalize(path).map_err(|e| io_err(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
+    let canonical = std::fs::canonicalize(path).map_err(|e| DataError::io(path, e))?;
     let mtime = meta
         .modified()
         .ok()
@@ -98,17 +98,7 @@ pub(super) fn fingerprint(path: &Path, extra: &[u8]) -> Result<String, DataError
     h.update(meta.len().to_le_bytes());
     h.update(mtime.to_le_bytes());
     h.update(extra);
-    Ok(h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> DataError {
-    DataError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    Ok(crate::digest::hex(&h.finalize()[..8]))
 }
 
 #[cfg(test)]

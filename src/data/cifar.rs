@@ -3,6 +3,7 @@
 //! in order), which is already the `[c, h, w]` layout. Labels are held in memory; pixels are
 //! read per sample.
 
+use super::image::PixelTable;
 use super::{DataError, DataSource, Normalize, PositionalFile};
 use std::path::Path;
 
@@ -21,7 +22,7 @@ pub struct CifarDataset {
     /// Index of the first sample of each file, plus the total at the end.
     starts: Vec<usize>,
     labels: Vec<u8>,
-    table: [f32; 256],
+    table: PixelTable,
 }
 
 impl CifarDataset {
@@ -128,9 +129,7 @@ impl DataSource for CifarDataset {
         let mut bytes = vec![0u8; RECORD - 1];
         let offset = ((index - self.starts[f]) * RECORD + 1) as u64;
         self.files[f].read_exact_at(&mut bytes, offset)?;
-        for (o, &b) in out.iter_mut().zip(&bytes) {
-            *o = self.table[b as usize];
-        }
+        self.table.fill(&bytes, out);
         Ok(self.labels[index] as usize)
     }
 }

@@ -31,3 +31,13 @@ pub enum DataError {
     #[error("data loader: {0}")]
     Worker(String),
 }
+
+impl DataError {
+    /// An I/O failure on `path`, with the OS's message.
+    pub fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! File-backed image dataset from an IDX pair: pixels stay on disk and are read per sample;
 //! only the labels (one byte a sample) are held in memory.
 
+use super::image::{PixelTable, classes_in};
 use super::{DataError, DataSource, IdxFile, IdxKind, Normalize};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ pub struct IdxDataset {
     labels: Vec<u8>,
     shape: [usize; 3],
     num_classes: usize,
-    table: [f32; 256],
+    table: PixelTable,
 }
 
 impl IdxDataset {
@@ -43,7 +44,7 @@ impl IdxDataset {
             });
         }
         let labels = labels_file.read_all()?;
-        let num_classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let num_classes = classes_in(&labels);
         let shape = [1, images.item_dims()[0], images.item_dims()[1]];
         Ok(Self {
             images,
@@ -92,9 +93,7 @@ impl DataSource for IdxDataset {
     fn read(&self, index: usize, out: &mut [f32]) -> Result<usize, DataError> {
         let mut bytes = vec![0u8; out.len()];
         self.images.read_items(index, &mut bytes)?;
-        for (o, &b) in out.iter_mut().zip(&bytes) {
-            *o = self.table[b as usize];
-        }
+        self.table.fill(&bytes, out);
         Ok(self.labels[index] as usize)
     }
 }

@@ -14,13 +14,31 @@ pub struct Normalize {
 
 impl Normalize {
     /// The normalized value of every byte, for a lookup per pixel.
-    pub fn table(&self) -> [f32; 256] {
+    pub fn table(&self) -> PixelTable {
         let mut table = [0f32; 256];
         for (byte, slot) in table.iter_mut().enumerate() {
             *slot = (byte as f32 / 255.0 - self.mean) / self.std;
         }
-        table
+        PixelTable(table)
     }
+}
+
+/// Normalized value per pixel byte (built by `Normalize::table`).
+#[derive(Debug, Clone)]
+pub struct PixelTable([f32; 256]);
+
+impl PixelTable {
+    /// Writes the normalized value of each byte of `pixels` into `out`.
+    pub fn fill(&self, pixels: &[u8], out: &mut [f32]) {
+        for (o, &b) in out.iter_mut().zip(pixels) {
+            *o = self.0[b as usize];
+        }
+    }
+}
+
+/// Number of classes a list of byte labels implies: the largest label plus one (0 when empty).
+pub fn classes_in(labels: &[u8]) -> usize {
+    labels.iter().copied().max().map_or(0, |m| m as usize + 1)
 }
 
 /// Images and labels held in memory.
@@ -29,7 +47,7 @@ pub struct InMemoryImages {
     labels: Vec<u8>,
     shape: [usize; 3],
     num_classes: usize,
-    table: [f32; 256],
+    table: PixelTable,
 }
 
 impl InMemoryImages {
@@ -40,7 +58,7 @@ impl InMemoryImages {
         shape: [usize; 3],
         norm: Normalize,
     ) -> Self {
-        let num_classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let num_classes = classes_in(&labels);
         Self {
             pixels,
             labels,
@@ -73,10 +91,8 @@ impl DataSource for InMemoryImages {
 
     fn read(&self, index: usize, out: &mut [f32]) -> Result<usize, DataError> {
         let n = out.len();
-        let src = &self.pixels[index * n..(index + 1) * n];
-        for (o, &b) in out.iter_mut().zip(src) {
-            *o = self.table[b as usize];
-        }
+        self.table
+            .fill(&self.pixels[index * n..(index + 1) * n], out);
         Ok(self.labels[index] as usize)
     }
 }

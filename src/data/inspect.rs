@@ -85,10 +85,7 @@ fn inspect_dir(dir: &Path) -> Result<Inspection, DataError> {
         });
     }
     let mut batches: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| DataError::Io {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })?
+        .map_err(|e| DataError::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "bin"))
         .collect();

@@ -16,10 +16,7 @@ pub struct PositionalFile {
 impl PositionalFile {
     /// Opens `path` for positional reads.
     pub fn open(path: &Path) -> Result<Self, DataError> {
-        let io = |e: std::io::Error| DataError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let io = |e: std::io::Error| DataError::io(path, e);
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         Ok(Self {

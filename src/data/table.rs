@@ -4,8 +4,8 @@
 //! and prediction apply exactly the same transform.
 
 use super::csv_rows::CsvRows;
+use super::json_file::{load_json, save_json};
 use super::{BatchSource, DataError, PositionalFile, split_indices};
-use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,23 +55,12 @@ pub struct TablePreprocessing {
 impl TablePreprocessing {
     /// Writes it as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<(), DataError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| DataError::Worker(e.to_string()))?;
-        write_atomic(path, &json).map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        save_json(path, self)
     }
 
     /// Reads what `save` wrote.
     pub fn load(path: &Path) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| DataError::Format {
-            path: path.to_path_buf(),
-            message: format!("expected saved table preprocessing: {e}"),
-        })
+        load_json(path, "saved table preprocessing")
     }
 }
 

@@ -2,8 +2,9 @@
 //! (saved with the run), the corpus encoded once into a token file in the data cache, and
 //! fixed-length windows read from that file by offset.
 
+use super::json_file::{load_json, save_json};
 use super::{BatchSource, DataError, PositionalFile, cache_dir};
-use crate::fsutil::{AtomicFile, write_atomic};
+use crate::fsutil::AtomicFile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -34,23 +35,12 @@ impl Vocab {
 
     /// Writes the vocabulary (JSON) atomically.
     pub fn save(&self, path: &Path) -> Result<(), DataError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| DataError::Worker(e.to_string()))?;
-        write_atomic(path, &json).map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        save_json(path, self)
     }
 
     /// Reads a vocabulary saved by `save`.
     pub fn load(path: &Path) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| DataError::Format {
-            path: path.to_path_buf(),
-            message: format!("expected a vocabulary {{\"chars\": \"...\"}}: {e}"),
-        })
+        load_json(path, "a vocabulary {\"chars\": \"...\"}")
     }
 
     fn ids(&self) -> std::collections::HashMap<char, u16> {
@@ -96,7 +86,14 @@ impl TextCorpus {
         test_fraction: f64,
         vocab: Option<Vocab>,
     ) -> Result<Self, DataError> {
-        let total = scan(path, |_| {})?;
+        // One pass counts the characters and notes where each distinct one first appears: the
+        // training split's vocabulary is the characters first seen before its end.
+        let mut first_seen = std::collections::HashMap::new();
+        let mut position = 0usize;
+        let total = scan(path, |c| {
+            first_seen.entry(c).or_insert(position);
+            position += 1;
+        })?;
         if total == 0 {
             return Err(DataError::Format {
                 path: path.to_path_buf(),
@@ -109,14 +106,11 @@ impl TextCorpus {
         let vocab = match vocab {
             Some(v) => v,
             None => {
-                let mut seen = BTreeSet::new();
-                let mut i = 0;
-                scan(path, |c| {
-                    if i < train_end {
-                        seen.insert(c);
-                    }
-                    i += 1;
-                })?;
+                let seen: BTreeSet<char> = first_seen
+                    .into_iter()
+                    .filter(|&(_, at)| at < train_end)
+                    .map(|(c, _)| c)
+                    .collect();
                 Vocab {
                     chars: seen.into_iter().collect(),
                 }
@@ -163,20 +157,14 @@ impl TextCorpus {
 /// Streams the characters of `path` to `each`; returns how many. Non-UTF-8 input is an error
 /// naming the line and byte.
 pub(super) fn scan(path: &Path, mut each: impl FnMut(char)) -> Result<usize, DataError> {
-    let f = std::fs::File::open(path).map_err(|e| DataError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut reader = BufReader::new(f);
     let (mut line, mut count, mut number) = (Vec::new(), 0, 0);
     loop {
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .map_err(|e| DataError::Io {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| DataError::io(path, e))?;
         if n == 0 {
             return Ok(count);
         }

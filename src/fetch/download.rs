@@ -145,5 +145,5 @@ pub fn sha256_of(path: &Path) -> Result<String, FetchError> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::digest::hex(&h.finalize()))
 }

@@ -43,10 +43,14 @@ impl ConfusionMatrix {
         self.counts.iter().sum()
     }
 
+    /// Samples predicted correctly (the diagonal).
+    pub fn correct(&self) -> u64 {
+        (0..self.classes).map(|c| self.count(c, c)).sum()
+    }
+
     /// Fraction predicted correctly (NaN when empty).
     pub fn accuracy(&self) -> f64 {
-        let correct: u64 = (0..self.classes).map(|c| self.count(c, c)).sum();
-        correct as f64 / self.total() as f64
+        self.correct() as f64 / self.total() as f64
     }
 
     fn predicted_as(&self, c: usize) -> u64 {

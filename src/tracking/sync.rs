@@ -315,13 +315,14 @@ impl Syncer {
 
     /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
     fn tags(&self) -> Vec<(String, String)> {
-        use sha2::Digest;
         let config = std::fs::read(self.dir.join("config.toml")).unwrap_or_default();
-        let hash = sha2::Sha256::digest(&config);
         let mut tags = vec![
             ("trainer.run_uuid".into(), self.state.run_uuid.clone()),
             ("trainer.version".into(), env!("CARGO_PKG_VERSION").into()),
-            ("trainer.config_sha256".into(), format!("{hash:x}")),
+            (
+                "trainer.config_sha256".into(),
+                crate::digest::sha256_hex(&config),
+            ),
         ];
         let text = String::from_utf8_lossy(&config);
         if let Ok(t) = text.parse::<toml::Table>()

@@ -42,7 +42,6 @@ pub fn evaluate<B: Backend>(
     }
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<B, 1>::zeros([1], device);
-    let mut correct = Tensor::<B, 1, Int>::zeros([1], device);
     let (mut predictions, mut truth, mut classes) = (Vec::new(), Vec::with_capacity(n), 0);
     let batches = BatchList::new((0..n as u32).collect(), batch_size, false);
     for item in Loader::start(source.clone(), batches, 0, loader) {
@@ -51,14 +50,12 @@ pub fn evaluate<B: Backend>(
         let logits = model.forward(images); // [b, classes]
         classes = logits.dims()[1];
         let predicted = logits.clone().argmax(1).squeeze_dim::<1>(1); // [b]
-        correct = correct + predicted.clone().equal(labels.clone()).int().sum();
-        predictions.push(predicted); // read back once, with the totals
+        predictions.push(predicted); // read back once, with the loss
         truth.extend_from_slice(&batch.labels);
         loss_sum = loss_sum + loss_fn.forward(logits, labels) * (batch.len() as f32);
     }
-    let [loss_sum, correct, predicted] = Transaction::default()
+    let [loss_sum, predicted] = Transaction::default()
         .register(loss_sum)
-        .register(correct)
         .register(Tensor::cat(predictions, 0))
         .try_execute()
         .map_err(|e| TrainError::Backend(format!("{e:?}")))?
@@ -83,7 +80,8 @@ pub fn evaluate<B: Backend>(
     }
     Ok(EvalResult {
         loss: scalar(loss_sum)? / n as f64,
-        accuracy: scalar(correct)? / n as f64,
+        // A prediction is in 0..classes, so the diagonal counts every label it matched.
+        accuracy: confusion.correct() as f64 / n as f64,
         macro_f1: confusion.macro_f1(),
         samples: n,
     })

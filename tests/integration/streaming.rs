@@ -2,10 +2,8 @@
 //! worker count, and `fit` training from CIFAR-10 binary files with the shipped config.
 
 use crate::common::{repo, stdout, trainer};
-use crate::train_backends::{Recorder, small_config, step_losses};
+use crate::train_backends::{small_config, step_losses, train};
 use burn::backend::{Autodiff, Flex};
-use trainer::data::load_splits;
-use trainer::train::{FitPorts, fit};
 
 type B = Autodiff<Flex>;
 
@@ -15,17 +13,7 @@ fn losses_with(workers: usize, prefetch: usize) -> Vec<f64> {
     cfg.train.drop_last = false;
     cfg.data.workers = workers;
     cfg.data.prefetch = prefetch;
-    let data = load_splits(&cfg.data, cfg.run.seed).unwrap();
-    let mut rec = Recorder::default();
-    let _serial = crate::common::train_lock();
-    let ports = FitPorts {
-        observer: &mut rec,
-        store: None,
-        stop: None,
-        tracker_run_id: String::new(),
-    };
-    fit::<B>(&cfg, &data, "flex", &Default::default(), None, ports).expect("fit runs");
-    step_losses(&rec.0)
+    step_losses(&train::<B>("flex", Default::default(), &cfg).1)
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub fn small_config(seed: u64, epochs: usize) -> Config {
     cfg
 }
 
-fn train<B: AutodiffBackend>(
+/// Trains `cfg` to the end on `backend`; returns the report and every event.
+pub fn train<B: AutodiffBackend>(
     backend: &str,
     device: B::Device,
     cfg: &Config,
