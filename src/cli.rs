@@ -27,6 +27,10 @@ pub enum Command {
     Checkpoints(CheckpointsCommand),
     /// Score images with a checkpoint's model (IDX images in; JSONL, or CSV for `.csv`, out).
     Predict(PredictArgs),
+    /// Generate text with a character-level GPT checkpoint (the text goes to stdout).
+    Sample(SampleArgs),
+    /// Evaluate a checkpoint on its run's test (or validation) split, or on other data.
+    Eval(EvalArgs),
     /// Runs and their tracking.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -123,6 +127,78 @@ pub struct PredictArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
+}
+
+/// `trainer eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Data to evaluate instead of the run's: replaces `data.dir` (images) or `data.file` (text,
+    /// CSV); it is split as the run's data was, with the run's vocabulary or preprocessing.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Which split.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: EvalSplit,
+    /// Also write the metrics as JSON here (must not exist).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendRequest,
+    /// GPU index for cuda/wgpu.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
+}
+
+/// The split `trainer eval` scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalSplit {
+    /// The test split.
+    Test,
+    /// The validation split.
+    Valid,
+}
+
+impl EvalSplit {
+    /// Its name in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalSplit::Test => "test",
+            EvalSplit::Valid => "valid",
+        }
+    }
+}
+
+/// `trainer sample`.
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// Checkpoint directory of a `gpt` run, e.g. checkpoints/RUN/checkpoints/step-000002000.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Text the sample continues (printed first).
+    #[arg(long, default_value = "\n")]
+    pub prompt: String,
+    /// Characters to generate.
+    #[arg(long, default_value_t = 500)]
+    pub tokens: usize,
+    /// Sharpens (< 1) or flattens (> 1) the distribution; 0 always takes the likeliest character.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Draw only among the K likeliest characters.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Seed of the sampling RNG (same seed, same text).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendRequest,
+    /// GPU index for cuda/wgpu.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
 }
 
 /// `trainer checkpoints ...`.

@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench(args).map(|_| ()),
         Command::Checkpoints(cmd) => commands::checkpoints(cmd),
         Command::Predict(args) => commands::predict(args),
+        Command::Sample(args) => commands::sample(args),
+        Command::Eval(args) => commands::eval(args),
         Command::Runs(cmd) => commands::runs(cmd),
         Command::Data(cmd) => commands::data(cmd),
     };

@@ -4,7 +4,9 @@
 use crate::checkpoint::{CheckpointStore, DirStore, Retention, load};
 use crate::config::Config;
 use crate::model::Classifier;
-use crate::train::{AnyOptimizer, Position, SaveContext, TrainError, model_from_bytes, snapshot};
+use crate::train::{
+    AnyOptimizer, ModelSpec, Position, SaveContext, TrainError, model_from_bytes, snapshot,
+};
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -69,12 +71,18 @@ pub fn bench_checkpoint<B: AutodiffBackend>(
         };
         sync()?;
         let t0 = Instant::now();
+        let spec = ModelSpec {
+            kind: cfg.model.kind.name().to_string(),
+            input_shape: model_shape.0,
+            num_classes: model_shape.1,
+            assets: Default::default(),
+        };
         let ctx = SaveContext {
             cfg,
             model,
             optim,
             pos: &pos,
-            model_shape,
+            spec: &spec,
         };
         let snap = snapshot(ctx, false, "")?;
         let t1 = Instant::now();

@@ -9,7 +9,7 @@ use crate::backend::BackendJob;
 use crate::config::Config;
 use crate::data::{BatchList, DataError, DataSource, EpochPlan, HostBatch, Loader, LoaderSettings};
 use crate::model::Classifier;
-use crate::train::{AnyOptimizer, TrainError, train_step};
+use crate::train::{AnyOptimizer, StepSettings, TrainError, train_step};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
@@ -143,10 +143,15 @@ impl BackendJob for BenchJob<'_> {
             B::sync(&device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")))
         };
 
+        // The configured base rate and clipping (the schedule is a function of the run's length).
+        let settings = StepSettings {
+            lr: cfg.train.lr,
+            clip_norm: cfg.train.grad_clip_norm,
+        };
         let t0 = Instant::now();
         for step in 0..warmup {
             let batch = next_batch()?;
-            model = train_step(model, &mut optim, &batch, cfg.train.lr, &device).model;
+            model = train_step(model, &mut optim, &batch, settings, &device).model;
             if step == 0 {
                 sync("first step")?;
             }
@@ -160,7 +165,7 @@ impl BackendJob for BenchJob<'_> {
             let t = Instant::now();
             let batch = next_batch()?;
             data_time += t.elapsed();
-            let out = train_step(model, &mut optim, &batch, cfg.train.lr, &device);
+            let out = train_step(model, &mut optim, &batch, settings, &device);
             model = out.model;
             loss_sum = Some(
                 loss_sum.map_or(out.loss.clone(), |s: Tensor<B::InnerBackend, 1>| {

@@ -113,6 +113,13 @@ pub fn verify(dir: &Path) -> Result<StoredCheckpoint, CheckpointError> {
         }
     }
     for (file, expected) in &manifest.files {
+        let fixed = [MODEL, OPTIMIZER, STATE, CONFIG].contains(&file.as_str());
+        if !fixed && !valid_asset_name(file) {
+            return Err(CheckpointError::invalid(
+                &manifest_path,
+                format!("lists {file:?}, which is not a plain file name"),
+            ));
+        }
         let path = dir.join(file);
         let data = std::fs::read(&path)
             .map_err(|e| CheckpointError::invalid(&path, format!("missing or unreadable: {e}")))?;
@@ -145,12 +152,40 @@ pub fn load(dir: &Path) -> Result<Snapshot, CheckpointError> {
     let read = |f: &str| std::fs::read(dir.join(f)).map_err(CheckpointError::io(&dir.join(f)));
     let config_toml = String::from_utf8(read(CONFIG)?)
         .map_err(|_| CheckpointError::invalid(dir.join(CONFIG), "not UTF-8"))?;
+    let mut assets = BTreeMap::new();
+    for name in asset_names(dir)? {
+        assets.insert(name.clone(), read(&name)?);
+    }
     Ok(Snapshot {
         state: stored.state,
         model: read(MODEL)?,
         optimizer: read(OPTIMIZER)?,
         config_toml,
+        assets,
     })
+}
+
+/// The manifest's files other than the fixed four: the model's assets (already verified).
+fn asset_names(dir: &Path) -> Result<Vec<String>, CheckpointError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(CheckpointError::io(&path))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| CheckpointError::invalid(&path, format!("not a valid manifest: {e}")))?;
+    Ok(manifest
+        .files
+        .into_keys()
+        .filter(|f| ![MODEL, OPTIMIZER, STATE, CONFIG].contains(&f.as_str()))
+        .collect())
+}
+
+/// An asset name is one plain file name that does not shadow a checkpoint file.
+fn valid_asset_name(name: &str) -> bool {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    plain && ![MODEL, OPTIMIZER, STATE, CONFIG, MANIFEST].contains(&name)
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), CheckpointError> {
@@ -183,12 +218,21 @@ impl CheckpointStore for DirStore {
         std::fs::create_dir(&tmp).map_err(CheckpointError::io(&tmp))?;
         let state = serde_json::to_vec_pretty(&snap.state)
             .map_err(|e| CheckpointError::invalid(&tmp, e.to_string()))?;
-        let files: [(&str, &[u8]); 4] = [
+        let mut files: Vec<(&str, &[u8])> = vec![
             (MODEL, &snap.model),
             (OPTIMIZER, &snap.optimizer),
             (STATE, &state),
             (CONFIG, snap.config_toml.as_bytes()),
         ];
+        for (name, data) in &snap.assets {
+            if !valid_asset_name(name) {
+                return Err(CheckpointError::invalid(
+                    tmp.join(name),
+                    "an asset needs a plain file name (letters, digits, '.', '_', '-')",
+                ));
+            }
+            files.push((name, data));
+        }
         let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             files: BTreeMap::new(),

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub optimizer: Vec<u8>,
     /// The resolved config the run was started with (`config.toml`).
     pub config_toml: String,
+    /// Files the model needs to be used (e.g. `vocab.json`), by file name.
+    pub assets: std::collections::BTreeMap<String, Vec<u8>>,
 }
 
 /// Where checkpoints are kept (a port: the training loop never sees files).

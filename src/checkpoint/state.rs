@@ -35,6 +35,10 @@ pub struct TrainState {
     pub metric: Option<f64>,
     /// Best validation accuracy so far, if any.
     pub best_metric: Option<f64>,
+    /// Validations in a row without improving `best_metric` (early stopping resumes from it;
+    /// absent in checkpoints written before early stopping existed).
+    #[serde(default)]
+    pub epochs_without_improvement: usize,
     /// Experiment-tracker run id (empty until a tracker is configured).
     pub tracker_run_id: String,
     /// True when written because the run was interrupted (Ctrl-C / SIGTERM).

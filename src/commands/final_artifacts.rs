@@ -10,12 +10,14 @@ use crate::run::{LOSS_CURVE_FILE, MODEL_FILE};
 use crate::tracking::JOURNAL_FILE;
 use std::path::Path;
 
-/// Writes `model.safetensors` (if the run has checkpoints) and `loss.png` into `run_dir`.
-pub(super) fn write_final_artifacts(run_dir: &Path) {
+/// Writes `model.safetensors` (if the run has checkpoints of an image model, which is what the
+/// export covers) and `loss.png` into `run_dir`.
+pub(super) fn write_final_artifacts(run_dir: &Path, image_model: bool) {
     let checkpoints = run_dir.join("checkpoints");
     let newest = checkpoint_names(&checkpoints)
         .ok()
-        .and_then(|names| names.into_iter().next());
+        .and_then(|names| names.into_iter().next())
+        .filter(|_| image_model);
     if let Some(newest) = newest {
         let out = run_dir.join(MODEL_FILE);
         match write_safetensors(&checkpoints.join(&newest), &out) {

@@ -1,17 +1,17 @@
 //! `trainer fit`.
 
 use super::final_artifacts::write_final_artifacts;
+use super::run_data::RunData;
 use super::{Failure, guarded};
 use crate::backend::Selection;
 use crate::backend::{BackendJob, dispatch, select};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
-use crate::data::{Splits, load_splits};
 use crate::observe::{Journal, Progress, append_event};
 use crate::run::{RunDir, RunDirError, Summary};
 use crate::tracking::{DrainReport, JOURNAL_FILE, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{self, FitOutcome, FitPorts, Observers, TrainError};
+use crate::train::{FitOutcome, FitPorts, Observers, TrainError};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 struct FitJob<'a> {
     cfg: &'a Config,
-    data: &'a Splits,
+    data: &'a RunData,
     resume: Option<&'a Snapshot>,
     ports: FitPorts<'a>,
 }
@@ -32,15 +32,8 @@ impl BackendJob for FitJob<'_> {
     type Output = Result<FitOutcome, TrainError>;
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        train::fit::<B>(
-            self.cfg,
-            self.data,
-            backend,
-            &device,
-            self.resume,
-            self.ports,
-        )
-        .map(|f| f.outcome)
+        self.data
+            .fit::<B>(self.cfg, backend, &device, self.resume, self.ports)
     }
 }
 
@@ -53,10 +46,18 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
     println!("backend: {}", selection.reason);
-    let data = load_splits(&cfg.data, cfg.run.seed).map_err(Failure::input)?;
     let (run_dir, resume) = match args.resume.as_deref() {
-        None => (create_run_dir(&cfg)?, None),
-        Some(spec) => resume_point(spec, &cfg)?,
+        None => (None, None),
+        Some(spec) => {
+            let (dir, resume) = resume_point(spec, &cfg)?;
+            (Some(dir), resume)
+        }
+    };
+    let assets = resume.as_ref().map(|(s, _)| &s.assets);
+    let data = RunData::open(&cfg, assets).map_err(Failure::input)?;
+    let run_dir = match run_dir {
+        Some(dir) => dir,
+        None => create_run_dir(&cfg)?,
     };
     if let Some((snap, from)) = &resume {
         println!(
@@ -89,7 +90,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         started,
     );
     if result.is_ok() {
-        write_final_artifacts(&run_dir.path);
+        write_final_artifacts(&run_dir.path, matches!(data, RunData::Images(_)));
     }
     let status = match &result {
         Ok(_) => "FINISHED",
@@ -154,7 +155,7 @@ fn report_drain(r: &DrainReport, run_dir: &Path) {
 #[allow(clippy::too_many_arguments)]
 fn train_and_summarize(
     cfg: &Config,
-    data: &Splits,
+    data: &RunData,
     selection: &Selection,
     run_dir: &RunDir,
     resume: Option<&Snapshot>,
@@ -230,10 +231,23 @@ fn train_and_summarize(
     run_dir
         .write("summary.json", &json)
         .map_err(Failure::runtime)?;
+    if summary.report.stopped_early {
+        println!(
+            "stopped early after epoch {} of {}: {} did not improve for {} epochs",
+            summary.report.epochs,
+            cfg.train.epochs,
+            config::toml_name(&cfg.checkpoint.best_metric),
+            cfg.train.early_stopping_patience
+        );
+    }
+    let result = match (&summary.report.valid, summary.report.test.samples) {
+        (_, n) if n > 0 => format!("test accuracy {:.2}%", summary.test_accuracy * 100.0),
+        (Some(v), _) => format!("validation loss {:.4}, no test split", v.loss),
+        (None, _) => "no validation or test split".to_string(),
+    };
     println!(
-        "done in {:.1}s: test accuracy {:.2}%; run directory {}",
+        "done in {:.1}s: {result}; run directory {}",
         summary.wall_seconds,
-        summary.test_accuracy * 100.0,
         run_dir.path.display()
     );
     Ok(summary)

@@ -4,19 +4,24 @@ mod backends;
 mod bench;
 mod checkpoints;
 mod data;
+mod eval;
 mod final_artifacts;
 mod fit;
 mod predict;
 mod restore;
+mod run_data;
 mod runs;
+mod sample;
 
 pub use backends::backends;
 pub use bench::bench;
 pub use checkpoints::checkpoints;
 pub use data::data;
+pub use eval::eval;
 pub use fit::fit;
 pub use predict::predict;
 pub use runs::runs;
+pub use sample::sample;
 
 /// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),
 /// 1 for failures while running.

@@ -1,10 +1,14 @@
-//! `trainer predict`: a checkpoint's model over an IDX image file, logits out.
+//! `trainer predict`: a checkpoint's model over an IDX image file or a CSV table, logits out.
 
 use super::restore::{Opened, open};
 use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::PredictArgs;
-use crate::data::{DataSource, IdxImages, InMemoryImages, Normalize, read_idx_images};
+use crate::config::DataFormat;
+use crate::data::{
+    BatchSource, DataSource, IdxImages, InMemoryImages, Normalize, TableRows, open_table_rows,
+    read_idx_images,
+};
 use crate::fsutil::AtomicFile;
 use crate::train::{PredictError, predict as run_model};
 use anyhow::anyhow;
@@ -19,10 +23,16 @@ enum Format {
     JsonLines,
 }
 
+/// What is scored: IDX images for image models, CSV rows for the tabular MLP.
+enum Input {
+    Images(IdxImages),
+    Table(TableRows),
+}
+
 struct PredictJob<'a> {
     args: &'a PredictArgs,
     checkpoint: &'a Opened,
-    images: IdxImages,
+    input: Input,
     out: AtomicFile,
 }
 
@@ -30,53 +40,73 @@ impl BackendJob for PredictJob<'_> {
     type Output = Result<usize, Failure>;
 
     fn run<B: AutodiffBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
-        let (args, r, images, mut out) = (self.args, self.checkpoint, self.images, self.out);
-        let model = r.model::<B::InnerBackend>(&device)?;
-        let shape = [1, images.rows, images.cols];
-        let norm = Normalize {
-            mean: r.config.data.normalize_mean as f32,
-            std: r.config.data.normalize_std as f32,
-        };
-        let count = images.count;
-        let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
+        let (args, r, mut out) = (self.args, self.checkpoint, self.out);
         let format = if args.output.extension().is_some_and(|e| e == "csv") {
             Format::Csv
         } else {
             Format::JsonLines
         };
         let out_err = |e: std::io::Error| anyhow!("{}: {e}", args.output.display());
+        let names = match &self.input {
+            Input::Table(_) => Some(r.preprocessing()?.classes),
+            Input::Images(_) => None,
+        };
         if let Format::Csv = format {
+            let label = if names.is_some() { ",label" } else { "" };
             let logits: Vec<String> = (0..r.state.num_classes)
                 .map(|c| format!(",logit_{c}"))
                 .collect();
-            writeln!(out, "index,predicted{}", logits.concat())
+            writeln!(out, "index,predicted{label}{}", logits.concat())
                 .map_err(|e| Failure::runtime(out_err(e)))?;
         }
         let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-        run_model(&model, &source, batch, &device, |first, logits, classes| {
-            write_rows(&mut out, format, first, logits, classes)
-        })
+        let sink = |first: usize, logits: &[f32], classes: usize| {
+            write_rows(&mut out, format, first, logits, classes, names.as_deref())
+        };
+        let count = match self.input {
+            Input::Images(images) => {
+                let model = r.model::<B::InnerBackend>(&device)?;
+                let shape = [1, images.rows, images.cols];
+                let norm = Normalize {
+                    mean: r.config.data.normalize_mean as f32,
+                    std: r.config.data.normalize_std as f32,
+                };
+                let count = images.count;
+                let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
+                run_model(&model, &source as &dyn DataSource, batch, &device, sink).map(|_| count)
+            }
+            Input::Table(rows) => {
+                let model = r.table_mlp::<B::InnerBackend>(&device)?;
+                run_model(&model, &rows, batch, &device, sink).map(|_| rows.len())
+            }
+        }
         .map_err(|e| match e {
             PredictError::Train(e) => Failure::runtime(e),
             PredictError::Sink(e) => Failure::runtime(out_err(e)),
         })?;
         out.commit().map_err(|e| Failure::runtime(out_err(e)))?;
-        Ok(source.len())
+        Ok(count)
     }
 }
 
+/// Writes one row per sample; `names` (tables) adds the predicted class name as `label`.
 fn write_rows(
     out: &mut impl Write,
     format: Format,
     first: usize,
     logits: &[f32],
     classes: usize,
+    names: Option<&[String]>,
 ) -> std::io::Result<()> {
     for (i, row) in logits.chunks(classes.max(1)).enumerate() {
         let predicted = argmax(row);
+        let label = names.and_then(|n| n.get(predicted)).map(String::as_str);
         match format {
             Format::Csv => {
                 write!(out, "{},{predicted}", first + i)?;
+                if let Some(l) = label {
+                    write!(out, ",{}", csv_field(l))?;
+                }
                 for v in row {
                     write!(out, ",{v}")?;
                 }
@@ -86,6 +116,7 @@ fn write_rows(
                 let line = Row {
                     index: first + i,
                     predicted,
+                    label,
                     logits: row,
                 };
                 serde_json::to_writer(&mut *out, &line)?;
@@ -101,7 +132,18 @@ fn write_rows(
 struct Row<'a> {
     index: usize,
     predicted: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
     logits: &'a [f32],
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Index of the largest value (the first on ties), as `argmax` in Burn and PyTorch.
@@ -118,16 +160,30 @@ fn argmax(row: &[f32]) -> usize {
 pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     // Everything a user can get wrong is checked before a backend is touched.
     let checkpoint = open(&args.checkpoint)?;
-    let images = read_idx_images(&args.input).map_err(Failure::input)?;
-    let shape = [1, images.rows, images.cols];
-    if shape != checkpoint.state.input_shape {
-        return Err(Failure::input(anyhow!(
-            "{}: images are {:?} but the model was trained on {:?}",
-            args.input.display(),
-            shape,
-            checkpoint.state.input_shape
-        )));
-    }
+    let input = match checkpoint.config.data.format {
+        DataFormat::Csv => Input::Table(
+            open_table_rows(&args.input, checkpoint.preprocessing()?).map_err(Failure::input)?,
+        ),
+        DataFormat::Text => {
+            return Err(Failure::input(anyhow!(
+                "{}: holds a gpt model; predict scores images and tables, `trainer sample` generates text",
+                args.checkpoint.display()
+            )));
+        }
+        DataFormat::Idx | DataFormat::Cifar10 => {
+            let images = read_idx_images(&args.input).map_err(Failure::input)?;
+            let shape = [1, images.rows, images.cols];
+            if shape != checkpoint.state.input_shape {
+                return Err(Failure::input(anyhow!(
+                    "{}: images are {:?} but the model was trained on {:?}",
+                    args.input.display(),
+                    shape,
+                    checkpoint.state.input_shape
+                )));
+            }
+            Input::Images(images)
+        }
+    };
     let out = AtomicFile::create(&args.output)
         .map_err(|e| Failure::input(anyhow!("{}: {e}", args.output.display())))?;
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
@@ -135,7 +191,7 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     let job = PredictJob {
         args: &args,
         checkpoint: &checkpoint,
-        images,
+        input,
         out,
     };
     let n = guarded("prediction", || dispatch(&selection.choice, job))??;

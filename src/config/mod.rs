@@ -11,6 +11,7 @@ mod validate;
 pub use error::ConfigError;
 pub use flatten::flatten_toml;
 pub use load::{Override, load};
+pub use validate::toml_name;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -124,6 +125,15 @@ pub struct DataConfig {
     pub workers: usize,
     /// Ready batches queued ahead of the training step; 0 picks twice the workers.
     pub prefetch: usize,
+    /// The data file for `text` (UTF-8) and `csv` (a table with a header row).
+    pub file: PathBuf,
+    /// Fraction held out for the test split (`text`, `csv`; image formats have test files).
+    pub test_fraction: f64,
+    /// `csv`: the column holding the class label.
+    pub label: String,
+    /// `text`: tokens between the starts of consecutive training windows; 0 = the model's
+    /// block size (windows do not overlap).
+    pub stride: usize,
 }
 
 impl Default for DataConfig {
@@ -137,6 +147,10 @@ impl Default for DataConfig {
             eval_batch_size: 1000,
             workers: 0,
             prefetch: 0,
+            file: PathBuf::new(),
+            test_fraction: 0.1,
+            label: String::new(),
+            stride: 0,
         }
     }
 }
@@ -149,6 +163,22 @@ pub enum DataFormat {
     Idx,
     /// CIFAR-10 binary batches (`data_batch_*.bin`, `test_batch.bin`).
     Cifar10,
+    /// One UTF-8 text file, modelled character by character (`data.file`).
+    Text,
+    /// One CSV table with a header row; `data.label` names the class column (`data.file`).
+    Csv,
+}
+
+impl DataFormat {
+    /// The config name of this format.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataFormat::Idx => "idx",
+            DataFormat::Cifar10 => "cifar10",
+            DataFormat::Text => "text",
+            DataFormat::Csv => "csv",
+        }
+    }
 }
 
 /// `[model]`: which architecture, and its hyperparameters in a sub-table per kind.
@@ -161,6 +191,10 @@ pub struct ModelConfig {
     pub mlp: MlpConfig,
     /// `[model.cnn]`, used when `kind = "cnn"`.
     pub cnn: CnnConfig,
+    /// `[model.gpt]`, used when `kind = "gpt"`.
+    pub gpt: GptConfig,
+    /// `[model.resnet]`, used when `kind = "resnet"`.
+    pub resnet: ResnetConfig,
 }
 
 /// Model families.
@@ -172,6 +206,10 @@ pub enum ModelKind {
     Mlp,
     /// The classic MNIST CNN (two 3x3 convs, max-pool, dropout, two dense layers).
     Cnn,
+    /// A decoder-only transformer over characters (`data.format = "text"`).
+    Gpt,
+    /// A small ResNet (basic residual blocks, batch norm) for 32x32 images.
+    Resnet,
 }
 
 impl ModelKind {
@@ -180,6 +218,8 @@ impl ModelKind {
         match self {
             ModelKind::Mlp => "mlp",
             ModelKind::Cnn => "cnn",
+            ModelKind::Gpt => "gpt",
+            ModelKind::Resnet => "resnet",
         }
     }
 }
@@ -228,6 +268,53 @@ impl Default for CnnConfig {
     }
 }
 
+/// `[model.resnet]`: three stages of basic residual blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResnetConfig {
+    /// Channels of the three stages (the 2nd and 3rd halve the resolution).
+    pub widths: [usize; 3],
+    /// Basic blocks per stage (1 = ResNet-8, 3 = ResNet-20).
+    pub blocks: usize,
+}
+
+impl Default for ResnetConfig {
+    fn default() -> Self {
+        Self {
+            widths: [16, 32, 64],
+            blocks: 1,
+        }
+    }
+}
+
+/// `[model.gpt]`: a pre-norm decoder-only transformer (GPT-2 style).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GptConfig {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Attention heads per block; must divide `embedding`.
+    pub heads: usize,
+    /// Width of the token and position embeddings (the model width).
+    pub embedding: usize,
+    /// Context length in tokens (training windows have this length).
+    pub block_size: usize,
+    /// Dropout on embeddings, attention and MLP outputs, in [0, 1).
+    pub dropout: f64,
+}
+
+impl Default for GptConfig {
+    fn default() -> Self {
+        Self {
+            layers: 6,
+            heads: 6,
+            embedding: 384,
+            block_size: 256,
+            dropout: 0.2,
+        }
+    }
+}
+
 /// `[train]`: the optimization loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -248,6 +335,52 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Drop the last incomplete batch of each epoch (keeps every step's shape fixed).
     pub drop_last: bool,
+    /// Learning-rate schedule over the run's steps.
+    pub schedule: ScheduleConfig,
+    /// Rescale the gradients when their global L2 norm exceeds this (0 = off).
+    pub grad_clip_norm: f64,
+    /// Stop when `checkpoint.best_metric` has not improved for this many epochs (0 = off).
+    pub early_stopping_patience: usize,
+}
+
+/// `[train.schedule]`: the learning rate at each optimizer step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Shape of the schedule after warm-up.
+    pub kind: ScheduleKind,
+    /// Steps of linear warm-up from `lr / warmup_steps` to `lr` (0 = none).
+    pub warmup_steps: usize,
+    /// `cosine`: the rate reached at the last step.
+    pub min_lr: f64,
+    /// `step`: multiply the rate by `gamma` every this many steps.
+    pub step_every: usize,
+    /// `step`: the decay factor, in (0, 1].
+    pub gamma: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleKind::Constant,
+            warmup_steps: 0,
+            min_lr: 0.0,
+            step_every: 1000,
+            gamma: 0.1,
+        }
+    }
+}
+
+/// Learning-rate schedule shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// `train.lr` throughout (after any warm-up).
+    Constant,
+    /// Half a cosine from `train.lr` down to `min_lr` over the remaining steps.
+    Cosine,
+    /// `train.lr * gamma^(step / step_every)`.
+    Step,
 }
 
 impl Default for TrainConfig {
@@ -261,6 +394,9 @@ impl Default for TrainConfig {
             momentum: 0.9,
             log_every: 20,
             drop_last: false,
+            schedule: ScheduleConfig::default(),
+            grad_clip_norm: 0.0,
+            early_stopping_patience: 0,
         }
     }
 }

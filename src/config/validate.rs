@@ -61,6 +61,9 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             ),
         );
     }
+    if let Some((key, msg)) = data_and_model(c) {
+        return fail(key, msg);
+    }
     if c.model.mlp.hidden.is_empty() || c.model.mlp.hidden.contains(&0) {
         return fail(
             "model.mlp.hidden",
@@ -74,6 +77,7 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
         ("model.mlp.dropout", c.model.mlp.dropout),
         ("model.cnn.dropout_conv", c.model.cnn.dropout_conv),
         ("model.cnn.dropout_fc", c.model.cnn.dropout_fc),
+        ("model.gpt.dropout", c.model.gpt.dropout),
     ] {
         if !(0.0..1.0).contains(&p) {
             return fail(key, format!("expected a probability in [0, 1), got {p}"));
@@ -119,6 +123,34 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if t.log_every == 0 {
         return fail("train.log_every", "expected an integer >= 1, got 0".into());
     }
+    if !(t.grad_clip_norm >= 0.0 && t.grad_clip_norm.is_finite()) {
+        return fail(
+            "train.grad_clip_norm",
+            format!("expected a number >= 0 (0 = off), got {}", t.grad_clip_norm),
+        );
+    }
+    let s = &t.schedule;
+    if !(s.min_lr >= 0.0 && s.min_lr <= t.lr) {
+        return fail(
+            "train.schedule.min_lr",
+            format!(
+                "expected a number in [0, train.lr = {}], got {}",
+                t.lr, s.min_lr
+            ),
+        );
+    }
+    if !(s.gamma > 0.0 && s.gamma <= 1.0) {
+        return fail(
+            "train.schedule.gamma",
+            format!("expected a number in (0, 1], got {}", s.gamma),
+        );
+    }
+    if s.step_every == 0 {
+        return fail(
+            "train.schedule.step_every",
+            "expected an integer >= 1, got 0".into(),
+        );
+    }
     let tr = &c.tracking;
     if !(tr.drain_seconds >= 0.0 && tr.drain_seconds.is_finite()) {
         return fail(
@@ -159,8 +191,84 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// How a unit enum value is spelled in TOML.
-fn toml_name<T: serde::Serialize>(v: &T) -> String {
+/// The data format, the model kind and the keys they need agree; `(key, expectation)` if not.
+fn data_and_model(c: &Config) -> Option<(&'static str, String)> {
+    use super::{DataFormat as F, ModelKind as K};
+    let (d, m) = (&c.data, &c.model);
+    let allowed: &[K] = match d.format {
+        F::Idx | F::Cifar10 => &[K::Mlp, K::Cnn, K::Resnet],
+        F::Text => &[K::Gpt],
+        F::Csv => &[K::Mlp],
+    };
+    if !allowed.contains(&m.kind) {
+        let names: Vec<String> = allowed
+            .iter()
+            .map(|k| format!("\"{}\"", k.name()))
+            .collect();
+        return Some((
+            "model.kind",
+            format!(
+                "expected {} for data.format = \"{}\", got \"{}\"",
+                names.join(" or "),
+                d.format.name(),
+                m.kind.name()
+            ),
+        ));
+    }
+    let file_based = matches!(d.format, F::Text | F::Csv);
+    if file_based && d.file.as_os_str().is_empty() {
+        return Some((
+            "data.file",
+            format!("expected the path of the {} file", d.format.name()),
+        ));
+    }
+    if d.format == F::Csv && d.label.trim().is_empty() {
+        return Some(("data.label", "expected the name of the label column".into()));
+    }
+    if !(0.0..1.0).contains(&(d.test_fraction + d.validation_fraction)) || d.test_fraction < 0.0 {
+        return Some((
+            "data.test_fraction",
+            format!(
+                "expected a number >= 0 with test_fraction + validation_fraction < 1, got {}",
+                d.test_fraction
+            ),
+        ));
+    }
+    if m.kind == K::Resnet && (m.resnet.widths.contains(&0) || m.resnet.blocks == 0) {
+        return Some((
+            "model.resnet",
+            format!(
+                "expected widths >= 1 and blocks >= 1, got widths = {:?}, blocks = {}",
+                m.resnet.widths, m.resnet.blocks
+            ),
+        ));
+    }
+    let g = &m.gpt;
+    if m.kind == K::Gpt {
+        for (key, v) in [
+            ("model.gpt.layers", g.layers),
+            ("model.gpt.heads", g.heads),
+            ("model.gpt.block_size", g.block_size),
+        ] {
+            if v == 0 {
+                return Some((key, "expected an integer >= 1, got 0".into()));
+            }
+        }
+        if g.embedding == 0 || g.embedding % g.heads != 0 {
+            return Some((
+                "model.gpt.embedding",
+                format!(
+                    "expected a positive multiple of model.gpt.heads = {}, got {}",
+                    g.heads, g.embedding
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// How a unit enum value is spelled in TOML (`valid_loss`).
+pub fn toml_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -25,6 +25,18 @@ impl HostBatch {
     }
 }
 
+/// Anything that knows how many samples it holds (throughput is counted with it).
+pub trait Samples {
+    /// Number of samples (windows for text, rows for tables, images for images).
+    fn samples(&self) -> usize;
+}
+
+impl Samples for HostBatch {
+    fn samples(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Reads the samples at `indices` of `source` into a new batch.
 pub fn fill_batch(source: &dyn DataSource, indices: &[u32]) -> Result<HostBatch, DataError> {
     let sample_shape = source.feature_shape();

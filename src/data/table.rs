@@ -71,6 +71,8 @@ pub enum TableTargets {
     Classes(Vec<i64>),
     /// Regression targets.
     Values(Vec<f32>),
+    /// No label column (a file to score with a run's saved features and classes): the count.
+    Unlabelled(usize),
 }
 
 /// A validated CSV file: header, where each row starts, and every row's target.
@@ -91,6 +93,8 @@ pub struct TableFile {
 impl TableFile {
     /// Opens and validates `path` against `spec`. With `classes` (a run's saved ones), labels are
     /// mapped to them and an unseen label is an error; otherwise the file's own sorted classes.
+    /// With `classes` and declared features, the label column may be absent: the rows are then
+    /// `Unlabelled` (a file to score).
     pub fn open(
         path: &Path,
         spec: &TableSpec,
@@ -114,9 +118,16 @@ impl TableFile {
                 ))
             })
         };
-        let label_col = column(&spec.label)?;
+        let scoring = classes.is_some() && !spec.features.is_empty();
+        let label_col = match column(&spec.label) {
+            Ok(c) => Some(c),
+            Err(_) if scoring => None,
+            Err(e) => return Err(e),
+        };
         let feature_cols: Vec<usize> = if spec.features.is_empty() {
-            (0..header.len()).filter(|&c| c != label_col).collect()
+            (0..header.len())
+                .filter(|&c| Some(c) != label_col)
+                .collect()
         } else {
             spec.features
                 .iter()
@@ -143,8 +154,9 @@ impl TableFile {
                     )
                 })?;
             }
-            let label = record[label_col].trim();
+            let label = label_col.map_or("", |c| record[c].trim());
             match (spec.task, &known) {
+                _ if label_col.is_none() => {}
                 (TableTask::Regression, _) => values.push(parse_number(label).ok_or_else(|| {
                     rows.error(
                         line,
@@ -177,6 +189,10 @@ impl TableFile {
             return Err(fmt("no data rows after the header".into()));
         }
         let (targets, classes) = match (spec.task, classes) {
+            _ if label_col.is_none() => (
+                TableTargets::Unlabelled(lines.len()),
+                classes.unwrap_or_default().to_vec(),
+            ),
             (TableTask::Regression, _) => (TableTargets::Values(values), Vec::new()),
             (TableTask::Classification, Some(c)) => (TableTargets::Classes(class_ids), c.to_vec()),
             (TableTask::Classification, None) => {
@@ -205,6 +221,11 @@ impl TableFile {
             targets,
             classes,
         })
+    }
+
+    /// True when the file has its label column (false: rows to score).
+    pub fn labelled(&self) -> bool {
+        !matches!(self.targets, TableTargets::Unlabelled(_))
     }
 
     /// Data rows.
@@ -313,6 +334,11 @@ impl TableRows {
     pub fn new(table: Arc<TableFile>, rows: Vec<u32>, prep: Arc<TablePreprocessing>) -> Self {
         Self { table, rows, prep }
     }
+
+    /// True when the rows carry labels.
+    pub fn labelled(&self) -> bool {
+        self.table.labelled()
+    }
 }
 
 /// A batch of table rows: `features` is `[len, features]` row-major.
@@ -322,6 +348,16 @@ pub struct TableBatch {
     pub features: Vec<f32>,
     /// The rows' targets.
     pub targets: TableTargets,
+}
+
+impl super::Samples for TableBatch {
+    fn samples(&self) -> usize {
+        match &self.targets {
+            TableTargets::Classes(c) => c.len(),
+            TableTargets::Values(v) => v.len(),
+            TableTargets::Unlabelled(n) => *n,
+        }
+    }
 }
 
 impl BatchSource for TableRows {
@@ -349,6 +385,7 @@ impl BatchSource for TableRows {
         let targets = match self.table.targets() {
             TableTargets::Classes(c) => TableTargets::Classes(rows.map(|r| c[r]).collect()),
             TableTargets::Values(v) => TableTargets::Values(rows.map(|r| v[r]).collect()),
+            TableTargets::Unlabelled(_) => TableTargets::Unlabelled(indices.len()),
         };
         Ok(TableBatch { features, targets })
     }
@@ -369,7 +406,8 @@ pub struct TableSplits {
 
 impl TableSplits {
     /// Shuffles the rows with `seed` and holds out `test_fraction`, then `valid_fraction` of the
-    /// rest; the split depends only on (seed, row count).
+    /// rest; the split depends only on (seed, row count). Standardization is fitted on the
+    /// training rows.
     pub fn open(
         path: &Path,
         spec: &TableSpec,
@@ -377,7 +415,28 @@ impl TableSplits {
         test_fraction: f64,
         seed: u64,
     ) -> Result<Self, DataError> {
-        let table = Arc::new(TableFile::open(path, spec, None)?);
+        Self::open_with(path, spec, (valid_fraction, test_fraction), seed, None)
+    }
+
+    /// [`TableSplits::open`] with a run's saved preprocessing (`None` fits it).
+    pub fn open_with(
+        path: &Path,
+        spec: &TableSpec,
+        (valid_fraction, test_fraction): (f64, f64),
+        seed: u64,
+        saved: Option<TablePreprocessing>,
+    ) -> Result<Self, DataError> {
+        let table = match &saved {
+            Some(p) => {
+                let spec = TableSpec {
+                    features: p.features.clone(),
+                    ..spec.clone()
+                };
+                TableFile::open(path, &spec, Some(&p.classes))?
+            }
+            None => TableFile::open(path, spec, None)?,
+        };
+        let table = Arc::new(table);
         let (rest, test) = split_indices(table.rows(), test_fraction, seed);
         let (train_pos, valid_pos) = split_indices(
             rest.len(),
@@ -387,7 +446,10 @@ impl TableSplits {
         let pick =
             |pos: Vec<u32>| -> Vec<u32> { pos.into_iter().map(|p| rest[p as usize]).collect() };
         let (train, valid) = (pick(train_pos), pick(valid_pos));
-        let prep = Arc::new(table.fit_preprocessing(&train, &spec.label, spec.task)?);
+        let prep = Arc::new(match saved {
+            Some(p) => p,
+            None => table.fit_preprocessing(&train, &spec.label, spec.task)?,
+        });
         Ok(Self {
             train: TableRows::new(table.clone(), train, prep.clone()),
             valid: TableRows::new(table.clone(), valid, prep.clone()),

@@ -51,6 +51,14 @@ impl Vocab {
             .collect()
     }
 
+    /// The ids of `text` (characters outside the vocabulary get the unknown id).
+    pub fn encode(&self, text: &str) -> Vec<i64> {
+        let ids = self.ids();
+        text.chars()
+            .map(|c| ids.get(&c).copied().unwrap_or(self.unknown()) as i64)
+            .collect()
+    }
+
     /// The text of a sequence of ids (unknown ids read as U+FFFD).
     pub fn decode(&self, ids: &[i64]) -> String {
         let chars: Vec<char> = self.chars.chars().collect();
@@ -237,6 +245,12 @@ pub struct TokenBatch {
     pub targets: Vec<i64>,
     /// Tokens per window.
     pub window: usize,
+}
+
+impl super::Samples for TokenBatch {
+    fn samples(&self) -> usize {
+        self.inputs.len() / self.window.max(1)
+    }
 }
 
 impl BatchSource for TextWindows {

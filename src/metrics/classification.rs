@@ -24,6 +24,19 @@ impl ConfusionMatrix {
         self.classes
     }
 
+    /// The counts as rows: `rows()[t][p]` samples of true class `t` were predicted `p`.
+    pub fn rows(&self) -> Vec<Vec<u64>> {
+        self.counts
+            .chunks(self.classes.max(1))
+            .map(<[u64]>::to_vec)
+            .collect()
+    }
+
+    /// Samples whose true class is `c`.
+    pub fn support(&self, c: usize) -> u64 {
+        (0..self.classes).map(|p| self.count(c, p)).sum()
+    }
+
     /// Records one prediction; ids outside `0..classes` are ignored and reported as `false`.
     pub fn add(&mut self, truth: usize, predicted: usize) -> bool {
         if truth >= self.classes || predicted >= self.classes {
@@ -156,6 +169,8 @@ mod tests {
         let m = example();
         assert_eq!(m.total(), 10);
         assert_eq!((m.count(2, 0), m.count(2, 1), m.count(2, 2)), (1, 1, 3));
+        assert_eq!(m.rows(), [[2, 1, 0], [0, 1, 1], [1, 1, 3]]);
+        assert_eq!((m.support(0), m.support(1), m.support(2)), (3, 2, 5));
         assert!((m.accuracy() - 0.6).abs() < 1e-12); // 2 + 1 + 3 correct of 10
         // Class 0: predicted 3 times (2 right), truly 3 -> P 2/3, R 2/3, F1 2/3.
         // Class 1: predicted 3 times (1 right), truly 2 -> P 1/3, R 1/2, F1 0.4.

@@ -18,8 +18,9 @@ pub fn to_pytorch_safetensors<B: Backend>(
 ) -> Result<Vec<u8>, ExportError> {
     let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(BurnToPyTorchAdapter)
-        // The model enum's variant (`Mlp.`, `Cnn.`) is not part of the PyTorch module's names.
-        .with_key_remapping(r"^(Mlp|Cnn)\.", "");
+        // The model enum's variant (`Mlp.`, `Cnn.`, `Resnet.`) is not part of the PyTorch
+        // module's names.
+        .with_key_remapping(r"^(Mlp|Cnn|Resnet)\.", "");
     for (key, value) in metadata {
         store = store.metadata(*key, value.clone());
     }

@@ -1,6 +1,8 @@
 //! Multi-layer perceptron: Linear -> ReLU -> Dropout, repeated, then a Linear head.
 
+use super::{Scores, Trainable};
 use crate::config::MlpConfig;
+use crate::data::{Samples, TableBatch, TableTargets};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
@@ -41,5 +43,29 @@ impl<B: Backend> Mlp<B> {
                 .forward(self.activation.forward(layer.forward(x)))
         });
         head.forward(x)
+    }
+}
+
+/// The tabular classifier: rows of standardized features in, class logits out.
+impl<B: Backend> Trainable<B> for Mlp<B> {
+    type Batch = TableBatch;
+
+    fn score(&self, batch: &TableBatch, device: &B::Device) -> Scores<B> {
+        let rows = batch.samples();
+        // `fit` and `eval` open labelled classification tables, so targets are class ids;
+        // scoring an unlabelled file reads only the logits.
+        let labels = match &batch.targets {
+            TableTargets::Classes(c) => c.clone(),
+            TableTargets::Values(_) | TableTargets::Unlabelled(_) => vec![0; rows],
+        };
+        let width = batch.features.len() / rows.max(1);
+        let x = Tensor::from_data(
+            TensorData::new(batch.features.clone(), [rows, width]),
+            device,
+        );
+        Scores {
+            logits: self.forward(x),
+            targets: Tensor::from_data(TensorData::new(labels, [rows]), device),
+        }
     }
 }

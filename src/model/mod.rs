@@ -1,15 +1,40 @@
-//! Models, generic over the Burn backend, behind one `Classifier` module enum.
+//! Models, generic over the Burn backend: image classifiers behind one `Classifier` module enum,
+//! the tabular MLP and the character-level GPT; each is `Trainable` on its own kind of batch.
 
 mod cnn;
 mod export;
+mod generate;
+mod gpt;
 mod mlp;
+mod resnet;
+mod trainable;
 
 pub use cnn::Cnn;
 pub use export::{ExportError, to_pytorch_safetensors};
+pub use generate::{Sampling, draw, generate};
+pub use gpt::Gpt;
 pub use mlp::Mlp;
+pub use resnet::Resnet;
+pub use trainable::{Scores, Trainable};
 
 use crate::config::{ModelConfig, ModelKind};
+use crate::data::HostBatch;
 use burn::prelude::*;
+
+/// Uploads a host batch: images `[n, c, h, w]` and integer labels `[n]`.
+pub fn device_batch<B: Backend>(
+    batch: &HostBatch,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+    let [c, h, w] = batch.sample_shape;
+    let n = batch.len();
+    let images = Tensor::from_data(
+        TensorData::new(batch.features.clone(), [n, c, h, w]),
+        device,
+    );
+    let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), device);
+    (images, labels)
+}
 
 /// Any image classifier the trainer can build from config.
 // One value per run, moved by value through each step: the size difference costs nothing.
@@ -20,10 +45,13 @@ pub enum Classifier<B: Backend> {
     Mlp(Mlp<B>),
     /// See [`Cnn`].
     Cnn(Cnn<B>),
+    /// See [`Resnet`].
+    Resnet(Resnet<B>),
 }
 
 impl<B: Backend> Classifier<B> {
-    /// Builds the model named by `cfg.kind` for inputs of `input_shape` (`[c, h, w]`).
+    /// Builds the image model named by `cfg.kind` (`mlp` or `cnn`) for inputs of `input_shape`
+    /// (`[c, h, w]`); other kinds build the MLP (config validation keeps them off image data).
     pub fn new(
         cfg: &ModelConfig,
         input_shape: [usize; 3],
@@ -31,13 +59,19 @@ impl<B: Backend> Classifier<B> {
         device: &B::Device,
     ) -> Self {
         match cfg.kind {
-            ModelKind::Mlp => Classifier::Mlp(Mlp::new(
+            ModelKind::Mlp | ModelKind::Gpt => Classifier::Mlp(Mlp::new(
                 &cfg.mlp,
                 input_shape.iter().product(),
                 num_classes,
                 device,
             )),
             ModelKind::Cnn => Classifier::Cnn(Cnn::new(&cfg.cnn, input_shape, num_classes, device)),
+            ModelKind::Resnet => Classifier::Resnet(Resnet::new(
+                &cfg.resnet,
+                input_shape[0],
+                num_classes,
+                device,
+            )),
         }
     }
 
@@ -46,6 +80,19 @@ impl<B: Backend> Classifier<B> {
         match self {
             Classifier::Mlp(m) => m.forward(images.flatten(1, 3)),
             Classifier::Cnn(m) => m.forward(images),
+            Classifier::Resnet(m) => m.forward(images),
+        }
+    }
+}
+
+impl<B: Backend> Trainable<B> for Classifier<B> {
+    type Batch = HostBatch;
+
+    fn score(&self, batch: &HostBatch, device: &B::Device) -> Scores<B> {
+        let (images, labels) = device_batch::<B>(batch, device);
+        Scores {
+            logits: self.forward(images),
+            targets: labels,
         }
     }
 }
@@ -56,6 +103,11 @@ pub fn check_input(cfg: &ModelConfig, input_shape: [usize; 3]) -> Result<(), Str
     if cfg.kind == ModelKind::Cnn && (h < 6 || w < 6) {
         return Err(format!(
             "model.kind = \"cnn\" needs images of at least 6x6, the data has {h}x{w}"
+        ));
+    }
+    if cfg.kind == ModelKind::Resnet && (h < 4 || w < 4) {
+        return Err(format!(
+            "model.kind = \"resnet\" needs images of at least 4x4, the data has {h}x{w}"
         ));
     }
     Ok(())

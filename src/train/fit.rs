@@ -2,13 +2,17 @@
 
 use super::cadence::{checkpoint_due, step_seed};
 use super::record::model_from_bytes;
-use super::snapshot::{Position, SaveContext, snapshot};
+use super::schedule::learning_rate;
+use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
+use super::step::StepSettings;
 use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate, train_step};
 use crate::checkpoint::{CheckpointStore, Snapshot};
 use crate::config::{BestMetric, BestMode, Config};
-use crate::data::{BatchList, EpochPlan, Loader, LoaderSettings, Splits, batches_per_epoch};
-use crate::model::{Classifier, check_input};
-use burn::module::{AutodiffModule, Module};
+use crate::data::{
+    BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Samples, Splits, batches_per_epoch,
+};
+use crate::model::{Classifier, Trainable, check_input};
+use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +21,10 @@ use std::time::Instant;
 /// What a finished run reports (the run summary is built from it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FitReport {
-    /// Epochs completed.
+    /// Epochs completed (fewer than configured when stopped early).
     pub epochs: usize,
+    /// True when early stopping ended the run before `train.epochs`.
+    pub stopped_early: bool,
     /// Optimizer steps taken in the whole run (resumed parts included).
     pub steps: usize,
     /// Trainable parameters.
@@ -33,7 +39,7 @@ pub struct FitReport {
     pub final_train_loss: f64,
     /// Validation result after the last epoch (None when the validation split is empty).
     pub valid: Option<EvalResult>,
-    /// Test result at the end.
+    /// Test result at the end (NaN metrics and 0 samples when the test split is empty).
     pub test: EvalResult,
 }
 
@@ -64,44 +70,87 @@ pub struct FitPorts<'a> {
 }
 
 /// The trained model and how the run ended.
-pub struct Fitted<B: AutodiffBackend> {
+pub struct Fitted<M> {
     /// How it ended.
     pub outcome: FitOutcome,
     /// The model as it is at the end.
-    pub model: Classifier<B>,
+    pub model: M,
 }
 
-/// Trains the configured model on `data.train` (continuing `resume` if given), validating each
-/// epoch and testing at the end.
+/// The model a run trains: its identity in checkpoints and how to build it fresh.
+pub struct ModelPlan<F> {
+    /// Architecture and assets, recorded in every checkpoint.
+    pub spec: ModelSpec,
+    /// Builds the freshly initialized model on a device (after the run's seed is set).
+    pub build: F,
+}
+
+/// Trains the configured image model on `data.train` (continuing `resume` if given), validating
+/// each epoch and testing at the end.
 pub fn fit<B: AutodiffBackend>(
     cfg: &Config,
     data: &Splits,
     backend: &str,
     device: &B::Device,
     resume: Option<&Snapshot>,
-    mut ports: FitPorts<'_>,
-) -> Result<Fitted<B>, TrainError> {
+    ports: FitPorts<'_>,
+) -> Result<Fitted<Classifier<B>>, TrainError> {
     let shape = data.train.feature_shape();
     check_input(&cfg.model, shape).map_err(TrainError::Data)?;
     let classes = data.train.num_classes().max(data.test.num_classes());
+    let plan = ModelPlan {
+        spec: ModelSpec {
+            kind: cfg.model.kind.name().to_string(),
+            input_shape: shape,
+            num_classes: classes,
+            assets: Default::default(),
+        },
+        build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
+    };
+    fit_model(cfg, plan, data, backend, device, resume, ports)
+}
+
+/// Trains any `Trainable` model on splits of its batch source: the loop behind every task.
+pub fn fit_model<B, M, S, F>(
+    cfg: &Config,
+    plan: ModelPlan<F>,
+    data: &Splits<S>,
+    backend: &str,
+    device: &B::Device,
+    resume: Option<&Snapshot>,
+    mut ports: FitPorts<'_>,
+) -> Result<Fitted<M>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+    M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+    S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+    F: FnOnce(&B::Device) -> M,
+{
     if data.train.is_empty() {
         return Err(TrainError::Data(
             "the training split is empty (lower data.validation_fraction)".into(),
         ));
     }
+    let spec = &plan.spec;
     B::seed(device, cfg.run.seed);
-    let mut model = Classifier::<B>::new(&cfg.model, shape, classes, device);
-    let mut optim = AnyOptimizer::<B>::new(&cfg.train);
+    let mut model = (plan.build)(device);
+    let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
     let mut pos = Position::default();
     if let Some(snap) = resume {
         let s = &snap.state;
-        if s.model != cfg.model.kind.name() || s.input_shape != shape || s.num_classes != classes {
+        if s.model != spec.kind
+            || s.input_shape != spec.input_shape
+            || s.num_classes != spec.num_classes
+        {
             return Err(TrainError::Data(format!(
-                "the checkpoint holds a {} model for {:?} inputs and {} classes; this run builds a {} model for {shape:?} inputs and {classes} classes",
+                "the checkpoint holds a {} model for {:?} inputs and {} classes; this run builds a {} model for {:?} inputs and {} classes",
                 s.model,
                 s.input_shape,
                 s.num_classes,
-                cfg.model.kind.name()
+                spec.kind,
+                spec.input_shape,
+                spec.num_classes
             )));
         }
         model = model_from_bytes(model, snap.model.clone(), device)?; // first: it restores param ids
@@ -114,10 +163,12 @@ pub fn fit<B: AutodiffBackend>(
             epoch_loss_sum: s.epoch_loss_sum,
             metric: s.metric,
             best: s.best_metric,
+            stale_epochs: s.epochs_without_improvement,
         };
     }
     let (t, n) = (&cfg.train, data.train.len());
     let steps_per_epoch = batches_per_epoch(n, t.batch_size, t.drop_last);
+    let total_steps = steps_per_epoch * t.epochs;
     let plan = EpochPlan {
         seed: cfg.run.seed,
         batch_size: t.batch_size,
@@ -146,6 +197,7 @@ pub fn fit<B: AutodiffBackend>(
     });
 
     let (mut samples, mut train_seconds, mut last_loss, mut valid) = (0, 0.0, f64::NAN, None);
+    let mut stopped_early = false;
     let mut clock = SaveClock::new();
     while pos.epoch < t.epochs {
         let epoch = pos.epoch;
@@ -156,11 +208,15 @@ pub fn fit<B: AutodiffBackend>(
         for item in Loader::start(data.train.clone(), batches, pos.batch, loader) {
             let (i, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
             B::seed(device, step_seed(cfg.run.seed, pos.global_step));
-            let out = train_step(model, &mut optim, &batch, t.lr, device);
+            let settings = StepSettings {
+                lr: learning_rate(t, pos.global_step, total_steps),
+                clip_norm: t.grad_clip_norm,
+            };
+            let out = train_step(model, &mut optim, &batch, settings, device);
             model = out.model;
             window.push(out.loss);
             (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
-            epoch_samples += batch.len();
+            epoch_samples += batch.samples();
             clock.steps += 1;
             let end_of_epoch = i + 1 == steps_per_epoch;
             if (i + 1) % t.log_every == 0 || end_of_epoch {
@@ -171,7 +227,7 @@ pub fn fit<B: AutodiffBackend>(
                     step_in_epoch: i + 1,
                     global_step: pos.global_step,
                     loss: window.take_mean(),
-                    lr: t.lr,
+                    lr: settings.lr,
                     samples_per_sec: epoch_samples as f64 / elapsed.max(1e-9),
                 });
             }
@@ -183,7 +239,7 @@ pub fn fit<B: AutodiffBackend>(
                     model: &model,
                     optim: &optim,
                     pos: &pos,
-                    model_shape: (shape, classes),
+                    spec,
                 };
                 if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)? {
                     return Ok(Fitted { outcome, model });
@@ -216,11 +272,16 @@ pub fn fit<B: AutodiffBackend>(
                 BestMetric::ValidLoss => r.loss,
             };
             pos.metric = Some(m);
-            pos.best = Some(match (pos.best, cfg.checkpoint.best_mode) {
-                (None, _) => m,
-                (Some(b), BestMode::Max) => b.max(m),
-                (Some(b), BestMode::Min) => b.min(m),
-            });
+            let improved = match (pos.best, cfg.checkpoint.best_mode) {
+                (None, _) => true,
+                (Some(b), BestMode::Max) => m > b,
+                (Some(b), BestMode::Min) => m < b,
+            };
+            if improved {
+                (pos.best, pos.stale_epochs) = (Some(m), 0);
+            } else {
+                pos.stale_epochs += 1;
+            }
             valid = Some(r);
         }
         (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
@@ -231,7 +292,7 @@ pub fn fit<B: AutodiffBackend>(
                 model: &model,
                 optim: &optim,
                 pos: &pos,
-                model_shape: (shape, classes),
+                spec,
             };
             // After the last epoch a stop changes nothing: the test split is evaluated anyway.
             if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)?
@@ -239,6 +300,16 @@ pub fn fit<B: AutodiffBackend>(
             {
                 return Ok(Fitted { outcome, model });
             }
+        }
+        let patience = t.early_stopping_patience;
+        if patience > 0 && pos.stale_epochs >= patience && pos.epoch < t.epochs {
+            stopped_early = true;
+            tracing::info!(
+                epochs = pos.epoch,
+                patience,
+                "early stopping: the validation metric did not improve"
+            );
+            break;
         }
     }
     let test = evaluate(
@@ -248,11 +319,14 @@ pub fn fit<B: AutodiffBackend>(
         loader,
         device,
     )?;
-    ports
-        .observer
-        .on_event(&eval_event(None, Split::Test, &test));
+    if test.samples > 0 {
+        ports
+            .observer
+            .on_event(&eval_event(None, Split::Test, &test));
+    }
     let report = FitReport {
-        epochs: t.epochs,
+        epochs: pos.epoch,
+        stopped_early,
         steps: pos.global_step,
         parameters: model.num_params(),
         samples,
@@ -331,9 +405,9 @@ fn stop_requested(ports: &FitPorts<'_>) -> bool {
 
 /// Saves a checkpoint (if a store is given) and restarts the clock; when `stop` is set, returns
 /// the `Interrupted` outcome the loop must end with.
-fn checkpoint<B: AutodiffBackend>(
+fn checkpoint<B: AutodiffBackend, M: AutodiffModule<B>>(
     ports: &mut FitPorts<'_>,
-    ctx: SaveContext<'_, B>,
+    ctx: SaveContext<'_, B, M>,
     stop: bool,
     clock: &mut SaveClock,
 ) -> Result<Option<FitOutcome>, TrainError> {
@@ -347,9 +421,9 @@ fn checkpoint<B: AutodiffBackend>(
 }
 
 /// Saves a checkpoint through the store port, if there is one.
-fn save<B: AutodiffBackend>(
+fn save<B: AutodiffBackend, M: AutodiffModule<B>>(
     ports: &mut FitPorts<'_>,
-    ctx: SaveContext<'_, B>,
+    ctx: SaveContext<'_, B, M>,
     interrupted: bool,
 ) -> Result<Option<String>, TrainError> {
     let Some(store) = ports.store.as_deref_mut() else {

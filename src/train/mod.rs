@@ -1,24 +1,28 @@
 //! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters.
 
 mod cadence;
+mod clip;
 mod evaluate;
 mod events;
 mod fit;
 mod optimizer;
 mod predict;
 mod record;
+mod schedule;
 mod snapshot;
 mod step;
 
 pub use cadence::{checkpoint_due, step_seed};
-pub use evaluate::{EvalResult, evaluate};
+pub use clip::clip_grad_norm;
+pub use evaluate::{EvalResult, evaluate, evaluate_with_confusion};
 pub use events::{Event, Observer, Observers, Split};
-pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, fit, read_scalar};
+pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;
 pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
-pub use snapshot::{Position, SaveContext, snapshot};
-pub use step::{StepOutput, device_batch, train_step};
+pub use schedule::learning_rate;
+pub use snapshot::{ModelSpec, Position, SaveContext, snapshot};
+pub use step::{StepOutput, StepSettings, device_batch, train_step};
 
 /// Failures inside the training loop.
 #[derive(Debug, thiserror::Error)]

@@ -1,25 +1,30 @@
-//! Inference: logits for every sample of a source, in order, a batch at a time.
+//! Inference: logits for every sample of a batch source, in order, a batch at a time.
 
 use super::TrainError;
-use crate::data::{DataSource, fill_batch};
-use crate::model::Classifier;
+use crate::data::BatchSource;
+use crate::model::Trainable;
 use burn::prelude::*;
 
 /// Runs `model` over `source` in batches of `batch_size` and hands each batch's logits
 /// (row-major `[len, classes]`) and the index of its first sample to `sink`.
-pub fn predict<B: Backend, E>(
-    model: &Classifier<B>,
-    source: &dyn DataSource,
+pub fn predict<B, M, S, E>(
+    model: &M,
+    source: &S,
     batch_size: usize,
     device: &B::Device,
     mut sink: impl FnMut(usize, &[f32], usize) -> Result<(), E>,
-) -> Result<(), PredictError<E>> {
+) -> Result<(), PredictError<E>>
+where
+    B: Backend,
+    M: Trainable<B>,
+    S: BatchSource<Batch = M::Batch> + ?Sized,
+{
     let indices: Vec<u32> = (0..source.len() as u32).collect();
     for (i, chunk) in indices.chunks(batch_size.max(1)).enumerate() {
-        let batch = fill_batch(source, chunk)
+        let batch = source
+            .read_batch(chunk)
             .map_err(|e| PredictError::Train(TrainError::Data(e.to_string())))?;
-        let (images, _) = super::device_batch::<B>(&batch, device);
-        let logits = model.forward(images);
+        let logits = model.score(&batch, device).logits;
         let classes = logits.dims()[1];
         let values = logits
             .into_data()

@@ -2,7 +2,6 @@
 //! checkpoints store. The core encodes; the store decides where bytes go.
 
 use super::{AnyOptimizer, TrainError};
-use crate::model::Classifier;
 use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
@@ -17,23 +16,23 @@ fn err(what: &str) -> impl FnOnce(burn::record::RecorderError) -> TrainError + '
 }
 
 /// Encodes the model's weights.
-pub fn model_to_bytes<B: Backend>(model: &Classifier<B>) -> Result<Vec<u8>, TrainError> {
+pub fn model_to_bytes<B: Backend, M: Module<B>>(model: &M) -> Result<Vec<u8>, TrainError> {
     Recorder::<B>::record(&recorder(), model.clone().into_record(), ())
         .map_err(err("encoding the model"))
 }
 
 /// Loads weights into `model` (which must have the same architecture).
-pub fn model_from_bytes<B: Backend>(
-    model: Classifier<B>,
+pub fn model_from_bytes<B: Backend, M: Module<B>>(
+    model: M,
     bytes: Vec<u8>,
     device: &B::Device,
-) -> Result<Classifier<B>, TrainError> {
+) -> Result<M, TrainError> {
     let record = Recorder::<B>::load(&recorder(), bytes, device)
         .map_err(err("decoding the model weights"))?;
     Ok(model.load_record(record))
 }
 
-impl<B: AutodiffBackend> AnyOptimizer<B> {
+impl<B: AutodiffBackend, M: burn::module::AutodiffModule<B>> AnyOptimizer<B, M> {
     /// Encodes the optimizer state (moments, step counts).
     pub fn to_bytes(&self) -> Result<Vec<u8>, TrainError> {
         let r = recorder();

@@ -5,7 +5,22 @@ use super::{AnyOptimizer, TrainError};
 use crate::checkpoint::{FORMAT_VERSION, Snapshot, TrainState};
 use crate::config::Config;
 use crate::model::Classifier;
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
+use std::collections::BTreeMap;
+
+/// What identifies a model's architecture in checkpoints, and the files that travel with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelSpec {
+    /// Model kind (`mlp`, `cnn`, `gpt`): a checkpoint only loads into the same kind.
+    pub kind: String,
+    /// Shape of one input sample (`[1, 1, features]` for tables, `[1, 1, block]` for text).
+    pub input_shape: [usize; 3],
+    /// Output classes (the vocabulary size for language models).
+    pub num_classes: usize,
+    /// Files saved beside the weights in every checkpoint (e.g. `vocab.json`).
+    pub assets: BTreeMap<String, Vec<u8>>,
+}
 
 /// Where the training loop is; saved in checkpoints.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,25 +37,27 @@ pub struct Position {
     pub metric: Option<f64>,
     /// Best validation metric so far.
     pub best: Option<f64>,
+    /// Validations in a row since `best` last improved (early stopping counts them).
+    pub stale_epochs: usize,
 }
 
 /// What a checkpoint is made of.
-pub struct SaveContext<'a, B: AutodiffBackend> {
+pub struct SaveContext<'a, B: AutodiffBackend, M: AutodiffModule<B> = Classifier<B>> {
     /// The run's resolved config.
     pub cfg: &'a Config,
     /// The model being trained.
-    pub model: &'a Classifier<B>,
+    pub model: &'a M,
     /// Its optimizer.
-    pub optim: &'a AnyOptimizer<B>,
+    pub optim: &'a AnyOptimizer<B, M>,
     /// Loop position.
     pub pos: &'a Position,
-    /// Input shape and class count the model was built for.
-    pub model_shape: ([usize; 3], usize),
+    /// The architecture and its assets.
+    pub spec: &'a ModelSpec,
 }
 
 /// Encodes weights, optimizer state and loop position (reads the weights back from the device).
-pub fn snapshot<B: AutodiffBackend>(
-    ctx: SaveContext<'_, B>,
+pub fn snapshot<B: AutodiffBackend, M: AutodiffModule<B>>(
+    ctx: SaveContext<'_, B, M>,
     interrupted: bool,
     tracker_run_id: &str,
 ) -> Result<Snapshot, TrainError> {
@@ -49,15 +66,15 @@ pub fn snapshot<B: AutodiffBackend>(
         model,
         optim,
         pos,
-        model_shape,
+        spec,
     } = ctx;
     Ok(Snapshot {
         state: TrainState {
             format_version: FORMAT_VERSION,
             trainer_version: env!("CARGO_PKG_VERSION").to_string(),
-            model: cfg.model.kind.name().to_string(),
-            input_shape: model_shape.0,
-            num_classes: model_shape.1,
+            model: spec.kind.clone(),
+            input_shape: spec.input_shape,
+            num_classes: spec.num_classes,
             epoch: pos.epoch,
             batch_in_epoch: pos.batch,
             global_step: pos.global_step,
@@ -65,11 +82,13 @@ pub fn snapshot<B: AutodiffBackend>(
             seed: cfg.run.seed,
             metric: pos.metric,
             best_metric: pos.best,
+            epochs_without_improvement: pos.stale_epochs,
             tracker_run_id: tracker_run_id.to_string(),
             interrupted,
         },
         model: model_to_bytes(model)?,
         optimizer: optim.to_bytes()?,
         config_toml: cfg.to_toml(),
+        assets: spec.assets.clone(),
     })
 }

@@ -17,4 +17,5 @@ mod mlflow_server;
 mod resume;
 mod runs_cli;
 mod streaming;
+mod tasks;
 mod train_backends;

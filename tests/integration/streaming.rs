@@ -30,7 +30,7 @@ fn same_seed_same_losses_with_1_2_and_8_workers() {
 
 /// CIFAR-10 binary records: a label byte, then 3x32x32 pixels (class-dependent brightness so
 /// the model has something to learn).
-fn cifar_file(path: &std::path::Path, records: usize, offset: usize) {
+pub fn cifar_file(path: &std::path::Path, records: usize, offset: usize) {
     let mut bytes = Vec::new();
     for r in 0..records {
         let label = ((r + offset) % 10) as u8;

@@ -1,0 +1,137 @@
+//! Opening the train/validation/test splits of each data format.
+
+use super::{
+    BatchSource, CifarDataset, DataError, DataSource, IdxDataset, Normalize, Subset, TableFile,
+    TablePreprocessing, TableRows, TableSpec, TableSplits, TableTask, TextCorpus, TextWindows,
+    Vocab, split_indices,
+};
+use crate::config::{DataConfig, DataFormat};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The three splits a run trains, validates and tests on (shared with loader threads); image
+/// sources by default.
+pub struct Splits<S: ?Sized = dyn DataSource> {
+    /// Training samples.
+    pub train: Arc<S>,
+    /// Held-out validation samples (may be empty).
+    pub valid: Arc<S>,
+    /// Test samples.
+    pub test: Arc<S>,
+}
+
+/// Opens the train/validation/test splits described by `[data]` (file-backed: pixels are read
+/// from disk as batches are assembled).
+pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
+    let norm = Normalize {
+        mean: cfg.normalize_mean as f32,
+        std: cfg.normalize_std as f32,
+    };
+    let (train, test): (Arc<dyn DataSource>, Arc<dyn DataSource>) = match cfg.format {
+        DataFormat::Idx => (
+            Arc::new(IdxDataset::open(&cfg.dir, "train", norm)?),
+            Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?),
+        ),
+        DataFormat::Cifar10 => (
+            Arc::new(CifarDataset::open_train(&cfg.dir, norm)?),
+            Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
+        ),
+        DataFormat::Text | DataFormat::Csv => {
+            return Err(DataError::Mismatch {
+                message: format!(
+                    "data.format = \"{}\" holds no images; expected \"idx\" or \"cifar10\" here",
+                    cfg.format.name()
+                ),
+            });
+        }
+    };
+    if train.feature_shape() != test.feature_shape() {
+        return Err(DataError::Mismatch {
+            message: format!(
+                "{}: train samples are {:?} but test samples are {:?}",
+                cfg.dir.display(),
+                train.feature_shape(),
+                test.feature_shape()
+            ),
+        });
+    }
+    let (train_idx, valid_idx) = split_indices(train.len(), cfg.validation_fraction, seed);
+    Ok(Splits {
+        train: Arc::new(Subset::new(train.clone(), train_idx)),
+        valid: Arc::new(Subset::new(train, valid_idx)),
+        test,
+    })
+}
+
+/// Opens `data.file` as a character-level corpus: the last `validation_fraction` and
+/// `test_fraction` of the text are held out; training windows of `window` tokens start every
+/// `data.stride` tokens (0: every `window`), evaluation windows never overlap. With `vocab`
+/// given (a checkpoint's), it is used instead of the one read from the training text.
+pub fn load_text_splits(
+    cfg: &DataConfig,
+    window: usize,
+    vocab: Option<Vocab>,
+) -> Result<(Splits<TextWindows>, Vocab), DataError> {
+    let corpus = TextCorpus::open(&cfg.file, cfg.validation_fraction, cfg.test_fraction, vocab)?;
+    let stride = if cfg.stride == 0 { window } else { cfg.stride };
+    let splits = Splits {
+        train: Arc::new(corpus.windows(corpus.train.clone(), window, stride)),
+        valid: Arc::new(corpus.windows(corpus.valid.clone(), window, window)),
+        test: Arc::new(corpus.windows(corpus.test.clone(), window, window)),
+    };
+    if splits.train.is_empty() {
+        return Err(DataError::Format {
+            path: cfg.file.clone(),
+            message: format!(
+                "the training text ({} characters) is shorter than one window of {window} + 1",
+                corpus.train.len()
+            ),
+        });
+    }
+    Ok((splits, corpus.vocab))
+}
+
+/// Opens `data.file` as a classification table labelled by `data.label`, with the
+/// standardization fitted on the training rows, or a run's `saved` one used as it is.
+pub fn load_table_splits(
+    cfg: &DataConfig,
+    seed: u64,
+    saved: Option<TablePreprocessing>,
+) -> Result<(Splits<TableRows>, Arc<TablePreprocessing>), DataError> {
+    let spec = TableSpec {
+        label: cfg.label.clone(),
+        task: TableTask::Classification,
+        features: Vec::new(),
+    };
+    let fractions = (cfg.validation_fraction, cfg.test_fraction);
+    let t = TableSplits::open_with(&cfg.file, &spec, fractions, seed, saved)?;
+    let splits = Splits {
+        train: Arc::new(t.train),
+        valid: Arc::new(t.valid),
+        test: Arc::new(t.test),
+    };
+    Ok((splits, t.preprocessing))
+}
+
+/// Every row of the table at `path`, read with a run's saved feature columns, classes and
+/// standardization; the label column may be absent (a file to score).
+pub fn open_table_rows(path: &Path, prep: TablePreprocessing) -> Result<TableRows, DataError> {
+    let spec = TableSpec {
+        label: prep.label.clone(),
+        task: TableTask::Classification,
+        features: prep.features.clone(),
+    };
+    let table = TableFile::open(path, &spec, Some(&prep.classes))?;
+    let rows = (0..table.rows() as u32).collect();
+    Ok(TableRows::new(Arc::new(table), rows, Arc::new(prep)))
+}
+
+/// Every non-overlapping `window` of the text at `path`, with a run's vocabulary.
+pub fn open_text_windows(
+    path: &Path,
+    window: usize,
+    vocab: Vocab,
+) -> Result<TextWindows, DataError> {
+    let corpus = TextCorpus::open(path, 0.0, 0.0, Some(vocab))?;
+    Ok(corpus.windows(0..corpus.tokens, window, window))
+}
