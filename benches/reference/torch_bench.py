@@ -2,6 +2,8 @@
 """PyTorch reference for `trainer bench`: the same model, init scheme, optimizer, batch size
 and data as a trainer config, timed the same way, printed in the same JSON schema.
 
+Models: the image MLP and CNN (IDX data) and the character-level GPT (text data).
+
 Usage: torch_bench.py --config configs/mnist-mlp.toml [--device cpu|cuda] [--steps 50]
                       [--warmup 5] [--set data.dir=...] [--json OUT]
 """
@@ -69,6 +71,45 @@ class Cnn(nn.Module):
         return self.fc2(x)
 
 
+class Gpt(nn.Module):
+    # As trainer's Gpt: token + position embeddings (N(0, 0.02)), pre-norm blocks of causal
+    # multi-head attention and a GELU MLP of width 4d, a final LayerNorm, a linear head.
+    def __init__(self, vocab, layers, heads, d, block, dropout):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, d)
+        self.positions = nn.Embedding(block, d)
+        nn.init.normal_(self.tokens.weight, std=0.02)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        self.dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(d, heads, 4 * d, dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        pos = torch.arange(t, device=idx.device)
+        x = self.dropout(self.tokens(idx) + self.positions(pos))
+        mask = nn.Transformer.generate_square_subsequent_mask(t, device=idx.device)
+        x = self.blocks(x, mask=mask, is_causal=True)
+        return self.head(self.norm(x)).flatten(0, 1)  # [b * t, vocab], as trainer's rows
+
+
+def text_windows(data, block):
+    """The training part of the text as token windows [n, block + 1] (inputs and shifted
+    targets), with the vocabulary of the training characters plus one unknown id."""
+    text = open(data["file"], encoding="utf-8").read()
+    held_out = data.get("validation_fraction", 0.1) + data.get("test_fraction", 0.1)
+    train = text[: int(len(text) * (1.0 - held_out))]
+    chars = sorted(set(train))
+    lookup = {c: i for i, c in enumerate(chars)}
+    ids = np.fromiter((lookup[c] for c in train), dtype=np.int64, count=len(train))
+    stride = data.get("stride", 0) or block
+    starts = np.arange(0, len(ids) - block - 1, stride)
+    return np.stack([ids[s:s + block + 1] for s in starts]), len(chars) + 1
+
+
 def apply_set(cfg, item):
     key, _, value = item.partition("=")
     try:
@@ -96,18 +137,27 @@ def main():
     for item in a.set:
         apply_set(cfg, item)
     data, model_cfg, train = cfg.get("data", {}), cfg.get("model", {}), cfg.get("train", {})
-    d = data.get("dir", "datasets/mnist-10k")
-    mean, std = data.get("normalize_mean", 0.1307), data.get("normalize_std", 0.3081)
-    images = read_idx(find(d, "train-images-idx3-ubyte"))
-    labels = read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64)
-    x_all = ((images.astype(np.float32) / 255.0 - mean) / std)[:, None, :, :]  # [n, 1, h, w]
-    classes = int(labels.max()) + 1
-    shape = x_all.shape[1:]
-
+    kind = model_cfg.get("kind", "mlp")
     torch.manual_seed(cfg.get("run", {}).get("seed", 42))
     dev = torch.device(a.device)
-    kind = model_cfg.get("kind", "mlp")
-    if kind == "mlp":
+    if data.get("format") == "text":
+        g = model_cfg.get("gpt", {})
+        block = g.get("block_size", 256)
+        windows, vocab = text_windows(data, block)
+        x_all, labels = windows[:, :-1], windows[:, 1:].reshape(len(windows), -1)
+        model = Gpt(vocab, g.get("layers", 6), g.get("heads", 6), g.get("embedding", 384), block,
+                    g.get("dropout", 0.2))
+    else:
+        d = data.get("dir", "datasets/mnist-10k")
+        mean, std = data.get("normalize_mean", 0.1307), data.get("normalize_std", 0.3081)
+        images = read_idx(find(d, "train-images-idx3-ubyte"))
+        labels = read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64)
+        x_all = ((images.astype(np.float32) / 255.0 - mean) / std)[:, None, :, :]  # [n, 1, h, w]
+        classes = int(labels.max()) + 1
+        shape = x_all.shape[1:]
+    if kind == "gpt":
+        pass
+    elif kind == "mlp":
         m = model_cfg.get("mlp", {})
         model = Mlp(int(np.prod(shape)), m.get("hidden", [512, 512]), classes, m.get("dropout", 0.2))
     else:
@@ -124,6 +174,7 @@ def main():
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=train.get("momentum", 0.9), weight_decay=wd)
     loss_fn = nn.CrossEntropyLoss()
+    clip = train.get("grad_clip_norm", 0.0)
     bs = train.get("batch_size", 128)
     rng = np.random.default_rng(cfg.get("run", {}).get("seed", 42))
     per_epoch = len(x_all) // bs
@@ -135,7 +186,8 @@ def main():
         if i == 0 and step > 0:
             order = rng.permutation(len(x_all))
         idx = order[i * bs:(i + 1) * bs]
-        return torch.from_numpy(x_all[idx]), torch.from_numpy(labels[idx])
+        # Token targets flatten to one row per token, as the model's logits do.
+        return torch.from_numpy(x_all[idx]), torch.from_numpy(labels[idx]).flatten()
 
     def sync():
         if dev.type == "cuda":
@@ -146,6 +198,8 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         return loss.detach()
 

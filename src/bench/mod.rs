@@ -1,5 +1,6 @@
 //! Throughput benchmark: warm up, then time N training steps with a device sync at the end.
-//! Uses the same `train_step` as `fit`, so it measures what training does.
+//! Uses the same `train_step` as `fit`, so it measures what training does, for every model
+//! `fit` trains (image classifiers, the GPT, the tabular MLP).
 
 mod checkpoint;
 
@@ -7,9 +8,13 @@ pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint}
 
 use crate::backend::BackendJob;
 use crate::config::Config;
-use crate::data::{BatchList, DataError, DataSource, EpochPlan, HostBatch, Loader, LoaderSettings};
-use crate::model::Classifier;
+use crate::data::{
+    BatchList, BatchSource, DataError, DataSource, EpochPlan, Loader, LoaderSettings, Samples,
+    TableRows, TextWindows,
+};
+use crate::model::{Classifier, Gpt, Mlp, Trainable};
 use crate::train::{AnyOptimizer, StepSettings, TrainError, train_step};
+use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
@@ -81,15 +86,25 @@ pub struct BenchResult {
     pub checkpoint: Option<CheckpointResult>,
 }
 
+/// What a benchmark trains on, by data family: each trains the model `fit` would.
+pub enum BenchData {
+    /// Image samples, for the `mlp`, `cnn` and `resnet` classifiers.
+    Images(Arc<dyn DataSource>),
+    /// Text windows for the `gpt` model, with the vocabulary size.
+    Text(Arc<TextWindows>, usize),
+    /// Table rows for the tabular `mlp`: feature count and outputs.
+    Table(Arc<TableRows>, usize, usize),
+}
+
 /// A benchmark on one backend over `data`.
 pub struct BenchJob<'a> {
     /// Model, optimizer, batch size and seed come from here.
     pub cfg: &'a Config,
     /// Training samples.
-    pub data: Arc<dyn DataSource>,
+    pub data: BenchData,
     /// Steps.
     pub options: BenchOptions,
-    /// Also time checkpoint saves and restores of the trained model.
+    /// Also time checkpoint saves and restores of the trained model (image models).
     pub checkpoint: Option<&'a CheckpointBenchOptions>,
 }
 
@@ -97,127 +112,150 @@ impl BackendJob for BenchJob<'_> {
     type Output = Result<BenchResult, TrainError>;
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let (cfg, data, opt) = (self.cfg, self.data.clone(), self.options);
-        let bs = cfg.train.batch_size;
-        if data.len() < bs {
-            return Err(TrainError::Data(format!(
-                "train.batch_size = {bs} exceeds the {} training samples",
-                data.len()
-            )));
-        }
-        B::seed(&device, cfg.run.seed);
-        let mut model = Classifier::<B>::new(
-            &cfg.model,
-            data.feature_shape(),
-            data.num_classes(),
-            &device,
-        );
-        let mut optim = AnyOptimizer::<B>::new(&cfg.train);
-        let plan = EpochPlan {
-            seed: cfg.run.seed,
-            batch_size: bs,
-            drop_last: true,
-        };
-        let warmup = opt.warmup.max(1);
-        let loader_samples_per_sec = loader_throughput(&data, &plan, opt.loader, opt.steps)?;
-        let mut stream = stream(data.clone(), plan, opt.loader);
-        let prebuilt: Vec<HostBatch> = match opt.feed {
-            DataFeed::Prebuilt => stream
-                .by_ref()
-                .take(warmup + opt.steps)
-                .collect::<Result<_, _>>()
-                .map_err(|e| TrainError::Data(e.to_string()))?,
-            DataFeed::Streaming => Vec::new(),
-        };
-        let mut prebuilt = prebuilt.into_iter();
-        let mut next_batch = || -> Result<HostBatch, TrainError> {
-            let batch = match opt.feed {
-                DataFeed::Prebuilt => prebuilt.next().map(Ok),
-                DataFeed::Streaming => stream.next(),
-            };
-            batch
-                .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
-                .map_err(|e| TrainError::Data(e.to_string()))
-        };
-        let sync = |what: &str| {
-            B::sync(&device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")))
-        };
-
-        // The configured base rate and clipping (the schedule is a function of the run's length).
-        let settings = StepSettings {
-            lr: cfg.train.lr,
-            clip_norm: cfg.train.grad_clip_norm,
-        };
-        let t0 = Instant::now();
-        for step in 0..warmup {
-            let batch = next_batch()?;
-            model = train_step(model, &mut optim, &batch, settings, &device).model;
-            if step == 0 {
-                sync("first step")?;
+        let (cfg, opt, dev) = (self.cfg, self.options, &device);
+        B::seed(dev, cfg.run.seed);
+        let mut result = match self.data {
+            BenchData::Images(data) => {
+                let shape = (data.feature_shape(), data.num_classes());
+                let model = Classifier::<B>::new(&cfg.model, shape.0, shape.1, dev);
+                let (mut result, model, optim) = measure(cfg, model, &data, opt, dev)?;
+                if let Some(o) = self.checkpoint {
+                    let mut r = bench_checkpoint(cfg, &model, &optim, shape, dev, o)?;
+                    r.stall_steps_per_save = r.save_ms / result.ms_per_step.max(1e-9);
+                    result.checkpoint = Some(r);
+                }
+                result
             }
-        }
-        let first_step_seconds = t0.elapsed().as_secs_f64();
-        sync("warm-up")?;
-
-        let (mut data_time, mut loss_sum) = (Duration::ZERO, None);
-        let started = Instant::now();
-        for _ in 0..opt.steps {
-            let t = Instant::now();
-            let batch = next_batch()?;
-            data_time += t.elapsed();
-            let out = train_step(model, &mut optim, &batch, settings, &device);
-            model = out.model;
-            loss_sum = Some(
-                loss_sum.map_or(out.loss.clone(), |s: Tensor<B::InnerBackend, 1>| {
-                    s + out.loss
-                }),
-            );
-        }
-        sync("timed steps")?;
-        let seconds = started.elapsed().as_secs_f64();
-        let mean_loss = crate::train::read_scalar(loss_sum)? / opt.steps.max(1) as f64;
-        let steps = opt.steps.max(1) as f64;
-        let ms_per_step = seconds * 1e3 / steps;
-        let data_ms_per_step = data_time.as_secs_f64() * 1e3 / steps;
-        let peak_rss_mib = peak_rss_mib();
-        let shape = (data.feature_shape(), data.num_classes());
-        let checkpoint = match self.checkpoint {
-            Some(o) => {
-                let mut r = bench_checkpoint(cfg, &model, &optim, shape, &device, o)?;
-                r.stall_steps_per_save = r.save_ms / ms_per_step.max(1e-9);
-                Some(r)
+            BenchData::Text(data, vocab) => {
+                let model = Gpt::<B>::new(&cfg.model.gpt, vocab, dev);
+                measure(cfg, model, &data, opt, dev)?.0
             }
-            None => None,
+            BenchData::Table(data, features, outputs) => {
+                let model = Mlp::<B>::new(&cfg.model.mlp, features, outputs, dev);
+                measure(cfg, model, &data, opt, dev)?.0
+            }
         };
-        Ok(BenchResult {
-            backend,
-            device: format!("{device:?}"),
-            model: cfg.model.kind.name(),
-            batch_size: bs,
-            data_feed: opt.feed,
-            loader_workers: opt.loader.workers,
-            loader_samples_per_sec,
-            warmup_steps: warmup,
-            steps: opt.steps,
-            first_step_seconds,
-            seconds,
-            samples_per_sec: (opt.steps * bs) as f64 / seconds.max(1e-9),
-            ms_per_step,
-            data_ms_per_step,
-            compute_ms_per_step: ms_per_step - data_ms_per_step,
-            mean_loss,
-            peak_rss_mib,
-            checkpoint,
-        })
+        result.backend = backend;
+        Ok(result)
     }
 }
 
+/// Warms up, then times `opt.steps` training steps of `model` on batches of `data`; returns
+/// the result (no checkpoint numbers), the trained model and its optimizer.
+fn measure<B, M, S>(
+    cfg: &Config,
+    mut model: M,
+    data: &Arc<S>,
+    opt: BenchOptions,
+    device: &B::Device,
+) -> Result<(BenchResult, M, AnyOptimizer<B, M>), TrainError>
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+    S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+{
+    let bs = cfg.train.batch_size;
+    if data.len() < bs {
+        return Err(TrainError::Data(format!(
+            "train.batch_size = {bs} exceeds the {} training samples",
+            data.len()
+        )));
+    }
+    let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
+    let plan = EpochPlan {
+        seed: cfg.run.seed,
+        batch_size: bs,
+        drop_last: true,
+    };
+    let warmup = opt.warmup.max(1);
+    let loader_samples_per_sec = loader_throughput(data, &plan, opt.loader, opt.steps)?;
+    let mut stream = stream(data.clone(), plan, opt.loader);
+    let prebuilt: Vec<M::Batch> = match opt.feed {
+        DataFeed::Prebuilt => stream
+            .by_ref()
+            .take(warmup + opt.steps)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrainError::Data(e.to_string()))?,
+        DataFeed::Streaming => Vec::new(),
+    };
+    let mut prebuilt = prebuilt.into_iter();
+    let mut next_batch = || -> Result<M::Batch, TrainError> {
+        let batch = match opt.feed {
+            DataFeed::Prebuilt => prebuilt.next().map(Ok),
+            DataFeed::Streaming => stream.next(),
+        };
+        batch
+            .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
+            .map_err(|e| TrainError::Data(e.to_string()))
+    };
+    let sync =
+        |what: &str| B::sync(device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")));
+
+    // The configured base rate and clipping (the schedule is a function of the run's length).
+    let settings = StepSettings {
+        lr: cfg.train.lr,
+        clip_norm: cfg.train.grad_clip_norm,
+    };
+    let t0 = Instant::now();
+    for step in 0..warmup {
+        let batch = next_batch()?;
+        model = train_step(model, &mut optim, &batch, settings, device).model;
+        if step == 0 {
+            sync("first step")?;
+        }
+    }
+    let first_step_seconds = t0.elapsed().as_secs_f64();
+    sync("warm-up")?;
+
+    let (mut data_time, mut loss_sum) = (Duration::ZERO, None);
+    let started = Instant::now();
+    for _ in 0..opt.steps {
+        let t = Instant::now();
+        let batch = next_batch()?;
+        data_time += t.elapsed();
+        let out = train_step(model, &mut optim, &batch, settings, device);
+        model = out.model;
+        loss_sum = Some(
+            loss_sum.map_or(out.loss.clone(), |s: Tensor<B::InnerBackend, 1>| {
+                s + out.loss
+            }),
+        );
+    }
+    sync("timed steps")?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mean_loss = crate::train::read_scalar(loss_sum)? / opt.steps.max(1) as f64;
+    let steps = opt.steps.max(1) as f64;
+    let ms_per_step = seconds * 1e3 / steps;
+    let data_ms_per_step = data_time.as_secs_f64() * 1e3 / steps;
+    let result = BenchResult {
+        backend: "",
+        device: format!("{device:?}"),
+        model: cfg.model.kind.name(),
+        batch_size: bs,
+        data_feed: opt.feed,
+        loader_workers: opt.loader.workers,
+        loader_samples_per_sec,
+        warmup_steps: warmup,
+        steps: opt.steps,
+        first_step_seconds,
+        seconds,
+        samples_per_sec: (opt.steps * bs) as f64 / seconds.max(1e-9),
+        ms_per_step,
+        data_ms_per_step,
+        compute_ms_per_step: ms_per_step - data_ms_per_step,
+        mean_loss,
+        peak_rss_mib: peak_rss_mib(),
+        checkpoint: None,
+    };
+    Ok((result, model, optim))
+}
+
 /// Batches of full size cycling through epoch orders without end, as training would see them.
-fn stream(
-    data: Arc<dyn DataSource>,
+fn stream<S: BatchSource + ?Sized + 'static>(
+    data: Arc<S>,
     plan: EpochPlan,
     loader: LoaderSettings,
-) -> impl Iterator<Item = Result<HostBatch, DataError>> {
+) -> impl Iterator<Item = Result<S::Batch, DataError>> {
     let n = data.len();
     (0..).flat_map(move |epoch| {
         Loader::start(data.clone(), BatchList::epoch(&plan, epoch, n), 0, loader)
@@ -225,22 +263,24 @@ fn stream(
     })
 }
 
-/// Samples/s the loader alone delivers over `batches` batches (nothing consumes them but a
-/// checksum, so the number is the loader's ceiling).
-pub fn loader_throughput(
-    data: &Arc<dyn DataSource>,
+/// Samples/s the loader alone delivers over `batches` batches (nothing consumes them, so the
+/// number is the loader's ceiling).
+pub fn loader_throughput<S>(
+    data: &Arc<S>,
     plan: &EpochPlan,
     loader: LoaderSettings,
     batches: usize,
-) -> Result<f64, TrainError> {
+) -> Result<f64, TrainError>
+where
+    S: BatchSource + ?Sized + 'static,
+    S::Batch: Samples,
+{
     let started = Instant::now();
-    let (mut samples, mut checksum) = (0usize, 0f32);
+    let mut samples = 0usize;
     for batch in stream(data.clone(), *plan, loader).take(batches.max(1)) {
         let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
-        samples += batch.len();
-        checksum += batch.features.first().copied().unwrap_or(0.0);
+        samples += std::hint::black_box(batch).samples();
     }
-    std::hint::black_box(checksum);
     Ok(samples as f64 / started.elapsed().as_secs_f64().max(1e-9))
 }
 

@@ -124,7 +124,7 @@ where
     })
 }
 
-/// Prints the split's loss, accuracy and macro F1 (and perplexity for language models); with
+/// Prints the split's loss and task metrics (per-class ones for up to 20 classes); with
 /// `--output`, writes them as JSON.
 pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let checkpoint = open(&args.checkpoint)?;
@@ -161,21 +161,18 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     };
     let (r, confusion) = guarded("evaluation", || dispatch(&selection.choice, job))??;
     let names = class_names(&checkpoint, confusion.classes());
-    let perplexity = language_model.then(|| crate::metrics::perplexity(r.loss));
-    let ppl = perplexity.map_or(String::new(), |p| format!(", perplexity {p:.3}"));
     println!(
-        "{what}: loss {:.4}, accuracy {:.2}%, macro F1 {:.4}{ppl} ({} {})",
-        r.loss,
-        r.accuracy * 100.0,
-        r.macro_f1,
+        "{what}: {} ({} {})",
+        r.describe(),
         r.samples,
         if language_model { "tokens" } else { "samples" }
     );
-    if !language_model && confusion.classes() <= MAX_PRINTED_CLASSES {
+    let classes = confusion.classes();
+    if !language_model && classes > 0 && classes <= MAX_PRINTED_CLASSES {
         print_per_class(&confusion, &names);
     }
     if let Some(out) = &args.output {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "checkpoint": args.checkpoint.display().to_string(),
             "model": checkpoint.state.model,
             "global_step": checkpoint.state.global_step,
@@ -185,14 +182,19 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
                 (None, false) => cfg.data.file.display().to_string(),
             },
             "split": if args.data.is_some() && !image_data { "all" } else { args.split.name() },
-            "loss": r.loss,
-            "accuracy": r.accuracy,
-            "macro_f1": r.macro_f1,
-            "perplexity": perplexity,
-            "samples": r.samples,
-            "per_class": per_class_json(&confusion, &names),
-            "confusion_matrix": confusion.rows(),
         });
+        if let (Some(obj), Ok(serde_json::Value::Object(metrics))) =
+            (json.as_object_mut(), serde_json::to_value(r))
+        {
+            obj.extend(metrics);
+            if classes > 0 {
+                obj.insert("per_class".into(), per_class_json(&confusion, &names));
+                obj.insert(
+                    "confusion_matrix".into(),
+                    serde_json::json!(confusion.rows()),
+                );
+            }
+        }
         let bytes = serde_json::to_vec_pretty(&json).map_err(Failure::runtime)?;
         write_atomic(out, &bytes)
             .map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;

@@ -193,7 +193,7 @@ fn train_and_summarize(
     })?;
 
     let report = match outcome {
-        FitOutcome::Finished(report) => report,
+        FitOutcome::Finished(report) => *report,
         FitOutcome::Interrupted {
             global_step,
             checkpoint,
@@ -221,7 +221,7 @@ fn train_and_summarize(
         backend_reason: selection.reason.clone(),
         seed: cfg.run.seed,
         wall_seconds: started.elapsed().as_secs_f64(),
-        valid_accuracy: report.valid.map(|v| v.accuracy),
+        valid_accuracy: report.valid.and_then(|v| v.accuracy),
         valid_loss: report.valid.map(|v| v.loss),
         test_accuracy: report.test.accuracy,
         test_loss: report.test.loss,
@@ -240,8 +240,13 @@ fn train_and_summarize(
             cfg.train.early_stopping_patience
         );
     }
-    let result = match (&summary.report.valid, summary.report.test.samples) {
-        (_, n) if n > 0 => format!("test accuracy {:.2}%", summary.test_accuracy * 100.0),
+    let test = &summary.report.test;
+    let result = match (&summary.report.valid, test.samples) {
+        (_, n) if n > 0 => match (test.accuracy, test.rmse, test.r2) {
+            (Some(a), _, _) => format!("test accuracy {:.2}%", a * 100.0),
+            (None, Some(rmse), Some(r2)) => format!("test RMSE {rmse:.4}, R² {r2:.4}"),
+            _ => format!("test loss {:.4}", test.loss),
+        },
         (Some(v), _) => format!("validation loss {:.4}, no test split", v.loss),
         (None, _) => "no validation or test split".to_string(),
     };

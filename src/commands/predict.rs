@@ -6,8 +6,8 @@ use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::PredictArgs;
 use crate::config::DataFormat;
 use crate::data::{
-    BatchSource, DataSource, IdxImages, InMemoryImages, Normalize, TableRows, open_table_rows,
-    read_idx_images,
+    BatchSource, DataSource, IdxImages, InMemoryImages, Normalize, TableRows, TableTask,
+    TargetScale, open_table_rows, read_idx_images,
 };
 use crate::fsutil::AtomicFile;
 use crate::train::{PredictError, predict as run_model};
@@ -21,6 +21,12 @@ use std::path::Path;
 enum Format {
     Csv,
     JsonLines,
+}
+
+/// What each row reports: the class (with its name for tables) and logits, or a value.
+enum Output {
+    Classes(Option<Vec<String>>),
+    Values(TargetScale),
 }
 
 /// What is scored: IDX images for image models, CSV rows for the tabular MLP.
@@ -47,21 +53,35 @@ impl BackendJob for PredictJob<'_> {
             Format::JsonLines
         };
         let out_err = |e: std::io::Error| anyhow!("{}: {e}", args.output.display());
-        let names = match &self.input {
-            Input::Table(_) => Some(r.preprocessing()?.classes),
-            Input::Images(_) => None,
+        let output = match &self.input {
+            Input::Table(_) => {
+                let prep = r.preprocessing()?;
+                match prep.task {
+                    TableTask::Classification => Output::Classes(Some(prep.classes)),
+                    TableTask::Regression => Output::Values(prep.target),
+                }
+            }
+            Input::Images(_) => Output::Classes(None),
         };
         if let Format::Csv = format {
-            let label = if names.is_some() { ",label" } else { "" };
-            let logits: Vec<String> = (0..r.state.num_classes)
-                .map(|c| format!(",logit_{c}"))
-                .collect();
-            writeln!(out, "index,predicted{label}{}", logits.concat())
-                .map_err(|e| Failure::runtime(out_err(e)))?;
+            let header = match &output {
+                Output::Values(_) => "index,prediction".to_string(),
+                Output::Classes(names) => {
+                    let label = if names.is_some() { ",label" } else { "" };
+                    let logits: Vec<String> = (0..r.state.num_classes)
+                        .map(|c| format!(",logit_{c}"))
+                        .collect();
+                    format!("index,predicted{label}{}", logits.concat())
+                }
+            };
+            writeln!(out, "{header}").map_err(|e| Failure::runtime(out_err(e)))?;
         }
         let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-        let sink = |first: usize, logits: &[f32], classes: usize| {
-            write_rows(&mut out, format, first, logits, classes, names.as_deref())
+        let sink = |first: usize, outputs: &[f32], width: usize| match &output {
+            Output::Classes(names) => {
+                write_rows(&mut out, format, first, outputs, width, names.as_deref())
+            }
+            Output::Values(scale) => write_values(&mut out, format, first, outputs, scale),
         };
         let count = match self.input {
             Input::Images(images) => {
@@ -119,6 +139,28 @@ fn write_rows(
                     label,
                     logits: row,
                 };
+                serde_json::to_writer(&mut *out, &line)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes one predicted value per row, in the target's units.
+fn write_values(
+    out: &mut impl Write,
+    format: Format,
+    first: usize,
+    outputs: &[f32],
+    scale: &TargetScale,
+) -> std::io::Result<()> {
+    for (i, &v) in outputs.iter().enumerate() {
+        let prediction = scale.original(f64::from(v));
+        match format {
+            Format::Csv => writeln!(out, "{},{prediction}", first + i)?,
+            Format::JsonLines => {
+                let line = serde_json::json!({"index": first + i, "prediction": prediction});
                 serde_json::to_writer(&mut *out, &line)?;
                 writeln!(out)?;
             }

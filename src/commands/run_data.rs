@@ -19,7 +19,7 @@ pub enum RunData {
     Images(Splits),
     /// A character-level corpus for the `gpt` model, with its vocabulary.
     Text(Splits<TextWindows>, Vocab),
-    /// A CSV table for the `mlp` classifier, with its fitted standardization.
+    /// A CSV table for the `mlp` (classification or regression), with its fitted standardization.
     Table(Splits<TableRows>, Arc<TablePreprocessing>),
 }
 
@@ -71,15 +71,16 @@ impl RunData {
                     .map(|f| f.outcome)
             }
             RunData::Table(splits, prep) => {
-                let (features, classes) = (prep.features.len(), prep.classes.len());
+                let features = prep.features.len();
+                let outputs = prep.outputs();
                 let plan = ModelPlan {
                     spec: ModelSpec {
                         kind: cfg.model.kind.name().to_string(),
                         input_shape: [1, 1, features],
-                        num_classes: classes,
+                        num_classes: outputs,
                         assets: asset(PREPROCESSING_FILE, prep.as_ref())?,
                     },
-                    build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, classes, d),
+                    build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, outputs, d),
                 };
                 train::fit_model(cfg, plan, splits, backend, device, resume, ports)
                     .map(|f| f.outcome)

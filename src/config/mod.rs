@@ -129,8 +129,14 @@ pub struct DataConfig {
     pub file: PathBuf,
     /// Fraction held out for the test split (`text`, `csv`; image formats have test files).
     pub test_fraction: f64,
-    /// `csv`: the column holding the class label.
+    /// `csv`: the column holding the label (a class name, or the number to predict).
     pub label: String,
+    /// `csv`: what the label column holds: `classification` (class names) or `regression`
+    /// (a number; trained with mean squared error, reported as RMSE/MAE/R²).
+    pub task: crate::data::TableTask,
+    /// `csv`: the feature columns, in model-input order; empty = every column but the label
+    /// (all must then be numeric).
+    pub features: Vec<String>,
     /// `text`: tokens between the starts of consecutive training windows; 0 = the model's
     /// block size (windows do not overlap).
     pub stride: usize,
@@ -150,6 +156,8 @@ impl Default for DataConfig {
             file: PathBuf::new(),
             test_fraction: 0.1,
             label: String::new(),
+            task: crate::data::TableTask::Classification,
+            features: Vec::new(),
             stride: 0,
         }
     }
@@ -341,6 +349,10 @@ pub struct TrainConfig {
     pub grad_clip_norm: f64,
     /// Stop when `checkpoint.best_metric` has not improved for this many epochs (0 = off).
     pub early_stopping_patience: usize,
+    /// Batches whose gradients are summed into each optimizer update (1 = none): the update
+    /// sees `batch_size * grad_accumulation_steps` samples with the memory of one batch. Steps
+    /// (logging, checkpoints, schedules) still count batches.
+    pub grad_accumulation_steps: usize,
 }
 
 /// `[train.schedule]`: the learning rate at each optimizer step.
@@ -397,6 +409,7 @@ impl Default for TrainConfig {
             schedule: ScheduleConfig::default(),
             grad_clip_norm: 0.0,
             early_stopping_patience: 0,
+            grad_accumulation_steps: 1,
         }
     }
 }

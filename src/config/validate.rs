@@ -123,6 +123,12 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if t.log_every == 0 {
         return fail("train.log_every", "expected an integer >= 1, got 0".into());
     }
+    if t.grad_accumulation_steps == 0 {
+        return fail(
+            "train.grad_accumulation_steps",
+            "expected an integer >= 1 (1 = no accumulation), got 0".into(),
+        );
+    }
     if !(t.grad_clip_norm >= 0.0 && t.grad_clip_norm.is_finite()) {
         return fail(
             "train.grad_clip_norm",
@@ -224,6 +230,36 @@ fn data_and_model(c: &Config) -> Option<(&'static str, String)> {
     }
     if d.format == F::Csv && d.label.trim().is_empty() {
         return Some(("data.label", "expected the name of the label column".into()));
+    }
+    if let Some(f) = d.features.iter().find(|f| **f == d.label) {
+        return Some((
+            "data.features",
+            format!("expected columns other than the label, got the label column `{f}`"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(f) = d.features.iter().find(|f| !seen.insert(f.as_str())) {
+        return Some((
+            "data.features",
+            format!("expected each column once, got `{f}` twice"),
+        ));
+    }
+    if d.task == crate::data::TableTask::Regression {
+        if d.format != F::Csv {
+            return Some((
+                "data.task",
+                format!(
+                    "expected \"classification\" for data.format = \"{}\" (regression reads a csv table)",
+                    d.format.name()
+                ),
+            ));
+        }
+        if c.checkpoint.best_metric == super::BestMetric::ValidAccuracy {
+            return Some((
+                "checkpoint.best_metric",
+                "expected \"valid_loss\" (with best_mode = \"min\") for data.task = \"regression\": a regression has no accuracy".into(),
+            ));
+        }
     }
     if !(0.0..1.0).contains(&(d.test_fraction + d.validation_fraction)) || d.test_fraction < 0.0 {
         return Some((

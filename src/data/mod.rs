@@ -38,6 +38,6 @@ pub use splits::{
 pub use subset::Subset;
 pub use table::{
     PREPROCESSING_FILE, TableBatch, TableFile, TablePreprocessing, TableRows, TableSpec,
-    TableSplits, TableTargets, TableTask,
+    TableSplits, TableTargets, TableTask, TargetScale,
 };
 pub use text::{TextCorpus, TextWindows, TokenBatch, VOCAB_FILE, Vocab};

@@ -2,8 +2,8 @@
 
 use super::{
     BatchSource, CifarDataset, DataError, DataSource, IdxDataset, Normalize, Subset, TableFile,
-    TablePreprocessing, TableRows, TableSpec, TableSplits, TableTask, TextCorpus, TextWindows,
-    Vocab, split_indices,
+    TablePreprocessing, TableRows, TableSpec, TableSplits, TextCorpus, TextWindows, Vocab,
+    split_indices,
 };
 use crate::config::{DataConfig, DataFormat};
 use std::path::Path;
@@ -91,7 +91,7 @@ pub fn load_text_splits(
     Ok((splits, corpus.vocab))
 }
 
-/// Opens `data.file` as a classification table labelled by `data.label`, with the
+/// Opens `data.file` as a table labelled by `data.label` (classes or values, per `data.task`), with the
 /// standardization fitted on the training rows, or a run's `saved` one used as it is.
 pub fn load_table_splits(
     cfg: &DataConfig,
@@ -100,8 +100,8 @@ pub fn load_table_splits(
 ) -> Result<(Splits<TableRows>, Arc<TablePreprocessing>), DataError> {
     let spec = TableSpec {
         label: cfg.label.clone(),
-        task: TableTask::Classification,
-        features: Vec::new(),
+        task: cfg.task,
+        features: cfg.features.clone(),
     };
     let fractions = (cfg.validation_fraction, cfg.test_fraction);
     let t = TableSplits::open_with(&cfg.file, &spec, fractions, seed, saved)?;
@@ -118,7 +118,7 @@ pub fn load_table_splits(
 pub fn open_table_rows(path: &Path, prep: TablePreprocessing) -> Result<TableRows, DataError> {
     let spec = TableSpec {
         label: prep.label.clone(),
-        task: TableTask::Classification,
+        task: prep.task,
         features: prep.features.clone(),
     };
     let table = TableFile::open(path, &spec, Some(&prep.classes))?;

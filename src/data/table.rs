@@ -50,6 +50,40 @@ pub struct TablePreprocessing {
     pub task: TableTask,
     /// Class names, id = position (empty for regression).
     pub classes: Vec<String>,
+    /// Regression: the target's standardization over the training rows (the model learns
+    /// `(y - mean) / std`; predictions are mapped back). Identity for classification.
+    #[serde(default)]
+    pub target: TargetScale,
+}
+
+/// A regression target's standardization: `standardized = (y - mean) / std`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TargetScale {
+    /// Mean of the training targets.
+    pub mean: f64,
+    /// Standard deviation of the training targets (1 where it was 0).
+    pub std: f64,
+}
+
+impl Default for TargetScale {
+    fn default() -> Self {
+        Self {
+            mean: 0.0,
+            std: 1.0,
+        }
+    }
+}
+
+impl TargetScale {
+    /// A standardized value in the target's own units.
+    pub fn original(&self, standardized: f64) -> f64 {
+        standardized * self.std + self.mean
+    }
+
+    /// A value in the target's units, standardized.
+    pub fn standardized(&self, original: f64) -> f64 {
+        (original - self.mean) / self.std
+    }
 }
 
 impl TablePreprocessing {
@@ -61,6 +95,14 @@ impl TablePreprocessing {
     /// Reads what `save` wrote.
     pub fn load(path: &Path) -> Result<Self, DataError> {
         load_json(path, "saved table preprocessing")
+    }
+
+    /// Outputs a model needs: one logit per class, or one value for regression.
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            TableTask::Classification => self.classes.len(),
+            TableTask::Regression => 1,
+        }
     }
 }
 
@@ -289,23 +331,28 @@ impl TableFile {
         label: &str,
         task: TableTask,
     ) -> Result<TablePreprocessing, DataError> {
-        let f = self.features.len();
-        let (mut mean, mut m2, mut values) = (vec![0f64; f], vec![0f64; f], vec![0f64; f]);
-        for (n, &row) in rows.iter().enumerate() {
+        let mut features = vec![Welford::default(); self.features.len()];
+        let mut values = vec![0f64; features.len()];
+        for &row in rows {
             self.read_features(row as usize, &mut values)?;
-            for j in 0..f {
-                // Welford: numerically stable running mean and variance.
-                let delta = values[j] - mean[j];
-                mean[j] += delta / (n + 1) as f64;
-                m2[j] += delta * (values[j] - mean[j]);
-            }
+            features
+                .iter_mut()
+                .zip(&values)
+                .for_each(|(w, &x)| w.push(x));
         }
-        let n = rows.len().max(1) as f64;
-        let std = m2
-            .iter()
-            .map(|s| (s / n).sqrt())
-            .map(|s| if s > 0.0 { s } else { 1.0 })
-            .collect();
+        let mean = features.iter().map(|w| w.mean).collect();
+        let std = features.iter().map(Welford::std_or_one).collect();
+        let target = match &self.targets {
+            TableTargets::Values(v) => {
+                let mut y = Welford::default();
+                rows.iter().for_each(|&r| y.push(f64::from(v[r as usize])));
+                TargetScale {
+                    mean: y.mean,
+                    std: y.std_or_one(),
+                }
+            }
+            _ => TargetScale::default(),
+        };
         Ok(TablePreprocessing {
             features: self.features.clone(),
             mean,
@@ -313,7 +360,31 @@ impl TableFile {
             label: label.to_string(),
             task,
             classes: self.classes.clone(),
+            target,
         })
+    }
+}
+
+/// Welford's running mean and variance (numerically stable in one pass).
+#[derive(Debug, Clone, Copy, Default)]
+struct Welford {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn push(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// Population standard deviation; 1 when it is 0 (a constant column stays as it is).
+    fn std_or_one(&self) -> f64 {
+        let s = (self.m2 / self.n.max(1) as f64).sqrt();
+        if s > 0.0 { s } else { 1.0 }
     }
 }
 
@@ -346,8 +417,10 @@ impl TableRows {
 pub struct TableBatch {
     /// Standardized features.
     pub features: Vec<f32>,
-    /// The rows' targets.
+    /// The rows' targets (regression values standardized by `target`).
     pub targets: TableTargets,
+    /// How regression values map back to the target's units.
+    pub target: TargetScale,
 }
 
 impl super::Samples for TableBatch {
@@ -384,10 +457,18 @@ impl BatchSource for TableRows {
         let rows = indices.iter().map(|&i| self.rows[i as usize] as usize);
         let targets = match self.table.targets() {
             TableTargets::Classes(c) => TableTargets::Classes(rows.map(|r| c[r]).collect()),
-            TableTargets::Values(v) => TableTargets::Values(rows.map(|r| v[r]).collect()),
+            TableTargets::Values(v) => {
+                let scale = &self.prep.target;
+                let standardized = rows.map(|r| scale.standardized(f64::from(v[r])) as f32);
+                TableTargets::Values(standardized.collect())
+            }
             TableTargets::Unlabelled(_) => TableTargets::Unlabelled(indices.len()),
         };
-        Ok(TableBatch { features, targets })
+        Ok(TableBatch {
+            features,
+            targets,
+            target: self.prep.target,
+        })
     }
 }
 
@@ -525,6 +606,17 @@ mod tests {
         };
         let one = run(1);
         assert_eq!(one.iter().map(|b| b.features.len() / 2).sum::<usize>(), 400);
+        // The target is standardized with the training rows' mean and std, and maps back.
+        let ys: Vec<f64> = rows.rows.iter().map(|&r| r as f64 * 0.5).collect();
+        let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+        let std = (ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / ys.len() as f64).sqrt();
+        let t = s.preprocessing.target;
+        assert!((t.mean - mean).abs() < 1e-9 && (t.std - std).abs() < 1e-9);
+        let b = rows.read_batch(&[0]).unwrap();
+        let TableTargets::Values(v) = &b.targets else {
+            panic!("regression targets")
+        };
+        assert!((t.original(f64::from(v[0])) - ys[0]).abs() < 1e-4);
         assert_eq!(run(2), one);
         assert_eq!(run(8), one);
     }

@@ -75,6 +75,7 @@ impl<B: Backend> Gpt<B> {
 
 impl<B: Backend> Trainable<B> for Gpt<B> {
     type Batch = TokenBatch;
+    const LANGUAGE_MODEL: bool = true;
 
     fn score(&self, batch: &TokenBatch, device: &B::Device) -> Scores<B> {
         let (w, rows) = (batch.window, batch.inputs.len());
@@ -83,7 +84,7 @@ impl<B: Backend> Trainable<B> for Gpt<B> {
         let targets = Tensor::from_data(TensorData::new(batch.targets.clone(), [rows]), device);
         let logits = self.forward(inputs); // [b, w, vocab]
         let vocab = logits.dims()[2];
-        Scores {
+        Scores::Classes {
             logits: logits.reshape([rows, vocab]),
             targets,
         }
@@ -136,10 +137,12 @@ mod tests {
             targets: vec![2, 3, 4, 5, 6, 7],
             window: 3,
         };
-        let s = m.score(&batch, &Default::default());
-        assert_eq!(s.logits.dims(), [6, 11]);
+        let Scores::Classes { logits, targets } = m.score(&batch, &Default::default()) else {
+            panic!("a GPT scores classes")
+        };
+        assert_eq!(logits.dims(), [6, 11]);
         assert_eq!(
-            s.targets
+            targets
                 .into_data()
                 .convert::<i64>()
                 .to_vec::<i64>()

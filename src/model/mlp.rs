@@ -46,26 +46,36 @@ impl<B: Backend> Mlp<B> {
     }
 }
 
-/// The tabular classifier: rows of standardized features in, class logits out.
+/// The tabular model: rows of standardized features in, class logits (classification) or one
+/// standardized value (regression, built with one output) out.
 impl<B: Backend> Trainable<B> for Mlp<B> {
     type Batch = TableBatch;
 
     fn score(&self, batch: &TableBatch, device: &B::Device) -> Scores<B> {
         let rows = batch.samples();
-        // `fit` and `eval` open labelled classification tables, so targets are class ids;
-        // scoring an unlabelled file reads only the logits.
-        let labels = match &batch.targets {
-            TableTargets::Classes(c) => c.clone(),
-            TableTargets::Values(_) | TableTargets::Unlabelled(_) => vec![0; rows],
-        };
         let width = batch.features.len() / rows.max(1);
         let x = Tensor::from_data(
             TensorData::new(batch.features.clone(), [rows, width]),
             device,
         );
-        Scores {
-            logits: self.forward(x),
-            targets: Tensor::from_data(TensorData::new(labels, [rows]), device),
+        let outputs = self.forward(x);
+        match &batch.targets {
+            TableTargets::Values(v) => Scores::Values {
+                predicted: outputs,
+                targets: Tensor::from_data(TensorData::new(v.clone(), [rows]), device),
+                scale: batch.target,
+            },
+            // An unlabelled file (scoring) reads only the outputs; its targets are placeholders.
+            TableTargets::Classes(_) | TableTargets::Unlabelled(_) => {
+                let labels = match &batch.targets {
+                    TableTargets::Classes(c) => c.clone(),
+                    _ => vec![0; rows],
+                };
+                Scores::Classes {
+                    logits: outputs,
+                    targets: Tensor::from_data(TensorData::new(labels, [rows]), device),
+                }
+            }
         }
     }
 }

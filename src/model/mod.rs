@@ -90,7 +90,7 @@ impl<B: Backend> Trainable<B> for Classifier<B> {
 
     fn score(&self, batch: &HostBatch, device: &B::Device) -> Scores<B> {
         let (images, labels) = device_batch::<B>(batch, device);
-        Scores {
+        Scores::Classes {
             logits: self.forward(images),
             targets: labels,
         }

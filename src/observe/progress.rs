@@ -111,21 +111,15 @@ impl Observer for Progress {
                     self.epochs
                 );
             }
-            Event::Evaluated {
-                split,
-                loss,
-                accuracy,
-                macro_f1,
-                samples,
-                ..
-            } => {
+            Event::Evaluated { split, result, .. } => {
                 let name = match split {
                     Split::Valid => "validation",
                     Split::Test => "test",
                 };
                 println!(
-                    "  {name}: loss {loss:.4}, accuracy {:.2}%, macro F1 {macro_f1:.4} ({samples} samples)",
-                    accuracy * 100.0
+                    "  {name}: {} ({} samples)",
+                    result.describe(),
+                    result.samples
                 );
             }
             Event::EpochStarted { .. } => {}

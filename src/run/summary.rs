@@ -22,12 +22,14 @@ pub struct Summary {
     pub seed: u64,
     /// Wall seconds from start to finish (loading and evaluation included).
     pub wall_seconds: f64,
-    /// Validation accuracy after the last epoch, if there was a validation split.
+    /// Validation accuracy after the last epoch (classification with a validation split).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_accuracy: Option<f64>,
     /// Validation loss after the last epoch.
     pub valid_loss: Option<f64>,
-    /// Test accuracy at the end.
-    pub test_accuracy: f64,
+    /// Test accuracy at the end (classification with a test split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
     /// Test loss at the end.
     pub test_loss: f64,
     /// Everything the training loop reported.

@@ -1,5 +1,6 @@
 //! Pure translation from journal lines and configs to MLflow entities, within MLflow's limits.
 
+use crate::train::EVAL_METRICS;
 use serde_json::{Value, json};
 
 /// Most metrics in one `runs/log-batch` request.
@@ -84,11 +85,11 @@ pub fn metrics_of(event: &Value, last_step: &mut i64) -> Vec<Point> {
             ("epoch_seconds".into(), "seconds", 0.0),
             ("epoch".into(), "epoch", 1.0), // epochs completed
         ],
-        "evaluated" => vec![
-            (format!("{split}_loss"), "loss", 0.0),
-            (format!("{split}_accuracy"), "accuracy", 0.0),
-            (format!("{split}_macro_f1"), "macro_f1", 0.0),
-        ],
+        // Each task's metrics; a field the event lacks is skipped below.
+        "evaluated" => EVAL_METRICS
+            .iter()
+            .map(|&m| (format!("{split}_{m}"), m, 0.0))
+            .collect(),
         _ => Vec::new(),
     };
     fields
@@ -145,6 +146,14 @@ mod tests {
         let p = metrics_of(&eval, &mut last);
         assert_eq!(p[1].key, "valid_accuracy");
         assert_eq!(p[1].step, 20);
+        // A regression evaluation logs its own metrics, and only those.
+        let eval = json!({"event":"evaluated","split":"test","loss":0.2,"rmse":1.5,"mae":1.0,
+                          "r2":0.8,"samples":10,"ts_ms":9});
+        let keys: Vec<String> = metrics_of(&eval, &mut last)
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(keys, ["test_loss", "test_rmse", "test_mae", "test_r2"]);
     }
 
     #[test]

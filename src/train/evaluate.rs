@@ -1,47 +1,115 @@
-//! Loss, accuracy and macro F1 of a model on a batch source (no graph, dropout off).
+//! Loss and task metrics of a model on a batch source (no graph, dropout off): accuracy, top-5,
+//! macro F1 and perplexity for classes; RMSE, MAE and R² for regression.
 
 use super::TrainError;
 use crate::data::{BatchList, BatchSource, Loader, LoaderSettings};
-use crate::metrics::ConfusionMatrix;
+use crate::metrics::{ConfusionMatrix, RegressionStats, perplexity};
 use crate::model::{Scores, Trainable};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::Transaction;
 use std::sync::Arc;
 
-/// Reads integer tensors back to the host in one transaction.
-fn read_back<B: Backend, const N: usize>(
-    tensors: [Tensor<B, 1, Int>; N],
-) -> Result<[Vec<i64>; N], TrainError> {
-    let data: Vec<TensorData> = tensors
-        .into_iter()
-        .fold(Transaction::default(), |t, x| t.register(x))
-        .try_execute()
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
-    let values = data
-        .into_iter()
-        .map(|d| {
-            d.convert::<i64>()
-                .to_vec::<i64>()
-                .map_err(|e| TrainError::Backend(format!("evaluation read-back: {e:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    values.try_into().map_err(|_| {
-        TrainError::Backend("evaluation read-back returned the wrong number of tensors".into())
-    })
-}
+/// `k` of the reported top-k accuracy (reported when there are more than `k` classes).
+pub const TOP_K: usize = 5;
 
-/// Evaluation totals.
+/// Journal field names of the evaluation metrics, in display order.
+pub const EVAL_METRICS: [&str; 8] = [
+    "loss",
+    "accuracy",
+    "top5_accuracy",
+    "macro_f1",
+    "perplexity",
+    "rmse",
+    "mae",
+    "r2",
+];
+
+/// Evaluation totals; each metric is present only where it applies to the task.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct EvalResult {
-    /// Mean cross-entropy per scored row (nats per token for language models).
+    /// Mean loss per scored row: cross-entropy (nats per token for language models), or the
+    /// mean squared error of the standardized target for regression.
     pub loss: f64,
-    /// Fraction correct.
-    pub accuracy: f64,
-    /// Unweighted mean of the per-class F1 scores (classes present in labels or predictions).
-    pub macro_f1: f64,
+    /// Classification: fraction correct.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Classification with more than 5 classes: fraction whose true class is among the 5
+    /// highest scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top5_accuracy: Option<f64>,
+    /// Classification: unweighted mean of the per-class F1 scores (classes present in labels
+    /// or predictions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macro_f1: Option<f64>,
+    /// Language models: `exp(loss)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perplexity: Option<f64>,
+    /// Regression: root mean squared error, in the target's units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmse: Option<f64>,
+    /// Regression: mean absolute error, in the target's units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Regression: coefficient of determination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
     /// Rows scored: samples, or tokens for language models.
     pub samples: usize,
+}
+
+impl EvalResult {
+    /// The result of an empty split: NaN loss, no metrics.
+    pub fn empty() -> Self {
+        Self {
+            loss: f64::NAN,
+            accuracy: None,
+            top5_accuracy: None,
+            macro_f1: None,
+            perplexity: None,
+            rmse: None,
+            mae: None,
+            r2: None,
+            samples: 0,
+        }
+    }
+
+    /// The metrics in display order, as `(name, value)` with the journal's field names.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let values = [
+            Some(self.loss),
+            self.accuracy,
+            self.top5_accuracy,
+            self.macro_f1,
+            self.perplexity,
+            self.rmse,
+            self.mae,
+            self.r2,
+        ];
+        EVAL_METRICS
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect()
+    }
+
+    /// One line for people: `loss 0.1234, accuracy 97.50%, top-5 99.90%, macro F1 0.9749`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .metrics()
+            .into_iter()
+            .map(|(k, v)| match k {
+                "accuracy" => format!("accuracy {:.2}%", v * 100.0),
+                "top5_accuracy" => format!("top-{TOP_K} {:.2}%", v * 100.0),
+                "macro_f1" => format!("macro F1 {v:.4}"),
+                "perplexity" => format!("perplexity {v:.3}"),
+                "rmse" => format!("RMSE {v:.4}"),
+                "mae" => format!("MAE {v:.4}"),
+                "r2" => format!("R² {v:.4}"),
+                _ => format!("{k} {v:.4}"),
+            })
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// Evaluates in batches of `batch_size` streamed by the loader. Every scored row counts: a
@@ -61,7 +129,8 @@ where
     evaluate_with_confusion(model, source, batch_size, loader, device).map(|(r, _)| r)
 }
 
-/// [`evaluate`], also returning the confusion matrix (rows: true class, columns: predicted).
+/// [`evaluate`], also returning the confusion matrix (rows: true class, columns: predicted;
+/// empty for regression).
 pub fn evaluate_with_confusion<B, M, S>(
     model: &M,
     source: &Arc<S>,
@@ -75,44 +144,202 @@ where
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
 {
     let n = source.len();
-    if n == 0 {
-        let empty = EvalResult {
-            loss: f64::NAN,
-            accuracy: f64::NAN,
-            macro_f1: f64::NAN,
-            samples: 0,
-        };
-        return Ok((empty, ConfusionMatrix::new(0)));
-    }
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<B, 1>::zeros([1], device);
-    let (mut confusion, mut rows) = (None, 0);
+    let mut totals = Totals::default();
     let batches = BatchList::new((0..n as u32).collect(), batch_size, false);
     for item in Loader::start(source.clone(), batches, 0, loader) {
         let (_, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
-        let Scores { logits, targets } = model.score(&batch, device);
-        let [batch_rows, classes] = logits.dims();
-        rows += batch_rows;
-        let predicted = logits.clone().argmax(1).squeeze_dim::<1>(1); // [rows]
-        loss_sum = loss_sum + loss_fn.forward(logits, targets.clone()) * (batch_rows as f32);
-        // Predictions and targets come back a batch at a time into the confusion matrix, so
-        // memory stays O(batch + classes²) however large the split; the loss sum stays on the
-        // device until the end.
-        let [predicted, truth] = read_back([predicted, targets])?;
-        let m = confusion.get_or_insert_with(|| ConfusionMatrix::new(classes));
-        for (&t, &p) in truth.iter().zip(&predicted) {
-            m.add(t as usize, p as usize);
-        }
+        let scores = model.score(&batch, device);
+        let rows = scores.rows();
+        totals.rows += rows;
+        // The loss sum stays on the device until the end; predictions come back a batch at a
+        // time, so memory stays O(batch + classes²) however large the split.
+        loss_sum = loss_sum + scores.loss() * (rows as f32);
+        totals.add(scores)?;
     }
-    let confusion = confusion.unwrap_or_else(|| ConfusionMatrix::new(0));
-    let loss_sum = super::read_scalar(Some(loss_sum))?;
-    let rows_f = rows.max(1) as f64;
-    let result = EvalResult {
-        loss: loss_sum / rows_f,
-        // A prediction is in 0..classes, so the diagonal counts every label it matched.
-        accuracy: confusion.correct() as f64 / rows_f,
-        macro_f1: confusion.macro_f1(),
-        samples: rows,
-    };
-    Ok((result, confusion))
+    if totals.rows == 0 {
+        return Ok((EvalResult::empty(), ConfusionMatrix::new(0)));
+    }
+    let loss = super::read_scalar(Some(loss_sum))? / totals.rows as f64;
+    Ok(totals.finish(loss, M::LANGUAGE_MODEL))
+}
+
+/// What an evaluation has counted so far.
+#[derive(Default)]
+struct Totals {
+    rows: usize,
+    confusion: Option<ConfusionMatrix>,
+    /// Rows whose true class ranked in the top `TOP_K` (counted when classes > `TOP_K`).
+    top_k_hits: Option<u64>,
+    regression: Option<RegressionStats>,
+}
+
+impl Totals {
+    /// Reads one batch's predictions back and counts them.
+    fn add<B: Backend>(&mut self, scores: Scores<B>) -> Result<(), TrainError> {
+        match scores {
+            Scores::Classes { logits, targets } => {
+                let classes = logits.dims()[1];
+                let predicted = logits.clone().argmax(1).squeeze_dim::<1>(1);
+                let mut wanted = vec![predicted, targets.clone()];
+                if classes > TOP_K {
+                    wanted.push(target_rank(logits, targets));
+                }
+                let back = read_back(wanted)?;
+                let m = self
+                    .confusion
+                    .get_or_insert_with(|| ConfusionMatrix::new(classes));
+                for (&p, &t) in back[0].iter().zip(&back[1]) {
+                    m.add(t as usize, p as usize);
+                }
+                if let Some(ranks) = back.get(2) {
+                    let hits = ranks.iter().filter(|&&r| r < TOP_K as i64).count() as u64;
+                    *self.top_k_hits.get_or_insert(0) += hits;
+                }
+            }
+            Scores::Values {
+                predicted,
+                targets,
+                scale,
+            } => {
+                let rows = targets.dims()[0];
+                let both = Tensor::cat(vec![predicted.reshape([rows]), targets], 0);
+                let values = both
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec::<f32>()
+                    .map_err(|e| TrainError::Backend(format!("evaluation read-back: {e:?}")))?;
+                let (p, t) = values.split_at(rows);
+                let stats = self.regression.get_or_insert_with(Default::default);
+                for (&p, &t) in p.iter().zip(t) {
+                    let original = |v: f32| scale.original(f64::from(v));
+                    stats.add(original(t), original(p));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The metrics of everything counted, with the mean `loss`.
+    fn finish(self, loss: f64, language_model: bool) -> (EvalResult, ConfusionMatrix) {
+        let rows = self.rows as f64;
+        let mut r = EvalResult {
+            loss,
+            samples: self.rows,
+            ..EvalResult::empty()
+        };
+        if let Some(s) = &self.regression {
+            (r.rmse, r.mae, r.r2) = (Some(s.rmse()), Some(s.mae()), Some(s.r2()));
+        }
+        let confusion = self.confusion.unwrap_or_else(|| ConfusionMatrix::new(0));
+        if confusion.classes() > 0 {
+            // A prediction is in 0..classes, so the diagonal counts every label it matched.
+            r.accuracy = Some(confusion.correct() as f64 / rows);
+            r.macro_f1 = Some(confusion.macro_f1());
+            r.top5_accuracy = self.top_k_hits.map(|h| h as f64 / rows);
+            r.perplexity = language_model.then(|| perplexity(loss));
+        }
+        (r, confusion)
+    }
+}
+
+/// For each row, how many classes score strictly higher than its true class (0 = top-1).
+fn target_rank<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1, Int> {
+    let [rows, classes] = logits.dims();
+    let target_score = logits.clone().gather(1, targets.unsqueeze_dim::<2>(1)); // [rows, 1]
+    logits
+        .greater(target_score.expand([rows, classes]))
+        .int()
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
+}
+
+/// Reads integer tensors back to the host in one transaction.
+fn read_back<B: Backend>(tensors: Vec<Tensor<B, 1, Int>>) -> Result<Vec<Vec<i64>>, TrainError> {
+    let data: Vec<TensorData> = tensors
+        .into_iter()
+        .fold(Transaction::default(), |t, x| t.register(x))
+        .try_execute()
+        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+    data.into_iter()
+        .map(|d| {
+            d.convert::<i64>()
+                .to_vec::<i64>()
+                .map_err(|e| TrainError::Backend(format!("evaluation read-back: {e:?}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::top_k_hits;
+    use burn::backend::Flex;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn device_ranks_agree_with_the_host_top_k_count() {
+        let (rows, classes) = (64, 12);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let logits: Vec<f32> = (0..rows * classes).map(|_| rng.random()).collect();
+        let targets: Vec<i64> = (0..rows)
+            .map(|_| rng.random_range(0..classes as i64))
+            .collect();
+        let device = Default::default();
+        let l =
+            Tensor::<Flex, 2>::from_data(TensorData::new(logits.clone(), [rows, classes]), &device);
+        let t =
+            Tensor::<Flex, 1, Int>::from_data(TensorData::new(targets.clone(), [rows]), &device);
+        let ranks = read_back(vec![target_rank(l, t)]).unwrap().remove(0);
+        let as_usize: Vec<usize> = targets.iter().map(|&t| t as usize).collect();
+        for k in [1, 3, 5, 12] {
+            let device_hits = ranks.iter().filter(|&&r| r < k as i64).count();
+            assert_eq!(
+                device_hits,
+                top_k_hits(&logits, classes, &as_usize, k),
+                "k = {k}"
+            );
+        }
+        // Hand-made: row scores [0.1, 0.9, 0.5] with true class 2 rank 1 (only 0.9 is higher).
+        let l =
+            Tensor::<Flex, 2>::from_data(TensorData::new(vec![0.1f32, 0.9, 0.5], [1, 3]), &device);
+        let t = Tensor::<Flex, 1, Int>::from_data(TensorData::new(vec![2i64], [1]), &device);
+        assert_eq!(read_back(vec![target_rank(l, t)]).unwrap(), [[1]]);
+    }
+
+    #[test]
+    fn totals_turn_counts_into_metrics() {
+        let mut confusion = ConfusionMatrix::new(3);
+        for (t, p) in [(0, 0), (1, 1), (2, 1), (2, 2)] {
+            confusion.add(t, p);
+        }
+        let totals = Totals {
+            rows: 4,
+            confusion: Some(confusion),
+            top_k_hits: None,
+            regression: None,
+        };
+        let (r, _) = totals.finish(2f64.ln(), true);
+        assert_eq!(r.accuracy, Some(0.75));
+        assert!((r.perplexity.unwrap() - 2.0).abs() < 1e-12);
+        assert_eq!((r.top5_accuracy, r.rmse), (None, None));
+        let mut stats = RegressionStats::default();
+        stats.add(1.0, 3.0);
+        stats.add(3.0, 3.0);
+        let totals = Totals {
+            rows: 2,
+            regression: Some(stats),
+            ..Totals::default()
+        };
+        let (r, m) = totals.finish(0.5, false);
+        assert_eq!(
+            (r.rmse, r.mae, r.r2),
+            (Some(2f64.sqrt()), Some(1.0), Some(-1.0))
+        );
+        assert_eq!((r.accuracy, m.classes()), (None, 0));
+        assert_eq!(
+            r.describe(),
+            "loss 0.5000, RMSE 1.4142, MAE 1.0000, R² -1.0000"
+        );
+    }
 }

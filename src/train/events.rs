@@ -1,6 +1,8 @@
 //! Events the loop emits, and the observer port that progress bars, journals and trackers
 //! implement. Adding a consumer never touches the loop.
 
+use super::EvalResult;
+
 /// Which split an evaluation ran on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,14 +67,9 @@ pub enum Event {
         epoch: Option<usize>,
         /// Which split.
         split: Split,
-        /// Mean cross-entropy.
-        loss: f64,
-        /// Fraction correct, in [0, 1].
-        accuracy: f64,
-        /// Macro-averaged F1 over the classes, in [0, 1].
-        macro_f1: f64,
-        /// Samples evaluated.
-        samples: usize,
+        /// Loss, the task's metrics and the rows scored (flattened into the event's fields).
+        #[serde(flatten)]
+        result: EvalResult,
     },
     /// An epoch ended.
     EpochEnded {

@@ -1,11 +1,12 @@
 //! `fit`: the training loop, generic over the backend. Reads top to bottom.
 
+use super::accumulate::Accumulation;
 use super::cadence::{checkpoint_due, step_seed};
 use super::record::model_from_bytes;
 use super::schedule::learning_rate;
 use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
-use super::step::StepSettings;
-use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate, train_step};
+use super::step::{StepSettings, gradients, update};
+use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate};
 use crate::checkpoint::{CheckpointStore, Snapshot};
 use crate::config::{BestMetric, BestMode, Config};
 use crate::data::{
@@ -47,7 +48,7 @@ pub struct FitReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FitOutcome {
     /// All epochs ran and the test split was evaluated.
-    Finished(FitReport),
+    Finished(Box<FitReport>),
     /// The stop flag was raised; a checkpoint was saved if a store was given.
     Interrupted {
         /// Steps done.
@@ -199,6 +200,8 @@ where
     let (mut samples, mut train_seconds, mut last_loss, mut valid) = (0, 0.0, f64::NAN, None);
     let mut stopped_early = false;
     let mut clock = SaveClock::new();
+    let mut accumulation =
+        Accumulation::new(t.grad_accumulation_steps, n, t.batch_size, steps_per_epoch);
     while pos.epoch < t.epochs {
         let epoch = pos.epoch;
         ports.observer.on_event(&Event::EpochStarted { epoch });
@@ -212,9 +215,11 @@ where
                 lr: learning_rate(t, pos.global_step, total_steps),
                 clip_norm: t.grad_clip_norm,
             };
-            let out = train_step(model, &mut optim, &batch, settings, device);
-            model = out.model;
-            window.push(out.loss);
+            let (grads, loss) = gradients(&model, &batch, accumulation.weight(i), device);
+            window.push(loss);
+            if let Some(grads) = accumulation.add(&model, i, grads) {
+                model = update(model, &mut optim, grads, settings);
+            }
             (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
             epoch_samples += batch.samples();
             clock.steps += 1;
@@ -232,7 +237,10 @@ where
                 });
             }
             let stop = stop_requested(&ports);
-            if !end_of_epoch && (stop || clock.due(&cfg.checkpoint)) {
+            // A checkpoint waits for the end of an accumulation window: it cannot hold
+            // gradients that are not applied yet.
+            let between_updates = !accumulation.pending();
+            if !end_of_epoch && between_updates && (stop || clock.due(&cfg.checkpoint)) {
                 pos.epoch_loss_sum += window.sync()?; // the checkpoint holds whole sums
                 let ctx = SaveContext {
                     cfg,
@@ -268,7 +276,8 @@ where
                 .observer
                 .on_event(&eval_event(Some(epoch), Split::Valid, &r));
             let m = match cfg.checkpoint.best_metric {
-                BestMetric::ValidAccuracy => r.accuracy,
+                // Config validation keeps accuracy off regression runs; NaN never improves.
+                BestMetric::ValidAccuracy => r.accuracy.unwrap_or(f64::NAN),
                 BestMetric::ValidLoss => r.loss,
             };
             pos.metric = Some(m);
@@ -337,7 +346,7 @@ where
         test,
     };
     Ok(Fitted {
-        outcome: FitOutcome::Finished(report),
+        outcome: FitOutcome::Finished(Box::new(report)),
         model,
     })
 }
@@ -445,10 +454,7 @@ fn eval_event(epoch: Option<usize>, split: Split, r: &EvalResult) -> Event {
     Event::Evaluated {
         epoch,
         split,
-        loss: r.loss,
-        accuracy: r.accuracy,
-        macro_f1: r.macro_f1,
-        samples: r.samples,
+        result: *r,
     }
 }
 

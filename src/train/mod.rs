@@ -1,5 +1,6 @@
 //! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters.
 
+mod accumulate;
 mod cadence;
 mod clip;
 mod evaluate;
@@ -14,7 +15,7 @@ mod step;
 
 pub use cadence::{checkpoint_due, step_seed};
 pub use clip::clip_grad_norm;
-pub use evaluate::{EvalResult, evaluate, evaluate_with_confusion};
+pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_confusion};
 pub use events::{Event, Observer, Observers, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;

@@ -5,8 +5,9 @@ use crate::data::BatchSource;
 use crate::model::Trainable;
 use burn::prelude::*;
 
-/// Runs `model` over `source` in batches of `batch_size` and hands each batch's logits
-/// (row-major `[len, classes]`) and the index of its first sample to `sink`.
+/// Runs `model` over `source` in batches of `batch_size` and hands each batch's outputs
+/// (row-major `[len, outputs]`: logits, or standardized regression values) and the index of
+/// its first sample to `sink`.
 pub fn predict<B, M, S, E>(
     model: &M,
     source: &S,
@@ -24,7 +25,7 @@ where
         let batch = source
             .read_batch(chunk)
             .map_err(|e| PredictError::Train(TrainError::Data(e.to_string())))?;
-        let logits = model.score(&batch, device).logits;
+        let logits = model.score(&batch, device).outputs();
         let classes = logits.dims()[1];
         let values = logits
             .into_data()

@@ -1,10 +1,10 @@
-//! One optimization step, shared by `fit` and the benchmark so both time the same code.
+//! One optimization step, shared by `fit` and the benchmark so both time the same code; its
+//! two halves (gradients, update) also serve gradient accumulation.
 
 use super::AnyOptimizer;
 use super::clip::clip_grad_norm;
 use crate::model::{Classifier, Trainable};
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -28,7 +28,7 @@ pub struct StepSettings {
     pub clip_norm: f64,
 }
 
-/// Forward, cross-entropy, backward, optional clipping and the optimizer update on one batch.
+/// Forward, loss, backward, optional clipping and the optimizer update on one batch.
 pub fn train_step<B, M>(
     model: M,
     optim: &mut AnyOptimizer<B, M>,
@@ -40,17 +40,45 @@ where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let scores = model.score(batch, device);
-    let loss = CrossEntropyLossConfig::new()
-        .init(device)
-        .forward(scores.logits, scores.targets); // [1]
-    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let (grads, loss) = gradients(&model, batch, 1.0, device);
+    let model = update(model, optim, grads, settings);
+    StepOutput { model, loss }
+}
+
+/// Forward and backward on one batch: the gradients of `weight * loss`, and the (unweighted,
+/// device-side) batch loss `[1]`.
+pub fn gradients<B, M>(
+    model: &M,
+    batch: &M::Batch,
+    weight: f32,
+    device: &B::Device,
+) -> (GradientsParams, Tensor<B::InnerBackend, 1>)
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+{
+    let loss = model.score(batch, device).loss(); // [1]
+    let grads = if weight == 1.0 {
+        loss.backward()
+    } else {
+        (loss.clone() * weight).backward()
+    };
+    (GradientsParams::from_grads(grads, model), loss.inner())
+}
+
+/// Optional clipping by global norm, then the optimizer update.
+pub fn update<B, M>(
+    model: M,
+    optim: &mut AnyOptimizer<B, M>,
+    mut grads: GradientsParams,
+    settings: StepSettings,
+) -> M
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+{
     if settings.clip_norm > 0.0 {
         clip_grad_norm(&model, &mut grads, settings.clip_norm);
     }
-    let model = optim.step(settings.lr, model, grads);
-    StepOutput {
-        model,
-        loss: loss.inner(),
-    }
+    optim.step(settings.lr, model, grads)
 }

@@ -227,3 +227,38 @@ fn unknown_backend_flag_is_one_line() {
     let e = one_line_error(&trainer(&["fit", "--backend", "tpu"]));
     assert!(e.contains("tpu") && e.contains("cuda"), "{e}");
 }
+
+#[test]
+fn task_feature_and_accumulation_mistakes_name_the_key() {
+    let csv = "[data]\nformat = \"csv\"\nfile = \"t.csv\"\nlabel = \"y\"\n";
+    for (text, key, expected) in [
+        (
+            "[data]\ntask = \"regression\"\n".to_string(),
+            "data.task",
+            "regression reads a csv table",
+        ),
+        (
+            format!("{csv}task = \"regression\"\n"),
+            "checkpoint.best_metric",
+            "\"valid_loss\"",
+        ),
+        (
+            format!("{csv}features = [\"a\", \"y\"]\n"),
+            "data.features",
+            "the label column `y`",
+        ),
+        (
+            format!("{csv}features = [\"a\", \"a\"]\n"),
+            "data.features",
+            "`a` twice",
+        ),
+        (
+            "[train]\ngrad_accumulation_steps = 0\n".to_string(),
+            "train.grad_accumulation_steps",
+            "expected an integer >= 1",
+        ),
+    ] {
+        let (e, _) = fit_with(&text, &[]);
+        assert!(e.contains(key) && e.contains(expected), "{text}: {e}");
+    }
+}

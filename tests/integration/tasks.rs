@@ -307,6 +307,21 @@ fn text_and_table_configs_that_do_not_fit_together_name_the_key() {
     }
 }
 
+/// `trainer eval --checkpoint CK --data FILE --output OUT`, which must succeed; the JSON.
+fn eval_whole_file(ck: &str, file: &Path, out: &Path) -> serde_json::Value {
+    let o = trainer(&[
+        "eval",
+        "--checkpoint",
+        ck,
+        "--data",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
 /// Parses `trainer predict`'s CSV output: (predicted class name) per row.
 fn predicted_labels(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).expect("predictions");
@@ -359,18 +374,7 @@ fn predict_on_a_table_matches_eval_on_the_same_rows_with_or_without_labels() {
         .count();
 
     // eval on the whole file counts exactly the rows predict got right.
-    let metrics = dir.path().join("m.json");
-    let o = trainer(&[
-        "eval",
-        "--checkpoint",
-        &ck,
-        "--data",
-        wine.to_str().unwrap(),
-        "--output",
-        metrics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    let m = eval_whole_file(&ck, &wine, &dir.path().join("m.json"));
     assert_eq!(m["samples"].as_u64(), Some(178), "{m}");
     let eval_correct = m["accuracy"].as_f64().unwrap() * 178.0;
     assert_eq!(eval_correct.round() as usize, correct, "{m}");
@@ -413,6 +417,122 @@ fn predict_on_a_table_matches_eval_on_the_same_rows_with_or_without_labels() {
     assert_eq!(predicted_labels(&preds2), predicted);
     let e = one_line_error(&trainer(&["eval", "--checkpoint", &ck, "--data", &input]));
     assert!(e.contains("no `cultivar` column"), "{e}");
+}
+
+/// `trainer predict --checkpoint CK --input INPUT --output OUTPUT`, which must succeed.
+fn predict(ck: &str, input: &str, output: &Path) {
+    let o = trainer(&[
+        "predict",
+        "--checkpoint",
+        ck,
+        "--input",
+        input,
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Parses `trainer predict`'s CSV output of a regression: the predicted values.
+fn predicted_values(path: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(path).expect("predictions");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("index,prediction"));
+    lines
+        .map(|l| l.split(',').nth(1).unwrap().parse().expect("a number"))
+        .collect()
+}
+
+#[test]
+fn tabular_regression_reports_rmse_and_predict_agrees_with_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let (run, o) = fit_run("configs/wine-alcohol.toml", &out, "alcohol", &[]);
+    let s = summary(&run);
+    assert!(
+        s.get("test_accuracy").is_none(),
+        "a regression has no accuracy: {s}"
+    );
+    let (rmse, r2) = (s["test"]["rmse"].as_f64(), s["test"]["r2"].as_f64());
+    // Far better than predicting the mean (R² = 0); least squares averages 0.48 on this table.
+    assert!(r2.is_some_and(|r2| r2 > 0.2), "test R² {r2:?}: {s}");
+    assert!(stdout(&o).contains("test RMSE"), "{}", stdout(&o));
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("\"rmse\"") && journal.contains("\"r2\""));
+
+    // Predictions come out in the target's units (% vol); their RMSE and MAE against the file's
+    // alcohol column are what eval reports for the same rows.
+    let ck = newest_checkpoint(&run).display().to_string();
+    let wine = repo().join("datasets/tabular/wine.csv");
+    let preds = dir.path().join("preds.csv");
+    predict(&ck, wine.to_str().unwrap(), &preds);
+    let predicted = predicted_values(&preds);
+    let text = std::fs::read_to_string(&wine).unwrap();
+    let truth: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(predicted.len(), 178);
+    let n = truth.len() as f64;
+    let errors: Vec<f64> = predicted.iter().zip(&truth).map(|(p, t)| p - t).collect();
+    let host_rmse = (errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt();
+    let host_mae = errors.iter().map(|e| e.abs()).sum::<f64>() / n;
+    let m = eval_whole_file(&ck, &wine, &dir.path().join("m.json"));
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-4 * b.abs().max(1.0);
+    assert!(
+        close(m["rmse"].as_f64().unwrap(), host_rmse),
+        "{m} vs {host_rmse}"
+    );
+    assert!(
+        close(m["mae"].as_f64().unwrap(), host_mae),
+        "{m} vs {host_mae}"
+    );
+    assert!(
+        m.get("per_class").is_none() && m.get("accuracy").is_none(),
+        "{m}"
+    );
+    assert!(
+        rmse.is_some_and(|r| r > 0.0 && r < 1.0),
+        "test RMSE {rmse:?} % vol"
+    );
+
+    // Without the target column the predictions are the same.
+    let unlabelled: String = text
+        .lines()
+        .map(|l| l.split_once(',').unwrap().1.to_string() + "\n")
+        .collect();
+    let input = crate::common::write(dir.path(), "unlabelled.csv", unlabelled);
+    let preds2 = dir.path().join("preds2.jsonl");
+    predict(&ck, &input, &preds2);
+    let from_jsonl: Vec<f64> = std::fs::read_to_string(&preds2)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["prediction"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(from_jsonl.len(), 178);
+    assert!(
+        from_jsonl
+            .iter()
+            .zip(&predicted)
+            .all(|(a, b)| close(*a, *b))
+    );
+
+    // A regression cannot rank checkpoints by accuracy: one line naming the key.
+    let e = one_line_error(&trainer(&[
+        "fit",
+        "--config",
+        "configs/wine-alcohol.toml",
+        "--set",
+        "checkpoint.best_metric=valid_accuracy",
+        "--set",
+        "checkpoint.best_mode=max",
+    ]));
+    assert!(e.contains("checkpoint.best_metric"), "{e}");
 }
 
 #[test]
