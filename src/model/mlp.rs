@@ -59,23 +59,21 @@ impl<B: Backend> Trainable<B> for Mlp<B> {
             device,
         );
         let outputs = self.forward(x);
-        match &batch.targets {
-            TableTargets::Values(v) => Scores::Values {
-                predicted: outputs,
-                targets: Tensor::from_data(TensorData::new(v.clone(), [rows]), device),
-                scale: batch.target,
-            },
-            // An unlabelled file (scoring) reads only the outputs; its targets are placeholders.
-            TableTargets::Classes(_) | TableTargets::Unlabelled(_) => {
-                let labels = match &batch.targets {
-                    TableTargets::Classes(c) => c.clone(),
-                    _ => vec![0; rows],
+        let labels = match &batch.targets {
+            TableTargets::Values(v) => {
+                return Scores::Values {
+                    predicted: outputs,
+                    targets: Tensor::from_data(TensorData::new(v.clone(), [rows]), device),
+                    scale: batch.target,
                 };
-                Scores::Classes {
-                    logits: outputs,
-                    targets: Tensor::from_data(TensorData::new(labels, [rows]), device),
-                }
             }
+            TableTargets::Classes(c) => c.clone(),
+            // An unlabelled file (scoring) reads only the outputs; its targets are placeholders.
+            TableTargets::Unlabelled(_) => vec![0; rows],
+        };
+        Scores::Classes {
+            logits: outputs,
+            targets: Tensor::from_data(TensorData::new(labels, [rows]), device),
         }
     }
 }
