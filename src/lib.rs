@@ -10,6 +10,7 @@ pub mod data;
 pub mod digest;
 pub mod fetch;
 pub mod fsutil;
+pub mod host_memory;
 pub mod metrics;
 pub mod model;
 pub mod observe;

@@ -6,6 +6,8 @@ use trainer::cli::{Cli, Command};
 use trainer::commands::{self, Failure};
 
 fn main() -> ExitCode {
+    // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
+    let memory = trainer::host_memory::retain_freed_memory();
     quiet_mesa();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!("host allocator: {memory:?}");
     quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

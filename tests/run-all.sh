@@ -7,3 +7,5 @@ eval "$(bash tests/setup.sh)"
 # Kernel autotuning on the software Vulkan adapter costs minutes and tests need no tuned kernels.
 export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
 cargo test --release --locked --no-fail-fast
+# The criterion micro-benchmarks, each run once (criterion's --test mode): they build and run.
+cargo bench --locked --bench micro -- --test

@@ -23,7 +23,7 @@ pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
 pub use schedule::learning_rate;
 pub use snapshot::{ModelSpec, Position, SaveContext, snapshot};
-pub use step::{StepOutput, StepSettings, device_batch, train_step};
+pub use step::{StepOutput, StepSettings, device_batch, gradients, train_step, update};
 
 /// Failures inside the training loop.
 #[derive(Debug, thiserror::Error)]
