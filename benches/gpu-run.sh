@@ -20,7 +20,7 @@ STEPS="${STEPS:-300}"; WARMUP="${WARMUP:-30}"
   nproc; python3 -c 'import torch; print("torch", torch.__version__)'
   "$T" backends
 } 2>&1 | tee "$OUT/host.txt"
-for cfg in mnist-mlp mnist-cnn; do
+for cfg in mnist-mlp mnist-cnn shakespeare-gpt; do
   "$T" bench --config configs/$cfg.toml --backends cuda,wgpu --steps "$STEPS" --warmup "$WARMUP" \
     --json "$OUT/$cfg-trainer.json" 2>&1 | tee -a "$OUT/bench.log"
   python3 benches/reference/torch_bench.py --config configs/$cfg.toml --device cuda \
