@@ -5,7 +5,7 @@
 //! optimizer state) every step. glibc's malloc serves large requests with `mmap` and trims the
 //! heap top on free, so each step faulted its buffers in again: measured on the MNIST MLP
 //! (flex, 2 cores), about 1,900 page faults and a third of the step time in the kernel
-//! (`benches/results/2026-11-23-cpu-micro/`).
+//! (`benches/results/2026-11-23-cpu-allocator/`).
 
 /// Requests at least this large still get their own `mmap` (the most glibc's `mallopt` accepts
 /// on 64-bit: half its 64 MiB arena heap size).
@@ -28,13 +28,17 @@ pub enum Tuning {
 /// training step are reused by the next; a no-op elsewhere, and when `GLIBC_TUNABLES` sets a
 /// malloc tunable or `MALLOC_MMAP_THRESHOLD_`/`MALLOC_TRIM_THRESHOLD_` is set.
 pub fn retain_freed_memory() -> Tuning {
-    let user = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."))
-        || std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
-        || std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_some();
-    if user {
+    if user_settings() {
         return Tuning::UserSettings;
     }
     set_thresholds()
+}
+
+/// True when the environment configures glibc's malloc itself.
+fn user_settings() -> bool {
+    std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."))
+        || std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
+        || std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_some()
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -72,7 +76,7 @@ mod tests {
 
     #[test]
     fn buffers_freed_by_one_step_are_reused_by_the_next_without_page_faults() {
-        if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        if user_settings() {
             return; // the user's (or CI's) malloc settings are in charge
         }
         assert_eq!(retain_freed_memory(), Tuning::Applied);

@@ -6,8 +6,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
 use std::time::Duration;
 use trainer::data::{
-    BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, load_splits, load_table_splits,
-    load_text_splits,
+    BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, batches_per_epoch, load_splits,
+    load_table_splits, load_text_splits,
 };
 
 fn loader_epochs(c: &mut Criterion) {
@@ -17,24 +17,21 @@ fn loader_epochs(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
 
+    // Each data family at the batch size of the config that trains on it.
     let cfg = config("mnist-mlp");
     let images = load_splits(&cfg.data, cfg.run.seed).expect("open the bundled MNIST");
-    let text = {
-        let cfg = config("shakespeare-gpt-cpu");
-        load_text_splits(&cfg.data, cfg.model.gpt.block_size, None)
-            .expect("open Tiny Shakespeare")
-            .0
-    };
-    let table = {
-        let cfg = config("breast-cancer");
-        load_table_splits(&cfg.data, cfg.run.seed, None)
-            .expect("open the table")
-            .0
-    };
+    let images = (images.train, cfg.train.batch_size);
+    let cfg = config("shakespeare-gpt-cpu");
+    let (text, _) =
+        load_text_splits(&cfg.data, cfg.model.gpt.block_size, None).expect("open Tiny Shakespeare");
+    let text = (text.train, cfg.train.batch_size);
+    let cfg = config("breast-cancer");
+    let (table, _) = load_table_splits(&cfg.data, cfg.run.seed, None).expect("open the table");
+    let table = (table.train, cfg.train.batch_size);
     for workers in [1, 2] {
-        epoch(&mut group, "mnist-idx", &images.train, 128, workers);
-        epoch(&mut group, "shakespeare-windows", &text.train, 32, workers);
-        epoch(&mut group, "breast-cancer-rows", &table.train, 32, workers);
+        epoch(&mut group, "mnist-idx", &images.0, images.1, workers);
+        epoch(&mut group, "shakespeare-windows", &text.0, text.1, workers);
+        epoch(&mut group, "breast-cancer-rows", &table.0, table.1, workers);
     }
     group.finish();
 }
@@ -57,8 +54,8 @@ fn epoch<S: BatchSource + ?Sized + 'static>(
         prefetch: 2 * workers,
     };
     let n = source.len();
-    let batches = BatchList::epoch(&plan, 0, n);
-    group.throughput(Throughput::Elements((batches.len() * batch_size) as u64));
+    let samples = batches_per_epoch(n, batch_size, plan.drop_last) * batch_size;
+    group.throughput(Throughput::Elements(samples as u64));
     let mut epoch = 0;
     group.bench_function(BenchmarkId::new(data, workers), |b| {
         b.iter(|| {

@@ -39,11 +39,6 @@ fn backend<B: AutodiffBackend>(c: &mut Criterion, name: &str, parts: Parts) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5));
-    let run = |id: &str, parts| Case {
-        id: id.to_string(),
-        parts,
-    };
-
     for id in ["mnist-mlp", "mnist-cnn"] {
         let cfg = config(id);
         let splits = load_splits(&cfg.data, cfg.run.seed).expect("open the bundled MNIST");
@@ -53,7 +48,7 @@ fn backend<B: AutodiffBackend>(c: &mut Criterion, name: &str, parts: Parts) {
             .read_batch(&first(cfg.train.batch_size))
             .expect("read a batch");
         let model = Classifier::<B>::new(&cfg.model, shape, classes, &device);
-        run(id, parts).time(&mut group, &cfg, model, batch, &device);
+        time(&mut group, id, parts, &cfg, model, batch, &device);
     }
 
     // CIFAR-10 is not bundled; a ResNet step costs the same on any pixels of the right shape.
@@ -63,7 +58,15 @@ fn backend<B: AutodiffBackend>(c: &mut Criterion, name: &str, parts: Parts) {
         let cfg = config("cifar-resnet");
         let batch = synthetic_images(cfg.train.batch_size, [3, 32, 32], 10);
         let model = Classifier::<B>::new(&cfg.model, [3, 32, 32], 10, &device);
-        run("cifar-resnet-synthetic", parts).time(&mut group, &cfg, model, batch, &device);
+        time(
+            &mut group,
+            "cifar-resnet-synthetic",
+            parts,
+            &cfg,
+            model,
+            batch,
+            &device,
+        );
     }
 
     let cfg = config("shakespeare-gpt-cpu");
@@ -74,78 +77,88 @@ fn backend<B: AutodiffBackend>(c: &mut Criterion, name: &str, parts: Parts) {
         .read_batch(&first(cfg.train.batch_size))
         .expect("read a batch");
     let model = Gpt::<B>::new(&cfg.model.gpt, vocab.size(), &device);
-    run("shakespeare-gpt-cpu", parts).time(&mut group, &cfg, model, batch, &device);
+    time(
+        &mut group,
+        "shakespeare-gpt-cpu",
+        parts,
+        &cfg,
+        model,
+        batch,
+        &device,
+    );
 
     let cfg = config("breast-cancer");
     let (splits, prep) = load_table_splits(&cfg.data, cfg.run.seed, None).expect("open the table");
     let rows = cfg.train.batch_size.min(BatchSource::len(&*splits.train));
     let batch = splits.train.read_batch(&first(rows)).expect("read a batch");
     let model = Mlp::<B>::new(&cfg.model.mlp, prep.features.len(), prep.outputs(), &device);
-    run("breast-cancer", parts).time(&mut group, &cfg, model, batch, &device);
+    time(
+        &mut group,
+        "breast-cancer",
+        parts,
+        &cfg,
+        model,
+        batch,
+        &device,
+    );
 
     group.finish();
 }
 
-/// One model's benchmarks.
-struct Case {
-    id: String,
+/// `<id>/step` (and with `Parts::Split`, `<id>/forward` and `<id>/forward+backward`): `model`
+/// on the same `batch` over and over, synced after each iteration.
+fn time<B, M>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
     parts: Parts,
-}
-
-impl Case {
-    /// Times `model` on the same `batch` over and over, synced after each iteration.
-    fn time<B, M>(
-        self,
-        group: &mut BenchmarkGroup<'_, WallTime>,
-        cfg: &Config,
-        model: M,
-        batch: M::Batch,
-        device: &B::Device,
-    ) where
-        B: AutodiffBackend,
-        M: Trainable<B> + AutodiffModule<B>,
-        M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
-    {
-        let sync = || B::sync(device).expect("device sync");
-        B::seed(device, cfg.run.seed);
-        group.throughput(Throughput::Elements(batch.samples() as u64));
-        if self.parts == Parts::Split {
-            // A forward on the autodiff backend whose graph is dropped without a backward pass
-            // is not what training does and measured oddly slow (12 ms for the table MLP whose
-            // whole step takes 0.16 ms): time the inference forward instead.
-            let inference = model.valid();
-            group.bench_function(format!("{}/forward", self.id), |b| {
-                b.iter(|| {
-                    let loss = inference.score(&batch, device).loss();
-                    sync();
-                    loss
-                })
-            });
-            group.bench_function(format!("{}/forward+backward", self.id), |b| {
-                b.iter(|| {
-                    let grads = gradients(&model, &batch, 1.0, device);
-                    sync();
-                    grads
-                })
-            });
-        }
-        let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
-        let settings = StepSettings {
-            lr: cfg.train.lr,
-            clip_norm: cfg.train.grad_clip_norm,
-        };
-        let mut model = Some(model);
-        group.bench_function(format!("{}/step", self.id), |b| {
+    cfg: &Config,
+    model: M,
+    batch: M::Batch,
+    device: &B::Device,
+) where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+    M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+{
+    let sync = || B::sync(device).expect("device sync");
+    B::seed(device, cfg.run.seed);
+    group.throughput(Throughput::Elements(batch.samples() as u64));
+    if parts == Parts::Split {
+        // A forward on the autodiff backend whose graph is dropped without a backward pass
+        // is not what training does and measured oddly slow (12 ms for the table MLP whose
+        // whole step takes 0.13 to 0.16 ms): time the inference forward instead.
+        let inference = model.valid();
+        group.bench_function(format!("{id}/forward"), |b| {
             b.iter(|| {
-                let m = model
-                    .take()
-                    .expect("the model is put back after every step");
-                let out = train_step(m, &mut optim, &batch, settings, device);
+                let loss = inference.score(&batch, device).loss();
                 sync();
-                model = Some(out.model);
+                loss
+            })
+        });
+        group.bench_function(format!("{id}/forward+backward"), |b| {
+            b.iter(|| {
+                let grads = gradients(&model, &batch, 1.0, device);
+                sync();
+                grads
             })
         });
     }
+    let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
+    let settings = StepSettings {
+        lr: cfg.train.lr,
+        clip_norm: cfg.train.grad_clip_norm,
+    };
+    let mut model = Some(model);
+    group.bench_function(format!("{id}/step"), |b| {
+        b.iter(|| {
+            let m = model
+                .take()
+                .expect("the model is put back after every step");
+            let out = train_step(m, &mut optim, &batch, settings, device);
+            sync();
+            model = Some(out.model);
+        })
+    });
 }
 
 /// `n` images of `shape` with deterministic pixels and labels cycling through `classes`.
