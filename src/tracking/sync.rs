@@ -132,15 +132,21 @@ impl Syncer {
             .map_err(|e| MlflowError::Rejected(format!("{}: {e}", self.dir.display())))
     }
 
-    /// One pass: makes sure the MLflow run exists, then sends every complete journal line.
-    /// Ok(true) when everything written so far is acknowledged.
+    /// One pass: makes sure the MLflow run exists, then sends every complete journal line
+    /// written before the pass began. Lines written meanwhile wait for the next pass, so a busy
+    /// run's lines go out in a few large batches, not one request per step as they arrive.
+    /// Ok(true) when everything written before the pass is acknowledged.
     pub fn pass(&mut self) -> Result<bool, MlflowError> {
         if self.first_event().is_none() {
             // Nothing written yet: creating the run now would miss the backend/device tags.
             return Ok(false);
         }
+        let written = self.journal_len()?;
         self.ensure_run()?;
         loop {
+            if self.state.acked_offset >= written {
+                return Ok(true);
+            }
             let (lines, end) = self.read_pending()?;
             if lines.is_empty() {
                 return Ok(true);
@@ -177,6 +183,14 @@ impl Syncer {
             self.persist()?;
         }
         Ok(())
+    }
+
+    /// The journal's size in bytes now.
+    fn journal_len(&self) -> Result<u64, MlflowError> {
+        let path = self.dir.join(JOURNAL_FILE);
+        std::fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))
     }
 
     /// Complete lines after the acknowledged offset, each with the offset just past it.

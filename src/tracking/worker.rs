@@ -5,10 +5,9 @@ use super::client::MlflowError;
 use super::settings::MlflowSettings;
 use super::sync::{SyncState, Syncer, pending_lines};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Consecutive failures after which the breaker opens (and says so once).
 const BREAKER_THRESHOLD: u32 = 3;
@@ -59,7 +58,8 @@ impl Backoff {
 /// The running sender thread.
 pub struct MlflowWorker {
     run_dir: PathBuf,
-    finishing: Arc<AtomicBool>,
+    /// Tells the thread to drain (a message, or the sender dropped).
+    finish: Sender<()>,
     done: Receiver<DrainReport>,
     /// The sync state and last error as of the thread's latest attempt.
     latest: Arc<Mutex<Latest>>,
@@ -72,17 +72,17 @@ impl MlflowWorker {
     /// Starts following `run_dir`'s journal; Err only if the HTTP client cannot be built.
     pub fn start(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
         let syncer = Syncer::open(run_dir, settings)?;
-        let finishing = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new((syncer.state.clone(), None)));
         let (tx, done) = channel();
-        let (f, l) = (finishing.clone(), latest.clone());
+        let (finish, finishing) = channel();
+        let l = latest.clone();
         std::thread::Builder::new()
             .name("mlflow".into())
-            .spawn(move || follow(syncer, &f, &l, tx))
+            .spawn(move || follow(syncer, finishing, &l, tx))
             .map_err(|e| MlflowError::Rejected(e.to_string()))?;
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
-            finishing,
+            finish,
             done,
             latest,
         })
@@ -90,7 +90,7 @@ impl MlflowWorker {
 
     /// Asks the thread to send what is left (the run end included) and waits at most `limit`.
     pub fn finish(self, limit: Duration) -> DrainReport {
-        self.finishing.store(true, Ordering::SeqCst);
+        let _ = self.finish.send(());
         match self.done.recv_timeout(limit) {
             Ok(r) => r,
             // Still trying (e.g. a hanging server): leave it; the journal keeps the backlog.
@@ -104,18 +104,19 @@ impl MlflowWorker {
 
 fn follow(
     mut syncer: Syncer,
-    finishing: &AtomicBool,
+    finish: Receiver<()>,
     latest: &Mutex<Latest>,
     done: Sender<DrainReport>,
 ) {
     let mut backoff = Backoff::default();
+    let mut finishing = false;
     loop {
         let (wait, last_error) = match syncer.pass() {
             Ok(caught_up) => {
                 if backoff.succeeded() {
                     tracing::info!("MLflow reachable again; sending the backlog");
                 }
-                if caught_up && finishing.load(Ordering::SeqCst) && syncer.state.ended {
+                if caught_up && finishing && syncer.state.ended {
                     break;
                 }
                 (POLL, None)
@@ -131,21 +132,17 @@ fn follow(
         if let Ok(mut l) = latest.lock() {
             *l = (syncer.state.clone(), last_error);
         }
-        sleep_unless(wait, finishing);
+        if finishing {
+            std::thread::sleep(wait);
+        } else {
+            // Sleeps without waking until then; a drain cuts the wait short for a prompt pass.
+            finishing = match finish.recv_timeout(wait) {
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+                Err(RecvTimeoutError::Timeout) => false,
+            };
+        }
     }
     let _ = done.send(report(syncer.dir(), &syncer.state, None));
-}
-
-/// Sleeps `wait`, cut short when a drain starts (so it gets a prompt attempt).
-fn sleep_unless(wait: Duration, finishing: &AtomicBool) {
-    let until = Instant::now() + wait;
-    let was_finishing = finishing.load(Ordering::SeqCst);
-    while Instant::now() < until {
-        if !was_finishing && finishing.load(Ordering::SeqCst) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20).min(wait));
-    }
 }
 
 fn report(run_dir: &Path, state: &SyncState, last_error: Option<String>) -> DrainReport {

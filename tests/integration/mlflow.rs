@@ -2,6 +2,7 @@
 //! tests/run-all.sh): what reaches MLflow is compared point by point with the journal.
 
 use crate::common::{stderr, stdout, trainer_env};
+use crate::fault_proxy::FaultProxy;
 use crate::mlflow_server::{
     Server, TOKEN, assert_mlflow_matches_journal, fit, free_port, sync_state,
 };
@@ -146,4 +147,52 @@ fn resumed_run_logs_into_the_same_mlflow_run() {
     assert_mlflow_matches_journal(&server, &run);
     let epochs = server.client().metric_history(&first, "epoch").unwrap();
     assert_eq!(epochs.len(), 2, "{epochs:?}");
+}
+
+/// A busy run (every step logged, a few seconds of steps) reaches MLflow in large batches: one
+/// request per poll (a second), not one per handful of steps as the lines arrive, so a remote
+/// server's load and the sender's CPU stay small. All of it still lands, exactly once.
+#[test]
+fn busy_run_is_sent_in_batches_not_per_step() {
+    let server = Server::start(free_port());
+    let out = tempfile::tempdir().unwrap();
+    // A fresh server answers its first requests slowly, which batches lines by itself; warm
+    // it up so replies come back faster than steps, as they do from a running server.
+    let o = fit(
+        out.path(),
+        "warm-up",
+        &server.uri,
+        &["--set", "train.epochs=1"],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let proxy = FaultProxy::start(server.addr());
+    let o = fit(
+        out.path(),
+        "busy",
+        &proxy.uri,
+        &[
+            "--set",
+            "model.mlp.hidden=[512, 512]",
+            "--set",
+            "train.epochs=6",
+            "--set",
+            "train.log_every=1",
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let run = out.path().join("busy");
+    assert_mlflow_matches_journal(&server, &run);
+
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let steps = summary["steps"].as_u64().unwrap();
+    let wall = summary["wall_seconds"].as_f64().unwrap();
+    let requests = FaultProxy::count(&proxy.stats.passed);
+    // Set-up (experiment, run, params, status) and the end (four artifacts, status) take about
+    // a dozen requests; polling adds one per second, twice that allows for slow replies.
+    let limit = 20 + 2 * wall.ceil() as usize;
+    assert!(
+        requests <= limit,
+        "{requests} requests for {steps} steps in {wall:.1} s (at most {limit} expected)"
+    );
 }
