@@ -1,6 +1,6 @@
 //! `trainer fit` and `trainer backends` end to end, through the real binary.
 
-use crate::common::{one_line_error, stdout, trainer};
+use crate::common::{one_line_error, stdout, summary, trainer};
 use serde_json::Value;
 
 const SMALL: [&str; 8] = [
@@ -43,8 +43,7 @@ fn fit_writes_config_summary_and_journal() {
     assert_eq!(saved.model.mlp.hidden, vec![32]);
     assert_eq!(saved.run.name, "r1");
 
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&run);
     for key in [
         "backend",
         "device",
@@ -177,10 +176,7 @@ fn same_seed_same_summary_on_cpu() {
         let mut args = vec!["fit", "--run-name", name, "--output", &out];
         args.extend(SMALL);
         assert!(trainer(&args).status.success());
-        let s: Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join(name).join("summary.json")).unwrap(),
-        )
-        .unwrap();
+        let s = summary(&dir.path().join(name));
         (
             s["final_train_loss"].clone(),
             s["test_accuracy"].clone(),

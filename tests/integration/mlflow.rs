@@ -1,7 +1,7 @@
 //! Tracking against a real MLflow 3.17.2 server (from `TRAINER_MLFLOW_VENV`, set by
 //! tests/run-all.sh): what reaches MLflow is compared point by point with the journal.
 
-use crate::common::{stderr, stdout, trainer_env};
+use crate::common::{stderr, stdout, summary, trainer_env};
 use crate::fault_proxy::FaultProxy;
 use crate::mlflow_server::{
     Server, TOKEN, assert_mlflow_matches_journal, fit, free_port, sync_state,
@@ -183,8 +183,7 @@ fn busy_run_is_sent_in_batches_not_per_step() {
     let run = out.path().join("busy");
     assert_mlflow_matches_journal(&server, &run);
 
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&run);
     let steps = summary["steps"].as_u64().unwrap();
     let wall = summary["wall_seconds"].as_f64().unwrap();
     let requests = FaultProxy::count(&proxy.stats.passed);

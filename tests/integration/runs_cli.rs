@@ -1,7 +1,7 @@
 //! `trainer runs ls | show | compare` on real runs, and the files a finished run leaves
 //! (`loss.png`, `model.safetensors`).
 
-use crate::common::{one_line_error, stderr, stdout, trainer};
+use crate::common::{one_line_error, stderr, stdout, summary, trainer};
 use serde_json::Value;
 use std::path::Path;
 
@@ -25,10 +25,6 @@ fn fit(out: &Path, name: &str, lr: &str) {
         &lr,
     ]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-}
-
-fn summary(run: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
 fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {

@@ -1,7 +1,7 @@
 //! The streaming loader inside `fit`: the same batches (hence bit-identical losses) for any
 //! worker count, and `fit` training from CIFAR-10 binary files with the shipped config.
 
-use crate::common::{repo, stdout, trainer};
+use crate::common::{repo, stdout, summary, trainer};
 use crate::train_backends::{small_config, step_losses, train};
 use burn::backend::{Autodiff, Flex};
 
@@ -82,8 +82,7 @@ fn fit_trains_from_cifar10_binary_files_with_the_shipped_config() {
         stdout(&o)
     );
     let run = dir.path().join("runs/c");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&run);
     assert_eq!(summary["test"]["samples"], 40, "{summary}");
     // 120 training records, 12 held out for validation: 108 in 7 batches of up to 16.
     assert_eq!(summary["steps"], 7, "{summary}");

@@ -2,14 +2,9 @@
 //! `trainer sample` generates from its checkpoint; the tabular MLP reaches the accuracy the
 //! issue asks for on the bundled UCI tables.
 
-use crate::common::{one_line_error, repo, stderr, stdout, trainer};
+use crate::common::{one_line_error, repo, stderr, stdout, summary, trainer};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn summary(run: &Path) -> serde_json::Value {
-    let bytes = std::fs::read(run.join("summary.json")).expect("summary.json");
-    serde_json::from_slice(&bytes).expect("summary is JSON")
-}
 
 /// `trainer fit --config CONFIG --output OUT --run-name NAME EXTRA...`, which must succeed;
 /// returns the run directory and the command's output.
