@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod data;
 pub mod digest;
 pub mod fetch;

@@ -1,9 +1,10 @@
 //! The `trainer` binary: parse the CLI, run a command, map failures to one line and an exit code.
 
 use clap::Parser;
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use trainer::cli::{Cli, Command};
-use trainer::commands::{self, Failure};
+use trainer::commands::{self, Failure, panic_message};
 
 fn main() -> ExitCode {
     // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
@@ -26,7 +27,40 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command {
+    let is_fit = matches!(cli.command, Command::Fit(_));
+    // A panic is a bug, but users get one line and exit code 1, never a bare exit 101.
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| run(cli.command))).unwrap_or_else(|payload| {
+            Err(Failure::runtime(anyhow::anyhow!(
+                "internal error (a bug in trainer; RUST_BACKTRACE=1 shows where): {}",
+                panic_message(payload.as_ref())
+            )))
+        });
+    match result {
+        Ok(()) => match trainer::console::lost_output() {
+            // Training output is progress only: the run directory holds the results.
+            Some(e) if !is_fit => {
+                eprintln!("error: cannot write to standard output: {e}");
+                ExitCode::from(1)
+            }
+            Some(e) => {
+                eprintln!(
+                    "warning: progress output stopped ({e}); the run directory has every result"
+                );
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::SUCCESS,
+        },
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Runs one command.
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
         Command::Fit(args) => commands::fit(args).map(|_| ()),
         Command::Backends => {
             commands::backends();
@@ -39,13 +73,6 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval(args),
         Command::Runs(cmd) => commands::runs(cmd),
         Command::Data(cmd) => commands::data(cmd),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { code, error }) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(code)
-        }
     }
 }
 
@@ -63,19 +90,15 @@ fn one_line_usage_error(e: &clap::Error) -> String {
         .join(" ")
 }
 
-/// Panics become one line on stderr (and a failure the command reports) instead of a backtrace
-/// dump; set RUST_BACKTRACE=1 to get the default report back when debugging.
+/// Panics are logged at debug level instead of dumping a backtrace: the command reports them
+/// as one line (main's `catch_unwind`, `commands::guarded`); RUST_BACKTRACE=1 restores the
+/// default report when debugging.
 fn quiet_panics() {
     if std::env::var_os("RUST_BACKTRACE").is_some() {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
+        let msg = panic_message(info.payload());
         let thread = std::thread::current()
             .name()
             .unwrap_or("unnamed")

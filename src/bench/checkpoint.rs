@@ -60,7 +60,7 @@ pub fn bench_checkpoint<B: AutodiffBackend>(
         keep_best: false,
         maximize: true,
     };
-    let mut store = DirStore::open(&options.dir, retention).map_err(ck)?;
+    let mut store = DirStore::open_for_writing(&options.dir, retention).map_err(ck)?;
     let repeats = options.repeats.max(1);
     let (mut encode, mut write, mut restore) = (Vec::new(), Vec::new(), Vec::new());
     let mut bytes = 0;

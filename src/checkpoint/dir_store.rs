@@ -40,21 +40,31 @@ pub struct DirStore {
 }
 
 impl DirStore {
-    /// Opens (creating) `root`; removes temp directories left by crashed writers.
-    pub fn open(root: &Path, retention: Retention) -> Result<Self, CheckpointError> {
+    /// Opens `root` for reading: nothing is created or removed, so it is safe beside a live
+    /// writer (`checkpoints ls` during `fit`).
+    pub fn open(root: &Path, retention: Retention) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            retention,
+        }
+    }
+
+    /// Opens (creating) `root` for saving and removes the temp directories other processes
+    /// left there. Only the run's one writer (it holds the run lock) may call this: any other
+    /// writer's temp directory is then a dead process's.
+    pub fn open_for_writing(root: &Path, retention: Retention) -> Result<Self, CheckpointError> {
         std::fs::create_dir_all(root).map_err(CheckpointError::io(root))?;
+        let own = format!("-{}", std::process::id());
         for entry in std::fs::read_dir(root)
             .map_err(CheckpointError::io(root))?
             .flatten()
         {
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") && !name.ends_with(&own) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            retention,
-        })
+        Ok(Self::open(root, retention))
     }
 
     /// Checkpoint directory names, newest (highest step) first.
@@ -188,6 +198,40 @@ fn valid_asset_name(name: &str) -> bool {
     plain && ![MODEL, OPTIMIZER, STATE, CONFIG, MANIFEST].contains(&name)
 }
 
+/// Writes every file of `snap` into `dir`, the manifest (with their SHA-256) last, all fsynced.
+fn write_checkpoint_files(dir: &Path, snap: &Snapshot) -> Result<(), CheckpointError> {
+    let state = serde_json::to_vec_pretty(&snap.state)
+        .map_err(|e| CheckpointError::invalid(dir, e.to_string()))?;
+    let mut files: Vec<(&str, &[u8])> = vec![
+        (MODEL, &snap.model),
+        (OPTIMIZER, &snap.optimizer),
+        (STATE, &state),
+        (CONFIG, snap.config_toml.as_bytes()),
+    ];
+    for (name, data) in &snap.assets {
+        if !valid_asset_name(name) {
+            return Err(CheckpointError::invalid(
+                dir.join(name),
+                "an asset needs a plain file name (letters, digits, '.', '_', '-')",
+            ));
+        }
+        files.push((name, data));
+    }
+    let mut manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        files: BTreeMap::new(),
+    };
+    for (file, data) in files {
+        write_synced(&dir.join(file), data)?;
+        manifest.files.insert(file.to_string(), sha256_hex(data));
+    }
+    let manifest = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| CheckpointError::invalid(dir, e.to_string()))?;
+    write_synced(&dir.join(MANIFEST), &manifest)?;
+    sync_dir(dir);
+    Ok(())
+}
+
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), CheckpointError> {
     let mut f = std::fs::File::create(path).map_err(CheckpointError::io(path))?;
     f.write_all(data).map_err(CheckpointError::io(path))?;
@@ -216,35 +260,11 @@ impl CheckpointStore for DirStore {
             .join(format!(".tmp-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir(&tmp).map_err(CheckpointError::io(&tmp))?;
-        let state = serde_json::to_vec_pretty(&snap.state)
-            .map_err(|e| CheckpointError::invalid(&tmp, e.to_string()))?;
-        let mut files: Vec<(&str, &[u8])> = vec![
-            (MODEL, &snap.model),
-            (OPTIMIZER, &snap.optimizer),
-            (STATE, &state),
-            (CONFIG, snap.config_toml.as_bytes()),
-        ];
-        for (name, data) in &snap.assets {
-            if !valid_asset_name(name) {
-                return Err(CheckpointError::invalid(
-                    tmp.join(name),
-                    "an asset needs a plain file name (letters, digits, '.', '_', '-')",
-                ));
-            }
-            files.push((name, data));
+        if let Err(e) = write_checkpoint_files(&tmp, snap) {
+            // A full disk must not leave half a checkpoint behind to fill it further.
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
         }
-        let mut manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            files: BTreeMap::new(),
-        };
-        for (file, data) in files {
-            write_synced(&tmp.join(file), data)?;
-            manifest.files.insert(file.to_string(), sha256_hex(data));
-        }
-        let manifest = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| CheckpointError::invalid(&tmp, e.to_string()))?;
-        write_synced(&tmp.join(MANIFEST), &manifest)?;
-        sync_dir(&tmp);
         std::fs::rename(&tmp, &final_dir).map_err(CheckpointError::io(&final_dir))?;
         sync_dir(&self.root);
         let latest = self.root.join("latest");
@@ -290,5 +310,75 @@ impl DirStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retention() -> Retention {
+        Retention {
+            keep_last: 3,
+            keep_best: false,
+            maximize: true,
+        }
+    }
+
+    fn temp_dirs(root: &Path) -> Vec<String> {
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_writer_cleans_temp_dirs_and_a_failed_save_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join(".tmp-step-000000005-4000000");
+        std::fs::create_dir(&other).unwrap();
+        let reader = DirStore::open(dir.path(), retention());
+        assert_eq!(reader.names().unwrap(), Vec::<String>::new());
+        assert_eq!(
+            temp_dirs(dir.path()).len(),
+            1,
+            "a reader removed a temp dir"
+        );
+
+        let mut writer = DirStore::open_for_writing(dir.path(), retention()).unwrap();
+        assert!(temp_dirs(dir.path()).is_empty());
+        let snap = Snapshot {
+            state: TrainState {
+                format_version: FORMAT_VERSION,
+                trainer_version: String::new(),
+                model: "mlp".into(),
+                input_shape: [1, 1, 1],
+                num_classes: 2,
+                epoch: 0,
+                batch_in_epoch: 7,
+                global_step: 7,
+                epoch_loss_sum: 0.0,
+                seed: 1,
+                metric: None,
+                best_metric: None,
+                epochs_without_improvement: 0,
+                tracker_run_id: String::new(),
+                interrupted: false,
+            },
+            model: vec![1, 2, 3],
+            optimizer: vec![4],
+            config_toml: String::new(),
+            // Fails after the temp dir exists, as a full disk would.
+            assets: BTreeMap::from([("../escape".to_string(), vec![0])]),
+        };
+        assert!(writer.save(&snap).is_err());
+        assert!(
+            temp_dirs(dir.path()).is_empty(),
+            "{:?}",
+            temp_dirs(dir.path())
+        );
+        assert!(writer.names().unwrap().is_empty());
     }
 }

@@ -7,12 +7,12 @@ pub fn backends() {
     for row in list() {
         match row.devices {
             Ok(devices) => {
-                println!("{:<8} usable", row.name);
+                crate::outln!("{:<8} usable", row.name);
                 for d in devices {
-                    println!("           {d}");
+                    crate::outln!("           {d}");
                 }
             }
-            Err(reason) => println!("{:<8} not usable: {reason}", row.name),
+            Err(reason) => crate::outln!("{:<8} not usable: {reason}", row.name),
         }
     }
 }

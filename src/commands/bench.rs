@@ -142,7 +142,7 @@ fn host_description() -> String {
 }
 
 fn print_table(results: &[BenchResult]) {
-    println!(
+    crate::outln!(
         "{:<8} {:<5} {:>6} {:>10} {:>12} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
         "backend",
         "model",
@@ -157,7 +157,7 @@ fn print_table(results: &[BenchResult]) {
         "rss MiB"
     );
     for r in results {
-        println!(
+        crate::outln!(
             "{:<8} {:<5} {:>6} {:>10} {:>12.0} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
             r.backend,
             r.model,
@@ -174,8 +174,8 @@ fn print_table(results: &[BenchResult]) {
         );
     }
     if results.iter().any(|r| r.checkpoint.is_some()) {
-        println!();
-        println!(
+        crate::outln!();
+        crate::outln!(
             "{:<8} {:<5} {:>9} {:>9} {:>10} {:>9} {:>10} {:>11} {:>12}",
             "backend",
             "model",
@@ -189,7 +189,7 @@ fn print_table(results: &[BenchResult]) {
         );
         for r in results {
             if let Some(c) = &r.checkpoint {
-                println!(
+                crate::outln!(
                     "{:<8} {:<5} {:>9.2} {:>9.1} {:>10.0} {:>9.1} {:>10.1} {:>11.0} {:>12.1}",
                     r.backend,
                     r.model,

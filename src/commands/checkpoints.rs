@@ -16,7 +16,7 @@ pub fn checkpoints(cmd: CheckpointsCommand) -> Result<(), Failure> {
         CheckpointsCommand::Ls { run } => ls(&run),
         CheckpointsCommand::Verify { checkpoint } => {
             let c = verify(&checkpoint).map_err(Failure::input)?;
-            println!(
+            crate::outln!(
                 "ok: {} (format {}, {} model, epoch {}, batch {}, step {})",
                 checkpoint.display(),
                 c.state.format_version,
@@ -50,12 +50,14 @@ fn ls(run: &Path) -> Result<(), Failure> {
             keep_best: true,
             maximize: true,
         },
-    )
-    .map_err(Failure::runtime)?;
+    );
     let latest = std::fs::read_to_string(root.join("latest")).unwrap_or_default();
-    println!(
+    crate::outln!(
         "{:<16} {:>8} {:>6} {:>9}  status",
-        "checkpoint", "step", "epoch", "metric"
+        "checkpoint",
+        "step",
+        "epoch",
+        "metric"
     );
     for name in store.names().map_err(Failure::runtime)? {
         let mark = if name == latest.trim() {
@@ -64,7 +66,7 @@ fn ls(run: &Path) -> Result<(), Failure> {
             ""
         };
         match verify(&root.join(&name)) {
-            Ok(c) => println!(
+            Ok(c) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  ok{}{mark}",
                 c.state.global_step,
                 c.state.epoch,
@@ -75,9 +77,11 @@ fn ls(run: &Path) -> Result<(), Failure> {
                     ""
                 }
             ),
-            Err(e) => println!(
+            Err(e) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  CORRUPT: {e}{mark}",
-                "-", "-", "-"
+                "-",
+                "-",
+                "-"
             ),
         }
     }
@@ -86,14 +90,9 @@ fn ls(run: &Path) -> Result<(), Failure> {
 
 /// `checkpoints export`: refuses to overwrite `out`, then writes the safetensors file.
 fn export(checkpoint: &Path, out: &Path) -> Result<(), Failure> {
-    if out.exists() {
-        return Err(Failure::input(anyhow!(
-            "{}: already exists; not overwriting it",
-            out.display()
-        )));
-    }
+    super::refuse_existing("--out", out)?;
     let (model, step) = write_safetensors(checkpoint, out)?;
-    println!("wrote {} ({model} model, step {step})", out.display());
+    crate::outln!("wrote {} ({model} model, step {step})", out.display());
     Ok(())
 }
 

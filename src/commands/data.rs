@@ -10,10 +10,10 @@ pub fn data(cmd: DataCommand) -> Result<(), Failure> {
     match cmd {
         DataCommand::Inspect { path } => {
             let report = inspect(&path).map_err(Failure::input)?;
-            println!("{}: {}", path.display(), report.format);
+            crate::outln!("{}: {}", path.display(), report.format);
             let width = report.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (key, value) in &report.rows {
-                println!("  {key:<width$}  {value}");
+                crate::outln!("  {key:<width$}  {value}");
             }
             Ok(())
         }
@@ -27,7 +27,7 @@ pub fn data(cmd: DataCommand) -> Result<(), Failure> {
             let source = Source { mirror };
             let target = fetch(set, &dir, &source, &mut |line| eprintln!("fetch: {line}"))
                 .map_err(Failure::runtime)?;
-            println!("{}", target.display());
+            crate::outln!("{}", target.display());
             Ok(())
         }
     }

@@ -15,7 +15,7 @@ use crate::data::{
 use crate::fsutil::write_atomic;
 use crate::metrics::ConfusionMatrix;
 use crate::model::Trainable;
-use crate::train::{EvalResult, TrainError, evaluate_with_confusion};
+use crate::train::{EvalResult, evaluate_with_confusion};
 use anyhow::anyhow;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use std::sync::Arc;
@@ -118,10 +118,7 @@ where
             "nothing to evaluate: the split is empty (check data.validation_fraction / data.test_fraction)"
         )));
     }
-    evaluate_with_confusion(&model, source, batch_size, loader, device).map_err(|e| match e {
-        TrainError::Data(_) => Failure::input(e),
-        _ => Failure::runtime(e),
-    })
+    evaluate_with_confusion(&model, source, batch_size, loader, device).map_err(Failure::train)
 }
 
 /// Prints the split's loss and task metrics (per-class ones for up to 20 classes); with
@@ -129,13 +126,8 @@ where
 pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let checkpoint = open(&args.checkpoint)?;
     let mut cfg = checkpoint.config.clone();
-    if let Some(out) = &args.output
-        && out.exists()
-    {
-        return Err(Failure::input(anyhow!(
-            "{}: already exists; not overwriting it",
-            out.display()
-        )));
+    if let Some(out) = &args.output {
+        super::refuse_existing("--output", out)?;
     }
     let image_data = matches!(cfg.data.format, DataFormat::Idx | DataFormat::Cifar10);
     let source = match &args.data {
@@ -148,20 +140,30 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
             EvalSource::split(data, args.split)
         }
     };
+    if let EvalSource::Images(s) = &source
+        && s.num_classes() > checkpoint.state.num_classes
+    {
+        return Err(Failure::input(anyhow!(
+            "{}: labels go up to {} but the checkpoint's model has {} classes",
+            cfg.data.dir.display(),
+            s.num_classes() - 1,
+            checkpoint.state.num_classes
+        )));
+    }
     let language_model = matches!(source, EvalSource::Text(_));
     let what = match (&args.data, image_data) {
         (Some(file), false) => format!("{} (all of it)", file.display()),
         _ => format!("{} split", args.split.name()),
     };
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
-    println!("backend: {}", selection.reason);
+    crate::outln!("backend: {}", selection.reason);
     let job = EvalJob {
         checkpoint: &checkpoint,
         source: &source,
     };
     let (r, confusion) = guarded("evaluation", || dispatch(&selection.choice, job))??;
     let names = class_names(&checkpoint, confusion.classes());
-    println!(
+    crate::outln!(
         "{what}: {} ({} {})",
         r.describe(),
         r.samples,
@@ -198,7 +200,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
         let bytes = serde_json::to_vec_pretty(&json).map_err(Failure::runtime)?;
         write_atomic(out, &bytes)
             .map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
-        println!("wrote {}", out.display());
+        crate::outln!("wrote {}", out.display());
     }
     Ok(())
 }
@@ -229,9 +231,9 @@ fn class_names(checkpoint: &Opened, classes: usize) -> Vec<String> {
 /// Precision, recall, F1 and support per class, then the confusion matrix.
 fn print_per_class(m: &ConfusionMatrix, names: &[String]) {
     let width = names.iter().map(String::len).max().unwrap_or(5).max(5);
-    println!("  {:<width$}  precision  recall     f1  support", "class");
+    crate::outln!("  {:<width$}  precision  recall     f1  support", "class");
     for (c, name) in names.iter().enumerate() {
-        println!(
+        crate::outln!(
             "  {name:<width$}  {:>9.4}  {:>6.4}  {:>5.4}  {:>7}",
             m.precision(c),
             m.recall(c),
@@ -239,10 +241,10 @@ fn print_per_class(m: &ConfusionMatrix, names: &[String]) {
             m.support(c)
         );
     }
-    println!("  confusion matrix (rows: true class, columns: predicted):");
+    crate::outln!("  confusion matrix (rows: true class, columns: predicted):");
     for (name, row) in names.iter().zip(m.rows()) {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:>6}")).collect();
-        println!("  {name:<width$}  {}", cells.join(""));
+        crate::outln!("  {name:<width$}  {}", cells.join(""));
     }
 }
 

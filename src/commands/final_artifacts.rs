@@ -21,7 +21,7 @@ pub(super) fn write_final_artifacts(run_dir: &Path, image_model: bool) {
     if let Some(newest) = newest {
         let out = run_dir.join(MODEL_FILE);
         match write_safetensors(&checkpoints.join(&newest), &out) {
-            Ok((_, step)) => println!("weights: {} (step {step})", out.display()),
+            Ok((_, step)) => crate::outln!("weights: {} (step {step})", out.display()),
             Err(f) => eprintln!("warning: {}: {:#}", out.display(), f.error),
         }
     }

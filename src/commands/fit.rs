@@ -9,7 +9,7 @@ use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, in
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
 use crate::observe::{Journal, Progress, append_event};
-use crate::run::{RunDir, RunDirError, Summary};
+use crate::run::{RunDir, RunDirError, RunRecord, RunStatus, Summary};
 use crate::tracking::{DrainReport, JOURNAL_FILE, MlflowSettings, MlflowWorker, SyncState};
 use crate::train::{FitOutcome, FitPorts, Observers, TrainError};
 use anyhow::{Context, anyhow};
@@ -45,22 +45,38 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     overrides.extend(args.flag_overrides());
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
-    println!("backend: {}", selection.reason);
+    crate::outln!("backend: {}", selection.reason);
     let (run_dir, resume) = match args.resume.as_deref() {
         None => (None, None),
         Some(spec) => {
             let (dir, resume) = resume_point(spec, &cfg)?;
+            if let Some(name) = &args.run_name
+                && *name != dir.name
+            {
+                return Err(Failure::input(anyhow!(
+                    "--run-name {name}: --resume {spec} continues run {:?} ({}); drop --run-name or name that run",
+                    dir.name,
+                    dir.path.display()
+                )));
+            }
             (Some(dir), resume)
         }
     };
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
     let data = RunData::open(&cfg, assets).map_err(Failure::input)?;
+    let fresh = run_dir.is_none();
     let run_dir = match run_dir {
         Some(dir) => dir,
         None => create_run_dir(&cfg)?,
     };
+    // Held until `fit` returns: one writer per run directory.
+    let _lock = run_dir.lock().map_err(run_dir_failure)?;
+    if fresh && run_dir.path.join(JOURNAL_FILE).exists() {
+        // Another process created the same named run between our check and our lock.
+        return Err(Failure::input(RunDirError::Exists(run_dir.path.clone())));
+    }
     if let Some((snap, from)) = &resume {
-        println!(
+        crate::outln!(
             "resuming from {} (epoch {}, step {})",
             from.display(),
             snap.state.epoch + 1,
@@ -89,6 +105,19 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         tracking.run_uuid,
         started,
     );
+    if fresh
+        && result.as_ref().is_err_and(|f| f.code == 2)
+        && std::fs::metadata(&journal_path).is_ok_and(|m| m.len() == 0)
+    {
+        // Bad input found before the first event: leave no directory that blocks the name.
+        if let Some(worker) = mlflow {
+            worker.finish(Duration::ZERO);
+        }
+        if let Err(e) = std::fs::remove_dir_all(&run_dir.path) {
+            tracing::warn!("cannot remove {}: {e}", run_dir.path.display());
+        }
+        return result;
+    }
     if result.is_ok() {
         write_final_artifacts(&run_dir.path, matches!(data, RunData::Images(_)));
     }
@@ -114,7 +143,7 @@ fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
     let (uri, experiment) = (settings.uri.clone(), settings.experiment.clone());
     match MlflowWorker::start(run_dir, settings) {
         Ok(w) => {
-            println!(
+            crate::outln!(
                 "tracking: MLflow at {uri}, experiment \"{experiment}\" (journal is the spool)"
             );
             Some(w)
@@ -128,7 +157,7 @@ fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
 
 fn report_drain(r: &DrainReport, run_dir: &Path) {
     if r.pending_lines == 0 && r.ended {
-        println!(
+        crate::outln!(
             "tracking: all metrics are in MLflow run {}",
             r.mlflow_run_id
         );
@@ -137,14 +166,14 @@ fn report_drain(r: &DrainReport, run_dir: &Path) {
             .last_error
             .as_deref()
             .unwrap_or("server slow or unreachable");
-        println!(
+        crate::outln!(
             "tracking: {} journal line(s) not yet in MLflow ({why}); send them with `trainer runs sync {}`",
             r.pending_lines,
             run_dir.display()
         );
     }
     if r.dropped > 0 {
-        println!(
+        crate::outln!(
             "tracking: MLflow rejected {} item(s); see the log",
             r.dropped
         );
@@ -169,8 +198,8 @@ fn train_and_summarize(
         keep_best: cfg.checkpoint.keep_best,
         maximize: cfg.checkpoint.best_mode == BestMode::Max,
     };
-    let mut store =
-        DirStore::open(&run_dir.path.join("checkpoints"), retention).map_err(Failure::runtime)?;
+    let mut store = DirStore::open_for_writing(&run_dir.path.join("checkpoints"), retention)
+        .map_err(Failure::runtime)?;
     install_stop_handler();
 
     let ports = FitPorts {
@@ -178,6 +207,8 @@ fn train_and_summarize(
         store: Some(&mut store as &mut dyn CheckpointStore),
         stop: Some(&STOP),
         tracker_run_id: run_uuid,
+        // Checkpoints serialize weights and optimizer state in host memory on every backend.
+        memory_budget: crate::host_memory::physical_memory(),
     };
     let job = FitJob {
         cfg,
@@ -187,10 +218,7 @@ fn train_and_summarize(
     };
     let outcome = guarded("training", || dispatch(&selection.choice, job));
     drop(observers); // flushes the journal
-    let outcome = outcome?.map_err(|e| match e {
-        TrainError::Data(_) => Failure::input(e),
-        TrainError::Backend(_) | TrainError::Checkpoint(_) => Failure::runtime(e),
-    })?;
+    let outcome = outcome?.map_err(Failure::train)?;
 
     let report = match outcome {
         FitOutcome::Finished(report) => *report,
@@ -232,7 +260,7 @@ fn train_and_summarize(
         .write("summary.json", &json)
         .map_err(Failure::runtime)?;
     if summary.report.stopped_early {
-        println!(
+        crate::outln!(
             "stopped early after epoch {} of {}: {} did not improve for {} epochs",
             summary.report.epochs,
             cfg.train.epochs,
@@ -250,7 +278,7 @@ fn train_and_summarize(
         (Some(v), _) => format!("validation loss {:.4}, no test split", v.loss),
         (None, _) => "no validation or test split".to_string(),
     };
-    println!(
+    crate::outln!(
         "done in {:.1}s: {result}; run directory {}",
         summary.wall_seconds,
         run_dir.path.display()
@@ -259,14 +287,21 @@ fn train_and_summarize(
 }
 
 fn create_run_dir(cfg: &Config) -> Result<RunDir, Failure> {
-    RunDir::create(cfg).map_err(|e| match e {
-        RunDirError::Exists(_) => Failure::input(e),
-        other => Failure::runtime(other),
-    })
+    RunDir::create(cfg).map_err(run_dir_failure)
+}
+
+fn run_dir_failure(e: RunDirError) -> Failure {
+    if e.is_bad_input() {
+        Failure::input(e)
+    } else {
+        Failure::runtime(e)
+    }
 }
 
 /// `--resume auto|PATH`: the run directory to continue and the checkpoint to continue from.
-/// `auto` resumes the named run's newest valid checkpoint, or starts the run fresh if none.
+/// `auto` resumes the named run's newest valid checkpoint, or starts the run fresh if it has
+/// none (a run killed before its first checkpoint); a finished run, or one whose checkpoints
+/// are all damaged, is refused.
 fn resume_point(
     spec: &str,
     cfg: &Config,
@@ -280,29 +315,16 @@ fn resume_point(
         let run_path = cfg.run.output_dir.join(&cfg.run.name);
         match newest_valid(&run_path.join("checkpoints"))? {
             Some(dir) => dir,
-            None => {
-                println!(
-                    "no checkpoint to resume in {}; starting the run fresh",
-                    run_path.display()
-                );
-                // A run killed before its first checkpoint leaves its directory: reuse it.
-                let run_dir = if run_path.is_dir() {
-                    RunDir {
-                        name: cfg.run.name.clone(),
-                        path: run_path,
-                    }
-                } else {
-                    create_run_dir(cfg)?
-                };
-                return Ok((run_dir, None));
-            }
+            None => return fresh_start(cfg, run_path),
         }
     } else {
-        let p = PathBuf::from(spec);
+        // Absolute, so `--resume .` or `--resume step-N` inside a run resolve to the run.
+        let p = std::fs::canonicalize(spec)
+            .map_err(|e| Failure::input(anyhow!("--resume {spec}: {e}")))?;
         if p.join("checkpoints").is_dir() {
             newest_valid(&p.join("checkpoints"))?.ok_or_else(|| {
                 Failure::input(anyhow!(
-                    "--resume {spec}: no valid checkpoint in {}",
+                    "--resume {spec}: no checkpoint in {}",
                     p.join("checkpoints").display()
                 ))
             })?
@@ -327,25 +349,64 @@ fn resume_point(
             diff.join("; ")
         )));
     }
-    let run_path = checkpoint_dir
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let name = run_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let run_dir = run_of_checkpoint(&checkpoint_dir).ok_or_else(|| {
+        Failure::input(anyhow!(
+            "--resume {spec}: {} is not inside a run directory (RUN/checkpoints/step-N)",
+            checkpoint_dir.display()
+        ))
+    })?;
+    Ok((run_dir, Some((snap, checkpoint_dir))))
+}
+
+/// The run a checkpoint directory belongs to: `RUN/checkpoints/step-N` -> RUN, when RUN holds
+/// a run.
+fn run_of_checkpoint(checkpoint_dir: &Path) -> Option<RunDir> {
+    let checkpoints = checkpoint_dir.parent()?;
+    if checkpoints.file_name()? != "checkpoints" {
+        return None;
+    }
+    let path = checkpoints.parent()?.to_path_buf();
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    RunDir::holds_run(&path).then_some(RunDir { name, path })
+}
+
+/// `--resume auto` on a run with no checkpoint: start it fresh, reusing the directory a run
+/// killed before its first checkpoint left; a finished run is refused.
+fn fresh_start(
+    cfg: &Config,
+    run_path: PathBuf,
+) -> Result<(RunDir, Option<(Snapshot, PathBuf)>), Failure> {
+    if !run_path.is_dir() {
+        crate::outln!(
+            "no checkpoint to resume in {}; starting the run",
+            run_path.display()
+        );
+        return Ok((create_run_dir(cfg)?, None));
+    }
+    if let Ok(record) = RunRecord::load(&run_path)
+        && record.status == RunStatus::Finished
+    {
+        return Err(Failure::input(anyhow!(
+            "--resume auto: run {} already finished and has no checkpoint to continue; pick another --run-name",
+            run_path.display()
+        )));
+    }
+    crate::outln!(
+        "no checkpoint to resume in {}; starting the run fresh",
+        run_path.display()
+    );
     Ok((
         RunDir {
-            name,
+            name: cfg.run.name.clone(),
             path: run_path,
         },
-        Some((snap, checkpoint_dir)),
+        None,
     ))
 }
 
-/// The newest verifying checkpoint under `root`, reporting newer ones that failed.
+/// The newest verifying checkpoint under `root`, reporting newer ones that failed; None when
+/// there is no checkpoint at all. Checkpoints that all fail to verify are an error: starting
+/// over would silently discard the run.
 fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
     if !root.is_dir() {
         return Ok(None);
@@ -357,15 +418,32 @@ fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
             keep_best: true,
             maximize: true,
         },
-    )
-    .map_err(Failure::runtime)?;
-    let found = store.latest_valid().map_err(Failure::runtime)?;
-    Ok(found.map(|(ok, skipped)| {
-        for (name, why) in skipped {
-            eprintln!("warning: skipping checkpoint {name}: {why}");
+    );
+    match store.latest_valid().map_err(Failure::runtime)? {
+        Some((ok, skipped)) => {
+            for (name, why) in skipped {
+                eprintln!("warning: skipping checkpoint {name}: {why}");
+            }
+            Ok(Some(ok.path))
         }
-        ok.path
-    }))
+        None => {
+            let damaged: Vec<String> = store
+                .names()
+                .map_err(Failure::runtime)?
+                .iter()
+                .filter_map(|n| checkpoint::verify(&root.join(n)).err())
+                .map(|e| e.to_string())
+                .collect();
+            if damaged.is_empty() {
+                return Ok(None);
+            }
+            Err(Failure::input(anyhow!(
+                "no checkpoint in {} verifies, refusing to start over: {}",
+                root.display(),
+                damaged.join("; ")
+            )))
+        }
+    }
 }
 
 /// First Ctrl-C / SIGTERM: stop after the current step with a checkpoint. Second: exit now.

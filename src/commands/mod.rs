@@ -42,6 +42,15 @@ impl Failure {
         }
     }
 
+    /// A training-core failure: bad input (exit 2) or a failure while running (exit 1).
+    pub fn train(error: crate::train::TrainError) -> Self {
+        if error.is_bad_input() {
+            Self::input(error)
+        } else {
+            Self::runtime(error)
+        }
+    }
+
     /// A failure while running: exit code 1.
     pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
         Self {
@@ -51,18 +60,38 @@ impl Failure {
     }
 }
 
+/// Refuses an output path that already exists (a file, a directory, even a dangling link):
+/// commands never overwrite what is there, their own input included.
+pub(crate) fn refuse_existing(flag: &str, out: &std::path::Path) -> Result<(), Failure> {
+    if std::fs::symlink_metadata(out).is_ok() {
+        return Err(Failure::input(anyhow::anyhow!(
+            "{flag} {}: already exists; not overwriting it (remove it or choose another path)",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `f` on a backend, turning a panic inside Burn (e.g. a driver failure on a runner
 /// thread) into a runtime failure instead of a crash.
 pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Failure> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".into());
         Failure::runtime(anyhow::anyhow!(
             "{what} failed inside the backend: {}",
-            msg.lines().next().unwrap_or("")
+            panic_message(payload.as_ref())
         ))
     })
+}
+
+/// The first line of the text a panic was raised with.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }

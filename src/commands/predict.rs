@@ -201,6 +201,7 @@ fn argmax(row: &[f32]) -> usize {
 /// Scores `args.input` with the checkpoint's model and writes `args.output`.
 pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     // Everything a user can get wrong is checked before a backend is touched.
+    super::refuse_existing("--output", &args.output)?;
     let checkpoint = open(&args.checkpoint)?;
     let input = match checkpoint.config.data.format {
         DataFormat::Csv => Input::Table(
@@ -229,7 +230,7 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     let out = AtomicFile::create(&args.output)
         .map_err(|e| Failure::input(anyhow!("{}: {e}", args.output.display())))?;
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
-    println!("backend: {}", selection.reason);
+    crate::outln!("backend: {}", selection.reason);
     let job = PredictJob {
         args: &args,
         checkpoint: &checkpoint,
@@ -237,7 +238,7 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
         out,
     };
     let n = guarded("prediction", || dispatch(&selection.choice, job))??;
-    println!("wrote {} ({n} predictions)", display(&args.output));
+    crate::outln!("wrote {} ({n} predictions)", display(&args.output));
     Ok(())
 }
 

@@ -58,6 +58,6 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
         checkpoint: &checkpoint,
     };
     let text = guarded("sampling", || dispatch(&selection.choice, job))??;
-    println!("{}{text}", args.prompt);
+    crate::outln!("{}{text}", args.prompt);
     Ok(())
 }

@@ -158,9 +158,13 @@ fn origin_of(key: &str, file_origin: &str, overrides: &[Override]) -> String {
         .iter()
         .rev()
         .find(|o| {
-            key == o.key
-                || key.starts_with(&format!("{}.", o.key))
-                || o.key.starts_with(&format!("{key}."))
+            // `key` may reach inside the override's value: `a.b.c`, or an item `a.b[1]`.
+            let inside = |outer: &str, inner: &str| {
+                inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            };
+            key == o.key || inside(&o.key, key) || inside(key, &o.key)
         })
         .map_or_else(|| file_origin.to_string(), |o| o.origin.clone())
 }

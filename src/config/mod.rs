@@ -13,6 +13,24 @@ pub use flatten::flatten_toml;
 pub use load::{Override, load};
 pub use validate::toml_name;
 
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn saved_config_leaves_credentials_out() {
+        let mut cfg = super::Config::default();
+        cfg.tracking.mlflow_uri = "https://alice:s3cret@mlflow.example:5000/api".into();
+        let text = cfg.to_toml();
+        assert!(
+            !text.contains("s3cret") && !text.contains("alice"),
+            "{text}"
+        );
+        assert!(text.contains("https://mlflow.example:5000/api"), "{text}");
+        let (_, creds) = super::split_userinfo("http://u@h");
+        assert_eq!(creds, Some(("u".into(), String::new())));
+        assert_eq!(super::split_userinfo("http://h/p").1, None);
+    }
+}
+
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -491,8 +509,28 @@ pub enum OptimizerKind {
 }
 
 impl Config {
-    /// The resolved config as pretty TOML (saved in every run directory).
+    /// The resolved config as pretty TOML (saved in every run directory and checkpoint, and
+    /// the source of the MLflow params): credentials in `tracking.mlflow_uri` are left out.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not render config: {e}\n"))
+        let mut shown = self.clone();
+        shown.tracking.mlflow_uri = split_userinfo(&self.tracking.mlflow_uri).0;
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# could not render config: {e}\n"))
+    }
+}
+
+/// `http://user:pw@host/path` -> (`http://host/path`, Some((user, pw))); other strings unchanged.
+pub fn split_userinfo(uri: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return (uri.to_string(), None);
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rsplit_once('@') {
+        Some((info, host)) => {
+            let (user, pw) = info.split_once(':').unwrap_or((info, ""));
+            let clean = format!("{scheme}://{host}{}", &rest[host_end..]);
+            (clean, Some((user.to_string(), pw.to_string())))
+        }
+        None => (uri.to_string(), None),
     }
 }

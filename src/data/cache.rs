@@ -5,6 +5,7 @@
 //! stream never leaves a half-written file that a later run would trust.
 
 use super::DataError;
+use super::positional::open_regular;
 use crate::fsutil::AtomicFile;
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ pub fn cache_dir() -> PathBuf {
 /// True when the file starts with the gzip magic bytes.
 pub fn is_gzip(path: &Path) -> Result<bool, DataError> {
     let mut head = [0u8; 2];
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut f = open_regular(path)?;
     let n = f.read(&mut head).map_err(|e| DataError::io(path, e))?;
     Ok(n == 2 && head == [0x1f, 0x8b])
 }
@@ -58,7 +59,7 @@ pub fn decompressed_in(path: &Path, dir: &Path) -> Result<PathBuf, DataError> {
             "cannot create the data cache directory ({CACHE_DIR_ENV} overrides it): {e}"
         ),
     })?;
-    let source = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let source = open_regular(path)?;
     let mut out = AtomicFile::create(&target).map_err(|e| DataError::io(&target, e))?;
     std::io::copy(
         &mut GzDecoder::new(std::io::BufReader::new(source)),

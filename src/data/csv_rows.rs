@@ -1,7 +1,7 @@
 //! A CSV file read row by row with the checks every CSV reader here needs: a header, and rows
 //! as wide as the header; errors name the file and line.
 
-use super::DataError;
+use super::{DataError, PositionalFile, open_regular};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,8 @@ pub(super) struct RowStart {
 pub(super) struct CsvRows {
     path: PathBuf,
     reader: csv::Reader<File>,
+    /// The same file, for a look at single bytes (see `next_row`).
+    peek: PositionalFile,
     header: Vec<String>,
     record: csv::StringRecord,
 }
@@ -31,17 +33,27 @@ impl CsvRows {
         };
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
-            .from_path(path)
-            .map_err(|e| fmt(e.to_string()))?;
-        let header = reader
+            .from_reader(open_regular(path)?);
+        let header: Vec<String> = reader
             .headers()
             .map_err(|e| fmt(format!("line 1: {e}")))?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
+        if let Some((i, name)) = header
+            .iter()
+            .enumerate()
+            .find(|(i, h)| header[..*i].contains(h))
+        {
+            return Err(fmt(format!(
+                "line 1: column {} repeats the name `{name}`; column names must be unique",
+                i + 1
+            )));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             reader,
+            peek: PositionalFile::open(path)?,
             header,
             record: csv::StringRecord::new(),
         })
@@ -55,10 +67,18 @@ impl CsvRows {
     /// Reads the next row (then available as `record`); `None` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<RowStart>, DataError> {
         let pos = self.reader.position();
-        let start = RowStart {
+        let mut start = RowStart {
             line: pos.line(),
             byte: pos.byte(),
         };
+        // After a CRLF the reader stands on the "\n", its line count not yet past it.
+        let mut next = [0u8];
+        if start.byte < self.peek.len() {
+            self.peek.read_exact_at(&mut next, start.byte)?;
+            if next[0] == b'\n' {
+                (start.line, start.byte) = (start.line + 1, start.byte + 1);
+            }
+        }
         let more = self
             .reader
             .read_record(&mut self.record)

@@ -33,6 +33,12 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// True when the data's content is wrong (format, mismatch), false when reading failed
+    /// (I/O, a loader thread).
+    pub fn is_bad_content(&self) -> bool {
+        matches!(self, DataError::Format { .. } | DataError::Mismatch { .. })
+    }
+
     /// An I/O failure on `path`, with the OS's message.
     pub fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
         Self::Io {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub struct IdxDataset {
     images: IdxFile,
     labels: Vec<u8>,
+    labels_path: PathBuf,
     shape: [usize; 3],
     num_classes: usize,
     table: PixelTable,
@@ -49,6 +50,7 @@ impl IdxDataset {
         Ok(Self {
             images,
             labels,
+            labels_path: labels_file.path().to_path_buf(),
             shape,
             num_classes,
             table: norm.table(),
@@ -59,6 +61,11 @@ impl IdxDataset {
     pub fn labels(&self) -> &[u8] {
         &self.labels
     }
+
+    /// The label file.
+    pub fn labels_path(&self) -> &Path {
+        &self.labels_path
+    }
 }
 
 /// `<dir>/<stem>.gz`, else `<dir>/<stem>`.
@@ -67,7 +74,8 @@ pub(super) fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let plain = dir.join(stem);
     [gz.clone(), plain]
         .into_iter()
-        .find(|p| p.is_file())
+        // Present at all (a FIFO or directory there is reported as such when opened).
+        .find(|p| std::fs::metadata(p).is_ok())
         .ok_or_else(|| DataError::Io {
             path: gz,
             message: format!(

@@ -2,6 +2,7 @@
 //! as a file handed to `trainer predict`).
 
 use super::{DataError, DataSource};
+use std::path::Path;
 
 /// Pixel standardization: `(byte / 255 - mean) / std`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +34,45 @@ impl PixelTable {
         for (o, &b) in out.iter_mut().zip(pixels) {
             *o = self.0[b as usize];
         }
+    }
+}
+
+/// Checks that training labels are class indices 0..K-1 with every class present: one stray
+/// large label (a corrupt byte) would otherwise silently add classes to the model.
+pub fn check_class_indices(path: &Path, labels: &[u8]) -> Result<(), DataError> {
+    let mut counts = [0usize; 256];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    let classes = classes_in(labels);
+    if let Some(missing) = (0..classes).find(|&c| counts[c] == 0) {
+        let largest = classes - 1;
+        let at = labels
+            .iter()
+            .position(|&l| l as usize == largest)
+            .unwrap_or(0);
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "item {at} has label {largest} but no item has label {missing}: labels must be class indices 0..K-1 with every class present (a corrupt label byte?)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every label is below `classes` (the training labels' class count).
+pub fn check_labels_below(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
+    match labels.iter().position(|&l| l as usize >= classes) {
+        Some(i) => Err(DataError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "item {i} has label {} but the model's classes are 0..{}",
+                labels[i],
+                classes.saturating_sub(1)
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -21,12 +21,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, DataError> {
     if path.is_dir() {
         return inspect_dir(path);
     }
-    if !path.is_file() {
-        return Err(DataError::Io {
-            path: path.to_path_buf(),
-            message: "no such file or directory".into(),
-        });
-    }
+    drop(super::positional::open_regular(path)?);
     let name = path
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().into_owned());

@@ -30,7 +30,7 @@ pub use image::{InMemoryImages, Normalize, PixelTable};
 pub use inspect::{Inspection, inspect};
 pub use loader::{BatchList, Cursor, EpochPlan, Loader, LoaderSettings};
 pub use order::{batches_per_epoch, epoch_order, split_indices};
-pub use positional::PositionalFile;
+pub use positional::{PositionalFile, open_regular};
 pub use source::{BatchSource, DataSource};
 pub use splits::{
     Splits, load_splits, load_table_splits, load_text_splits, open_table_rows, open_text_windows,

@@ -5,6 +5,24 @@ use super::DataError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// Opens a data file for reading, refusing anything but a regular file (checked before
+/// opening: opening a FIFO blocks until a writer comes, and `/dev/zero` never ends).
+pub fn open_regular(path: &Path) -> Result<File, DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(DataError::Io {
+            path: path.to_path_buf(),
+            message: format!("{what}; expected a data file"),
+        });
+    }
+    File::open(path).map_err(|e| DataError::io(path, e))
+}
+
 /// An open, read-only file with its length, read by offset.
 #[derive(Debug)]
 pub struct PositionalFile {
@@ -16,9 +34,8 @@ pub struct PositionalFile {
 impl PositionalFile {
     /// Opens `path` for positional reads.
     pub fn open(path: &Path) -> Result<Self, DataError> {
-        let io = |e: std::io::Error| DataError::io(path, e);
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let file = open_regular(path)?;
+        let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
         Ok(Self {
             path: path.to_path_buf(),
             file,

@@ -1,5 +1,6 @@
 //! Opening the train/validation/test splits of each data format.
 
+use super::image::{check_class_indices, check_labels_below};
 use super::{
     BatchSource, CifarDataset, DataError, DataSource, IdxDataset, Normalize, Subset, TableFile,
     TablePreprocessing, TableRows, TableSpec, TableSplits, TextCorpus, TextWindows, Vocab,
@@ -28,10 +29,13 @@ pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
         std: cfg.normalize_std as f32,
     };
     let (train, test): (Arc<dyn DataSource>, Arc<dyn DataSource>) = match cfg.format {
-        DataFormat::Idx => (
-            Arc::new(IdxDataset::open(&cfg.dir, "train", norm)?),
-            Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?),
-        ),
+        DataFormat::Idx => {
+            let train = IdxDataset::open(&cfg.dir, "train", norm)?;
+            check_class_indices(train.labels_path(), train.labels())?;
+            let test = IdxDataset::open(&cfg.dir, "t10k", norm)?;
+            check_labels_below(test.labels_path(), test.labels(), train.num_classes())?;
+            (Arc::new(train), Arc::new(test))
+        }
         DataFormat::Cifar10 => (
             Arc::new(CifarDataset::open_train(&cfg.dir, norm)?),
             Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),

@@ -197,6 +197,9 @@ impl TableFile {
                 })?;
             }
             let label = label_col.map_or("", |c| record[c].trim());
+            if label.is_empty() && label_col.is_some() {
+                return Err(rows.error(line, Some(&spec.label), "empty label"));
+            }
             match (spec.task, &known) {
                 _ if label_col.is_none() => {}
                 (TableTask::Regression, _) => values.push(parse_number(label).ok_or_else(|| {
@@ -698,5 +701,31 @@ mod tests {
             e.contains("line 3: unknown label `dog`; the run's classes are cat"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn crlf_rows_empty_labels_and_repeated_columns_are_reported_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        let open = |text: &str, task| {
+            std::fs::write(&p, text).unwrap();
+            TableFile::open(&p, &spec(task), None)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = open("a,y\r\n1,2\r\nx,3\r\n", TableTask::Regression);
+        assert!(e.contains("line 3, column `a`: `x` is not a number"), "{e}");
+        let e = open("a,y\r\n1,2\r\n3\r\n", TableTask::Regression);
+        assert!(e.contains("line 3: 1 fields, expected 2"), "{e}");
+        let e = open("a,y\n1,cat\n2, \n", TableTask::Classification);
+        assert!(e.contains("line 3, column `y`: empty label"), "{e}");
+        let e = open("a,y,a\n1,cat,2\n", TableTask::Classification);
+        assert!(e.contains("line 1: column 3 repeats the name `a`"), "{e}");
+        // CRLF rows still read back right after the checks.
+        std::fs::write(&p, "a,y\r\n1,cat\r\n2,dog\r\n").unwrap();
+        let t = TableFile::open(&p, &spec(TableTask::Classification), None).unwrap();
+        let mut out = [0.0];
+        t.read_features(1, &mut out).unwrap();
+        assert_eq!(out, [2.0]);
     }
 }

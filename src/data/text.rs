@@ -7,7 +7,7 @@ use super::{BatchSource, DataError, PositionalFile, cache_dir};
 use crate::fsutil::AtomicFile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -163,33 +163,50 @@ impl TextCorpus {
 }
 
 /// Streams the characters of `path` to `each`; returns how many. Non-UTF-8 input is an error
-/// naming the line and byte.
+/// naming the line and byte. Memory stays bounded: text is read in chunks of at most
+/// `SCAN_CHUNK` bytes, however long its lines.
 pub(super) fn scan(path: &Path, mut each: impl FnMut(char)) -> Result<usize, DataError> {
-    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut reader = BufReader::new(f);
-    let (mut line, mut count, mut number) = (Vec::new(), 0, 0);
+    let mut reader = BufReader::new(super::open_regular(path)?);
+    // `buf` holds undecoded bytes: a chunk, or the start of a character split by the chunk end.
+    let (mut buf, mut count, mut line, mut line_bytes) = (Vec::new(), 0, 1, 0);
     loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
+        let n = (&mut reader)
+            .take(SCAN_CHUNK)
+            .read_until(b'\n', &mut buf)
             .map_err(|e| DataError::io(path, e))?;
-        if n == 0 {
-            return Ok(count);
-        }
-        number += 1;
-        let text = std::str::from_utf8(&line).map_err(|e| DataError::Format {
-            path: path.to_path_buf(),
-            message: format!(
-                "line {number}, byte {}: not valid UTF-8 text",
-                e.valid_up_to() + 1
-            ),
-        })?;
+        let at_end = n == 0;
+        let valid = match std::str::from_utf8(&buf) {
+            Ok(text) => text.len(),
+            // Only a character cut by the chunk's end may wait for the next chunk.
+            Err(e) if e.error_len().is_none() && !at_end => e.valid_up_to(),
+            Err(e) => {
+                return Err(DataError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "line {line}, byte {}: not valid UTF-8 text",
+                        line_bytes + e.valid_up_to() + 1
+                    ),
+                });
+            }
+        };
+        let text = std::str::from_utf8(&buf[..valid]).unwrap_or_default();
         for c in text.chars() {
             each(c);
             count += 1;
         }
+        line_bytes += valid;
+        if text.ends_with('\n') {
+            (line, line_bytes) = (line + 1, 0);
+        }
+        buf.drain(..valid);
+        if at_end {
+            return Ok(count);
+        }
     }
 }
+
+/// Most bytes `scan` reads at once.
+const SCAN_CHUNK: u64 = 1 << 20;
 
 /// Encodes `path` with `vocab` into `<cache>/<name>-<hash>.tokens` (once) and returns it.
 fn encode(path: &Path, vocab: &Vocab) -> Result<PathBuf, DataError> {

@@ -49,7 +49,7 @@ impl Observer for Progress {
                 } else {
                     String::new()
                 };
-                println!(
+                crate::outln!(
                     "training {parameters} parameters on {backend} ({device}): {train_samples} samples, \
                      {epochs} epochs x {steps_per_epoch} steps{resumed}"
                 );
@@ -61,7 +61,7 @@ impl Observer for Progress {
                 let line = format!("checkpoint {name} saved (step {global_step})");
                 match &self.bar {
                     Some(bar) => bar.println(line),
-                    None => println!("{line}"),
+                    None => crate::outln!("{line}"),
                 }
             }
             Event::EpochStarted { epoch } if self.interactive => {
@@ -88,7 +88,7 @@ impl Observer for Progress {
                         bar.set_position(step_in_epoch as u64);
                         bar.set_message(msg);
                     }
-                    None => println!(
+                    None => crate::outln!(
                         "epoch {}/{} step {step_in_epoch}/{} {msg}",
                         epoch + 1,
                         self.epochs,
@@ -105,7 +105,7 @@ impl Observer for Progress {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                println!(
+                crate::outln!(
                     "epoch {}/{} done: train loss {train_loss:.4}, {seconds:.1}s, {samples_per_sec:.0} samples/s",
                     epoch + 1,
                     self.epochs
@@ -116,7 +116,7 @@ impl Observer for Progress {
                     Split::Valid => "validation",
                     Split::Test => "test",
                 };
-                println!(
+                crate::outln!(
                     "  {name}: {} ({} samples)",
                     result.describe(),
                     result.samples

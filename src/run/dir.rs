@@ -10,6 +10,21 @@ pub enum RunDirError {
     /// The named run directory already holds a run.
     #[error("run directory {0} already holds a run; pick another --run-name or remove it")]
     Exists(PathBuf),
+    /// Another process holds the run directory's lock.
+    #[error(
+        "run directory {path} is in use by another trainer process ({holder}); wait for it to end or pick another --run-name"
+    )]
+    InUse {
+        /// The run directory.
+        path: PathBuf,
+        /// What the lock file says about its holder.
+        holder: String,
+    },
+    /// `run.output_dir` exists but is not a directory.
+    #[error(
+        "run.output_dir (--output) {0}: not a directory; expected the directory run directories go in"
+    )]
+    OutputNotADirectory(PathBuf),
     /// A filesystem operation failed.
     #[error("{path}: {cause}")]
     Io {
@@ -18,6 +33,13 @@ pub enum RunDirError {
         /// OS error (shown in the message, so not chained as a source).
         cause: std::io::Error,
     },
+}
+
+impl RunDirError {
+    /// True when the user's choice of name or place is at fault, not the filesystem.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, RunDirError::Io { .. })
+    }
 }
 
 /// The directory of one run.
@@ -38,6 +60,9 @@ impl RunDir {
             let path = path.to_path_buf();
             move |cause| RunDirError::Io { path, cause }
         };
+        if root.exists() && !root.is_dir() {
+            return Err(RunDirError::OutputNotADirectory(root.clone()));
+        }
         std::fs::create_dir_all(root).map_err(io(root))?;
         let (name, path) = if cfg.run.name.is_empty() {
             let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
@@ -61,11 +86,21 @@ impl RunDir {
         } else {
             (cfg.run.name.clone(), root.join(&cfg.run.name))
         };
-        if path.join("config.toml").exists() {
+        if Self::holds_run(&path) {
             return Err(RunDirError::Exists(path));
         }
         std::fs::create_dir_all(&path).map_err(io(&path))?;
         Ok(Self { name, path })
+    }
+
+    /// Takes the run's exclusive lock (see [`RunLock`](super::RunLock)).
+    pub fn lock(&self) -> Result<super::RunLock, RunDirError> {
+        super::RunLock::acquire(&self.path)
+    }
+
+    /// True once the directory holds a run (its config is written first).
+    pub fn holds_run(path: &Path) -> bool {
+        path.join("config.toml").exists()
     }
 
     /// Writes `bytes` to `<run dir>/<file>` atomically.

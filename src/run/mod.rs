@@ -1,10 +1,12 @@
 //! A run on disk: its directory, resolved config and summary, and reading it back.
 
 mod dir;
+mod lock;
 mod record;
 mod summary;
 
 pub use dir::{RunDir, RunDirError};
+pub use lock::{LOCK_FILE, RunLock};
 pub use record::{EpochRow, RunRecord, RunRecordError, RunStatus};
 pub use summary::Summary;
 

@@ -13,6 +13,19 @@ pub enum MlflowError {
     /// The server rejected the request (other 4xx): retrying cannot help.
     #[error("MLflow rejected the request: {0}")]
     Rejected(String),
+    /// The server does not have what was asked for (404, `RESOURCE_DOES_NOT_EXIST`).
+    #[error("MLflow: not found: {0}")]
+    NotFound(String),
+    /// A local problem: the run's files, a CA bundle, the HTTP client or thread (no request).
+    #[error("{0}")]
+    Local(String),
+}
+
+impl MlflowError {
+    /// True when the server answered that this request cannot succeed as it is.
+    pub fn is_final_answer(&self) -> bool {
+        matches!(self, MlflowError::Rejected(_) | MlflowError::NotFound(_))
+    }
 }
 
 /// A connection to one MLflow server.
@@ -31,14 +44,14 @@ impl MlflowClient {
             .danger_accept_invalid_certs(s.insecure_tls);
         if let Some(path) = &s.server_cert {
             let pem = std::fs::read(path)
-                .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))?;
+                .map_err(|e| MlflowError::Local(format!("{}: {e}", path.display())))?;
             let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))?;
+                .map_err(|e| MlflowError::Local(format!("{}: {e}", path.display())))?;
             b = b.add_root_certificate(cert);
         }
         let http = b
             .build()
-            .map_err(|e| MlflowError::Rejected(e.without_url().to_string()))?;
+            .map_err(|e| MlflowError::Local(e.without_url().to_string()))?;
         Ok(Self {
             http,
             base: s.uri.clone(),
@@ -61,13 +74,16 @@ impl MlflowClient {
         if status.is_success() {
             return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
         }
-        let detail = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| body.chars().take(200).collect());
+        let reply = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+        let detail = reply["message"]
+            .as_str()
+            .map_or_else(|| body.chars().take(200).collect(), str::to_string);
         let msg = format!("HTTP {}: {detail}", status.as_u16());
-        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+        let code = status.as_u16();
+        if status.is_server_error() || code == 408 || code == 429 {
             Err(MlflowError::Transient(msg))
+        } else if code == 404 || reply["error_code"] == "RESOURCE_DOES_NOT_EXIST" {
+            Err(MlflowError::NotFound(msg))
         } else {
             Err(MlflowError::Rejected(msg))
         }
@@ -87,11 +103,11 @@ impl MlflowClient {
     pub fn experiment_id(&self, name: &str) -> Result<String, MlflowError> {
         match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
             Ok(v) => Ok(str_at(&v, &["experiment", "experiment_id"])),
-            Err(MlflowError::Rejected(m)) if m.contains("404") || m.contains("does not exist") => {
+            Err(MlflowError::NotFound(_)) => {
                 match self.post("experiments/create", &json!({ "name": name })) {
                     Ok(v) => Ok(str_at(&v, &["experiment_id"])),
                     // Created meanwhile by someone else: look it up again.
-                    Err(MlflowError::Rejected(_)) => self
+                    Err(e) if e.is_final_answer() => self
                         .get("experiments/get-by-name", &[("experiment_name", name)])
                         .map(|v| str_at(&v, &["experiment", "experiment_id"])),
                     Err(e) => Err(e),

@@ -79,17 +79,9 @@ impl MlflowSettings {
 
 /// `http://user:pw@host` -> (`http://host`, Basic(user, pw)).
 fn split_userinfo(uri: &str) -> (String, Auth) {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return (uri.to_string(), Auth::None);
-    };
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_end].rsplit_once('@') {
-        Some((info, host)) => {
-            let (user, pw) = info.split_once(':').unwrap_or((info, ""));
-            let clean = format!("{scheme}://{host}{}", &rest[host_end..]);
-            (clean, Auth::Basic(user.to_string(), pw.to_string()))
-        }
-        None => (uri.to_string(), Auth::None),
+    match crate::config::split_userinfo(uri) {
+        (clean, Some((user, pw))) => (clean, Auth::Basic(user, pw)),
+        (clean, None) => (clean, Auth::None),
     }
 }
 

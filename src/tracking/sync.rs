@@ -93,7 +93,7 @@ impl Syncer {
     pub fn open(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
         let client = MlflowClient::new(&settings)?;
         let state =
-            SyncState::load_or_create(run_dir).map_err(|e| MlflowError::Rejected(e.to_string()))?;
+            SyncState::load_or_create(run_dir).map_err(|e| MlflowError::Local(e.to_string()))?;
         Ok(Self {
             dir: run_dir.to_path_buf(),
             settings,
@@ -129,7 +129,7 @@ impl Syncer {
     fn persist(&self) -> Result<(), MlflowError> {
         self.state
             .save(&self.dir)
-            .map_err(|e| MlflowError::Rejected(format!("{}: {e}", self.dir.display())))
+            .map_err(|e| MlflowError::Local(format!("{}: {e}", self.dir.display())))
     }
 
     /// One pass: makes sure the MLflow run exists, then sends every complete journal line
@@ -190,13 +190,13 @@ impl Syncer {
         let path = self.dir.join(JOURNAL_FILE);
         std::fs::metadata(&path)
             .map(|m| m.len())
-            .map_err(|e| MlflowError::Rejected(format!("{}: {e}", path.display())))
+            .map_err(|e| MlflowError::Local(format!("{}: {e}", path.display())))
     }
 
     /// Complete lines after the acknowledged offset, each with the offset just past it.
     fn read_pending(&self) -> Result<(Vec<(u64, String)>, u64), MlflowError> {
         let path = self.dir.join(JOURNAL_FILE);
-        let io = |e: std::io::Error| MlflowError::Rejected(format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| MlflowError::Local(format!("{}: {e}", path.display()));
         let mut f = std::fs::File::open(&path).map_err(io)?;
         f.seek(SeekFrom::Start(self.state.acked_offset))
             .map_err(io)?;
@@ -234,7 +234,7 @@ impl Syncer {
             let metrics = batch.iter().map(Point::to_json).collect();
             match self.client.log_batch(&run_id, metrics, &[], &[]) {
                 Ok(()) => {}
-                Err(MlflowError::Rejected(m)) => self.reject(batch.len(), &m),
+                Err(e) if e.is_final_answer() => self.reject(batch.len(), &e.to_string()),
                 Err(e) => {
                     self.verify_next = true;
                     return Err(e);
@@ -271,7 +271,7 @@ impl Syncer {
                 .upload_artifact(&self.state.artifact_uri, name, bytes)
             {
                 Ok(()) => {}
-                Err(MlflowError::Rejected(m)) => self.reject(1, &m),
+                Err(e) if e.is_final_answer() => self.reject(1, &e.to_string()),
                 Err(e) => return Err(e),
             }
         }
@@ -311,7 +311,7 @@ impl Syncer {
             for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
                 match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
                     Ok(()) => {}
-                    Err(MlflowError::Rejected(m)) => self.reject(chunk.len(), &m),
+                    Err(e) if e.is_final_answer() => self.reject(chunk.len(), &e.to_string()),
                     Err(e) => return Err(e),
                 }
             }

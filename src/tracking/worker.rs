@@ -11,8 +11,10 @@ use std::time::Duration;
 
 /// Consecutive failures after which the breaker opens (and says so once).
 const BREAKER_THRESHOLD: u32 = 3;
-/// Longest pause between attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest pause between attempts: short, so a server that comes back after a flap is found
+/// within seconds (a failed attempt against a down server costs one refused connection), and
+/// the end-of-run drain gets several tries inside `tracking.drain_seconds`.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// How often the journal is polled when everything is sent. Every request costs the server
 /// far more than the points in it, so fewer, larger batches (up to 1000 metrics) keep a busy
 /// run's load on the server low.
@@ -79,7 +81,7 @@ impl MlflowWorker {
         std::thread::Builder::new()
             .name("mlflow".into())
             .spawn(move || follow(syncer, finishing, &l, tx))
-            .map_err(|e| MlflowError::Rejected(e.to_string()))?;
+            .map_err(|e| MlflowError::Local(e.to_string()))?;
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
             finish,

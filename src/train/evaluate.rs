@@ -148,7 +148,7 @@ where
     let mut totals = Totals::default();
     let batches = BatchList::new((0..n as u32).collect(), batch_size, false);
     for item in Loader::start(source.clone(), batches, 0, loader) {
-        let (_, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
+        let (_, batch) = item?;
         let scores = model.score(&batch, device);
         let rows = scores.rows();
         totals.rows += rows;

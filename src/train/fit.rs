@@ -6,7 +6,10 @@ use super::record::model_from_bytes;
 use super::schedule::learning_rate;
 use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
 use super::step::{StepSettings, gradients, update};
-use super::{AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, evaluate};
+use super::{
+    AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, check_fits, count_params,
+    evaluate, params_finite,
+};
 use crate::checkpoint::{CheckpointStore, Snapshot};
 use crate::config::{BestMetric, BestMode, Config};
 use crate::data::{
@@ -68,6 +71,8 @@ pub struct FitPorts<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Tracker run id recorded in checkpoints.
     pub tracker_run_id: String,
+    /// Memory a model's weights, gradients and optimizer state may take (None: unchecked).
+    pub memory_budget: Option<u64>,
 }
 
 /// The trained model and how the run ended.
@@ -135,7 +140,11 @@ where
     }
     let spec = &plan.spec;
     B::seed(device, cfg.run.seed);
-    let mut model = (plan.build)(device);
+    let mut model = (plan.build)(device); // parameters are allocated lazily, on first use
+    let parameters = count_params(&model);
+    if let Some(budget) = ports.memory_budget {
+        check_fits(parameters, budget, &format!("model.{}", spec.kind))?;
+    }
     let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
     let mut pos = Position::default();
     if let Some(snap) = resume {
@@ -190,7 +199,7 @@ where
     ports.observer.on_event(&Event::RunStarted {
         backend: backend.to_string(),
         device: format!("{device:?}"),
-        parameters: model.num_params(),
+        parameters,
         train_samples: n,
         steps_per_epoch,
         epochs: t.epochs,
@@ -209,7 +218,7 @@ where
         let (mut window, mut epoch_samples) = (LossWindow::default(), 0);
         let batches = BatchList::epoch(&plan, epoch, n);
         for item in Loader::start(data.train.clone(), batches, pos.batch, loader) {
-            let (i, batch) = item.map_err(|e| TrainError::Data(e.to_string()))?;
+            let (i, batch) = item?;
             B::seed(device, step_seed(cfg.run.seed, pos.global_step));
             let settings = StepSettings {
                 lr: learning_rate(t, pos.global_step, total_steps),
@@ -225,7 +234,7 @@ where
             clock.steps += 1;
             let end_of_epoch = i + 1 == steps_per_epoch;
             if (i + 1) % t.log_every == 0 || end_of_epoch {
-                pos.epoch_loss_sum += window.sync()?;
+                pos.epoch_loss_sum += window.sync(pos.global_step)?;
                 let elapsed = started.elapsed().as_secs_f64();
                 ports.observer.on_event(&Event::Step {
                     epoch,
@@ -241,7 +250,7 @@ where
             // gradients that are not applied yet.
             let between_updates = !accumulation.pending();
             if !end_of_epoch && between_updates && (stop || clock.due(&cfg.checkpoint)) {
-                pos.epoch_loss_sum += window.sync()?; // the checkpoint holds whole sums
+                pos.epoch_loss_sum += window.sync(pos.global_step)?; // checkpoints hold whole sums
                 let ctx = SaveContext {
                     cfg,
                     model: &model,
@@ -337,7 +346,7 @@ where
         epochs: pos.epoch,
         stopped_early,
         steps: pos.global_step,
-        parameters: model.num_params(),
+        parameters,
         samples,
         train_seconds,
         samples_per_sec: samples as f64 / train_seconds.max(1e-9),
@@ -374,9 +383,16 @@ impl<B: Backend> LossWindow<B> {
         self.steps += 1;
     }
 
-    /// Reads the device part back; returns the newly read sum (it stays in the window).
-    fn sync(&mut self) -> Result<f64, TrainError> {
+    /// Reads the device part back; returns the newly read sum (it stays in the window). A
+    /// non-finite sum means the run diverged by `step`.
+    fn sync(&mut self, step: usize) -> Result<f64, TrainError> {
         let sum = read_scalar(self.on_device.take())?;
+        if !sum.is_finite() {
+            return Err(TrainError::Diverged {
+                step,
+                what: format!("the training loss is {sum}"),
+            });
+        }
         self.read_back += sum;
         Ok(sum)
     }
@@ -439,6 +455,13 @@ fn save<B: AutodiffBackend, M: AutodiffModule<B>>(
         return Ok(None);
     };
     let global_step = ctx.pos.global_step;
+    // The last update may have broken the weights after the last finite loss.
+    if !params_finite(&ctx.model.valid())? {
+        return Err(TrainError::Diverged {
+            step: global_step,
+            what: "a weight is NaN or infinite".into(),
+        });
+    }
     let snapshot = snapshot(ctx, interrupted, &ports.tracker_run_id)?;
     let name = store
         .save(&snapshot)

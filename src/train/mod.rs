@@ -7,6 +7,7 @@ mod evaluate;
 mod events;
 mod fit;
 mod optimizer;
+mod params;
 mod predict;
 mod record;
 mod schedule;
@@ -19,6 +20,7 @@ pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_conf
 pub use events::{Event, Observer, Observers, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;
+pub use params::{TRAINING_BYTES_PER_PARAM, check_fits, count_params, params_finite};
 pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
 pub use schedule::learning_rate;
@@ -31,10 +33,37 @@ pub enum TrainError {
     /// The backend failed to execute queued work (surfaced when a value is read back).
     #[error("backend execution failed: {0}")]
     Backend(String),
-    /// The data cannot train this model (shape or class count problems).
+    /// The data or config cannot train this model (shape, class count or size problems),
+    /// found before the first step.
     #[error("{0}")]
     Data(String),
+    /// A batch could not be read while running.
+    #[error(transparent)]
+    Read(#[from] crate::data::DataError),
+    /// The training loss stopped being a finite number.
+    #[error(
+        "training diverged at step {step}: {what}; stopped without saving this state (lower train.lr or set train.grad_clip_norm)"
+    )]
+    Diverged {
+        /// The optimizer step at which it was found.
+        step: usize,
+        /// What was not finite.
+        what: String,
+    },
     /// A checkpoint could not be encoded, decoded or saved.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+}
+
+impl TrainError {
+    /// True when the user's input is at fault (config or data), not the run.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            TrainError::Data(_) => true,
+            TrainError::Read(e) => e.is_bad_content(),
+            TrainError::Backend(_) | TrainError::Diverged { .. } | TrainError::Checkpoint(_) => {
+                false
+            }
+        }
+    }
 }

@@ -48,6 +48,31 @@ pub fn trainer_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// `fit --output OUT --run-name NAME --backend cpu --set model.mlp.hidden=[32] EXTRA...`: a
+/// small MLP on the bundled data.
+pub fn small_fit_args(out: &Path, name: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["fit", "--output"].map(String::from).to_vec();
+    args.push(out.display().to_string());
+    args.extend(
+        [
+            "--run-name",
+            name,
+            "--backend",
+            "cpu",
+            "--set",
+            "model.mlp.hidden=[32]",
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Runs `trainer ARGS` (owned strings).
+pub fn trainer_owned(args: &[String]) -> Output {
+    trainer(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

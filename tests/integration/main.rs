@@ -1,5 +1,6 @@
 //! Integration tests, one binary (linking the Burn stack once keeps CI fast).
 
+mod bad_input;
 mod bench_cli;
 mod checkpoints;
 mod cli_fit;
@@ -11,6 +12,7 @@ mod data_errors;
 mod data_fetch;
 mod export_torch;
 mod fault_proxy;
+mod hardening;
 mod mlflow;
 mod mlflow_faults;
 mod mlflow_server;

@@ -8,7 +8,8 @@
 use crate::common::trainer_command;
 use crate::fault_proxy::{FaultProxy, Mode};
 use crate::mlflow_server::{
-    Server, assert_mlflow_matches_journal, fit_args, free_port, mlflow_env, sync_state,
+    Server, assert_mlflow_holds_journal, assert_mlflow_matches_journal, fit_args, free_port,
+    mlflow_env, sync_state,
 };
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -155,4 +156,58 @@ fn server_answering_500s_then_hanging_mid_run_loses_nothing() {
     assert!(FaultProxy::count(&proxy.stats.failed_after_landing) >= 2);
     assert_mlflow_matches_journal(&server, &run);
     assert_eq!(sync_state(&run).unwrap().dropped, 0);
+}
+
+/// Bytes in the run's journal.
+fn journal_bytes(run: &Path) -> u64 {
+    std::fs::metadata(run.join("journal.jsonl")).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_flapping_server_gets_everything_without_runs_sync() {
+    let mut server = Server::start(free_port());
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("flaps");
+    // Long enough for every outage below; ended with Ctrl-C, with the default 10 s drain.
+    let extra = ["--set", "train.epochs=1000", "--set", "train.log_every=1"];
+    let args = fit_args(out.path(), "flaps", &extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = mlflow_env(&server.uri);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let log = |name: &str| Stdio::from(std::fs::File::create(out.path().join(name)).unwrap());
+    let mut fit = trainer_command(&args, &env)
+        .stdout(log("fit.out"))
+        .stderr(log("fit.err"))
+        .spawn()
+        .expect("the trainer binary starts");
+    wait_until("metrics reach MLflow", &mut fit, out.path(), true, || {
+        acked(&run) > 0
+    });
+    // Two short outages, then one long enough for many failed attempts in a row.
+    for down in [2, 2, 20] {
+        server.kill();
+        std::thread::sleep(Duration::from_secs(down));
+        server.restart();
+        // Once the server is back the sender finds it within seconds, while training goes on.
+        let target = journal_bytes(&run);
+        let back = Instant::now();
+        wait_until(
+            "the backlog reaches MLflow",
+            &mut fit,
+            out.path(),
+            true,
+            || acked(&run) >= target,
+        );
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "after a {down} s outage the backlog took {:?} to reach MLflow",
+            back.elapsed()
+        );
+    }
+    signal(&fit, "-INT");
+    let status = fit.wait().expect("wait");
+    let text = logs(out.path());
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("all metrics are in MLflow"), "{text}");
+    assert_mlflow_holds_journal(&server, &run, "KILLED");
 }

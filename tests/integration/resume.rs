@@ -64,6 +64,7 @@ fn run(
         store: Some(store as &mut dyn CheckpointStore),
         stop: Some(&flag),
         tracker_run_id: String::new(),
+        memory_budget: None,
     };
     let fitted = fit::<B>(cfg, data, "flex", &Default::default(), resume, ports).expect("fit runs");
     (step_losses(&obs.rec.0), fitted.outcome, fitted.model)
@@ -129,12 +130,12 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
     };
 
     let dir_a = tempfile::tempdir().unwrap();
-    let mut store_a = DirStore::open(dir_a.path(), retention).unwrap();
+    let mut store_a = DirStore::open_for_writing(dir_a.path(), retention).unwrap();
     let (losses_a, outcome_a, model_a) = run(&cfg, &data, &mut store_a, None, None);
     assert!(matches!(outcome_a, FitOutcome::Finished(_)));
 
     let dir_b = tempfile::tempdir().unwrap();
-    let mut store_b = DirStore::open(dir_b.path(), retention).unwrap();
+    let mut store_b = DirStore::open_for_writing(dir_b.path(), retention).unwrap();
     let (mut losses_b, mut resume, mut model_b) = (Vec::new(), None::<Snapshot>, None);
     for (part, stop) in stops.iter().copied().map(Some).chain([None]).enumerate() {
         // Each part streams with a different worker count: the batch order must not care.

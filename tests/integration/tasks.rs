@@ -25,7 +25,7 @@ fn fit_run(config: &str, out: &Path, name: &str, extra: &[&str]) -> (PathBuf, Ou
     (out.join(name), o)
 }
 
-fn newest_checkpoint(run: &Path) -> PathBuf {
+pub(crate) fn newest_checkpoint(run: &Path) -> PathBuf {
     let root = run.join("checkpoints");
     let name = std::fs::read_to_string(root.join("latest")).expect("latest pointer");
     root.join(name.trim())
@@ -78,7 +78,7 @@ fn tabular_mlp_reaches_95_percent_on_wine_and_breast_cancer() {
 }
 
 /// The first `chars` characters of the bundled Tiny Shakespeare.
-fn shakespeare_head(dir: &Path, chars: usize) -> String {
+pub(crate) fn shakespeare_head(dir: &Path, chars: usize) -> String {
     let text = std::fs::read_to_string(repo().join("datasets/tinyshakespeare/input.txt")).unwrap();
     let head: String = text.chars().take(chars).collect();
     crate::common::write(dir, "shakespeare.txt", head)
@@ -169,7 +169,7 @@ fn gpt_learns_shakespeare_characters_and_samples_from_its_checkpoint() {
 }
 
 /// Fits the tiny GPT on `file` into `out/name` with `extra` settings; returns the summary.
-fn tiny_gpt(file: &str, out: &Path, name: &str, extra: &[&str]) -> serde_json::Value {
+pub(crate) fn tiny_gpt(file: &str, out: &Path, name: &str, extra: &[&str]) -> serde_json::Value {
     let data = format!("data.file={file:?}");
     let mut args = vec![
         "--set",

@@ -47,6 +47,7 @@ pub fn train<B: AutodiffBackend>(
         store: None,
         stop: None,
         tracker_run_id: String::new(),
+        memory_budget: None,
     };
     let fitted = fit::<B>(cfg, &data, backend, &device, None, ports).expect("training succeeds");
     let FitOutcome::Finished(report) = fitted.outcome else {

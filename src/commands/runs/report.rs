@@ -21,7 +21,7 @@ const HEADLINE: [&str; 5] = [
 /// Prints one line per run under `output`.
 pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
     if dirs.is_empty() {
-        println!("no runs under {}", output.display());
+        crate::outln!("no runs under {}", output.display());
         return Ok(());
     }
     let mut rows = Vec::new();
@@ -54,7 +54,7 @@ pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
         "STARTED (UTC)",
         "MLFLOW",
     ];
-    println!("{}", render(&header, &rows));
+    crate::outln!("{}", render(&header, &rows));
     Ok(())
 }
 
@@ -109,17 +109,17 @@ pub fn show(dir: &Path) -> Result<(), Failure> {
         ));
     }
     for (k, v) in facts {
-        println!("{k:<12} {v}");
+        crate::outln!("{k:<12} {v}");
     }
 
-    println!("\nfinal metrics");
+    crate::outln!("\nfinal metrics");
     let rows: Vec<Vec<String>> = metric_keys(std::slice::from_ref(&r))
         .into_iter()
         .map(|k| vec![k.clone(), number(r.metrics.get(&k))])
         .collect();
-    println!("{}", indent(&render(&["METRIC", "VALUE"], &rows)));
+    crate::outln!("{}", indent(&render(&["METRIC", "VALUE"], &rows)));
 
-    println!("\nepochs");
+    crate::outln!("\nepochs");
     let rows: Vec<Vec<String>> = r
         .epochs
         .iter()
@@ -134,15 +134,15 @@ pub fn show(dir: &Path) -> Result<(), Failure> {
         })
         .collect();
     let header = ["EPOCH", "TRAIN LOSS", "VALID LOSS", "VALID ACC", "SECONDS"];
-    println!("{}", indent(&render(&header, &rows)));
+    crate::outln!("{}", indent(&render(&header, &rows)));
 
-    println!("\nparams");
+    crate::outln!("\nparams");
     let rows: Vec<Vec<String>> = r
         .params
         .iter()
         .map(|(k, v)| vec![k.clone(), v.clone()])
         .collect();
-    println!("{}", indent(&render(&["KEY", "VALUE"], &rows)));
+    crate::outln!("{}", indent(&render(&["KEY", "VALUE"], &rows)));
     Ok(())
 }
 
@@ -172,9 +172,9 @@ pub fn compare(dirs: &[PathBuf]) -> Result<(), Failure> {
         })
         .collect();
     if differing.is_empty() {
-        println!("params: all equal");
+        crate::outln!("params: all equal");
     } else {
-        println!("{}", render(&header, &differing));
+        crate::outln!("{}", render(&header, &differing));
     }
 
     let mut rows = vec![
@@ -196,7 +196,7 @@ pub fn compare(dirs: &[PathBuf]) -> Result<(), Failure> {
         );
     }
     header[0] = "FINAL";
-    println!("\n{}", render(&header, &rows));
+    crate::outln!("\n{}", render(&header, &rows));
     Ok(())
 }
 

@@ -12,7 +12,7 @@ pub fn sync(dirs: &[PathBuf], timeout: f64) -> Result<(), Failure> {
     let mut failed = 0;
     for dir in dirs {
         match sync_one(dir, Duration::from_secs_f64(timeout.max(0.0))) {
-            Ok(msg) => println!("{}: {msg}", dir.display()),
+            Ok(msg) => crate::outln!("{}: {msg}", dir.display()),
             Err(e) => {
                 failed += 1;
                 eprintln!("{}: {e:#}", dir.display());
@@ -47,7 +47,7 @@ fn sync_one(dir: &Path, timeout: Duration) -> anyhow::Result<String> {
         match syncer.pass() {
             Ok(_) => break,
             Err(e) if Instant::now() >= deadline => return Err(e.into()),
-            Err(crate::tracking::MlflowError::Rejected(m)) => return Err(anyhow!(m)),
+            Err(e) if e.is_final_answer() => return Err(e.into()),
             Err(_) => {
                 let (wait, _) = backoff.failed();
                 std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
