@@ -11,7 +11,7 @@ use super::{
     evaluate, params_finite,
 };
 use crate::checkpoint::{CheckpointStore, Snapshot};
-use crate::config::{BestMetric, BestMode, Config};
+use crate::config::{BestMetric, BestMode, CheckpointConfig, Config};
 use crate::data::{
     BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Samples, Splits, batches_per_epoch,
 };
@@ -133,195 +133,54 @@ where
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
     F: FnOnce(&B::Device) -> M,
 {
-    if data.train.is_empty() {
-        return Err(TrainError::Data(
-            "the training split is empty (lower data.validation_fraction)".into(),
-        ));
-    }
     let spec = &plan.spec;
+    let run = RunPlan::new(cfg, spec, data.train.len())?;
     B::seed(device, cfg.run.seed);
-    let mut model = (plan.build)(device); // parameters are allocated lazily, on first use
+    let model = (plan.build)(device); // parameters are allocated lazily, on first use
     let parameters = count_params(&model);
     if let Some(budget) = ports.memory_budget {
         check_fits(parameters, budget, &format!("model.{}", spec.kind))?;
     }
-    let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
-    let mut pos = Position::default();
-    if let Some(snap) = resume {
-        let s = &snap.state;
-        if s.model != spec.kind
-            || s.input_shape != spec.input_shape
-            || s.num_classes != spec.num_classes
-        {
-            return Err(TrainError::Data(format!(
-                "the checkpoint holds a {} model for {:?} inputs and {} classes; this run builds a {} model for {:?} inputs and {} classes",
-                s.model,
-                s.input_shape,
-                s.num_classes,
-                spec.kind,
-                spec.input_shape,
-                spec.num_classes
-            )));
-        }
-        model = model_from_bytes(model, snap.model.clone(), device)?; // first: it restores param ids
-        optim = optim.from_bytes(snap.optimizer.clone(), device)?;
-        let s = &snap.state;
-        pos = Position {
-            epoch: s.epoch,
-            batch: s.batch_in_epoch,
-            global_step: s.global_step,
-            epoch_loss_sum: s.epoch_loss_sum,
-            metric: s.metric,
-            best: s.best_metric,
-            stale_epochs: s.epochs_without_improvement,
-        };
-    }
-    let (t, n) = (&cfg.train, data.train.len());
-    let steps_per_epoch = batches_per_epoch(n, t.batch_size, t.drop_last);
-    let total_steps = steps_per_epoch * t.epochs;
-    let plan = EpochPlan {
-        seed: cfg.run.seed,
-        batch_size: t.batch_size,
-        drop_last: t.drop_last,
+    let optim = AnyOptimizer::<B, M>::new(&cfg.train);
+    let (mut model, mut optim, mut pos) = match resume {
+        Some(snap) => restore(model, optim, snap, spec, device)?,
+        None => (model, optim, Position::default()),
     };
-    let loader = LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch);
-    tracing::info!(
-        workers = loader.workers,
-        prefetch = loader.prefetch,
-        "streaming batches from the data loader"
-    );
-    if steps_per_epoch == 0 {
-        return Err(TrainError::Data(format!(
-            "train.batch_size = {} exceeds the {n} training samples with train.drop_last = true",
-            t.batch_size
-        )));
-    }
+    let t = &cfg.train;
     ports.observer.on_event(&Event::RunStarted {
         backend: backend.to_string(),
         device: format!("{device:?}"),
         parameters,
-        train_samples: n,
-        steps_per_epoch,
+        train_samples: run.samples,
+        steps_per_epoch: run.steps_per_epoch,
         epochs: t.epochs,
         resumed_at_step: pos.global_step,
     });
 
-    let (mut samples, mut train_seconds, mut last_loss, mut valid) = (0, 0.0, f64::NAN, None);
-    let mut stopped_early = false;
-    let mut clock = SaveClock::new();
-    let mut accumulation =
-        Accumulation::new(t.grad_accumulation_steps, n, t.batch_size, steps_per_epoch);
+    let mut totals = Totals::default();
+    let mut pace = Pace {
+        clock: SaveClock::new(),
+        accumulation: Accumulation::new(
+            t.grad_accumulation_steps,
+            run.samples,
+            t.batch_size,
+            run.steps_per_epoch,
+        ),
+    };
     while pos.epoch < t.epochs {
         let epoch = pos.epoch;
         ports.observer.on_event(&Event::EpochStarted { epoch });
         let started = Instant::now();
-        let (mut window, mut epoch_samples) = (LossWindow::default(), 0);
-        let batches = BatchList::epoch(&plan, epoch, n);
-        for item in Loader::start(data.train.clone(), batches, pos.batch, loader) {
-            let (i, batch) = item?;
-            B::seed(device, step_seed(cfg.run.seed, pos.global_step));
-            let settings = StepSettings {
-                lr: learning_rate(t, pos.global_step, total_steps),
-                clip_norm: t.grad_clip_norm,
-            };
-            let (grads, loss) = gradients(&model, &batch, accumulation.weight(i), device);
-            window.push(loss);
-            if let Some(grads) = accumulation.add(&model, i, grads) {
-                model = update(model, &mut optim, grads, settings);
-            }
-            (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
-            epoch_samples += batch.samples();
-            clock.steps += 1;
-            let end_of_epoch = i + 1 == steps_per_epoch;
-            if (i + 1) % t.log_every == 0 || end_of_epoch {
-                pos.epoch_loss_sum += window.sync(pos.global_step)?;
-                let elapsed = started.elapsed().as_secs_f64();
-                ports.observer.on_event(&Event::Step {
-                    epoch,
-                    step_in_epoch: i + 1,
-                    global_step: pos.global_step,
-                    loss: window.take_mean(),
-                    lr: settings.lr,
-                    samples_per_sec: epoch_samples as f64 / elapsed.max(1e-9),
-                });
-            }
-            let stop = stop_requested(&ports);
-            // A checkpoint waits for the end of an accumulation window: it cannot hold
-            // gradients that are not applied yet.
-            let between_updates = !accumulation.pending();
-            if !end_of_epoch && between_updates && (stop || clock.due(&cfg.checkpoint)) {
-                pos.epoch_loss_sum += window.sync(pos.global_step)?; // checkpoints hold whole sums
-                let ctx = SaveContext {
-                    cfg,
-                    model: &model,
-                    optim: &optim,
-                    pos: &pos,
-                    spec,
-                };
-                if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)? {
-                    return Ok(Fitted { outcome, model });
-                }
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        train_seconds += seconds;
-        samples += epoch_samples;
-        last_loss = pos.epoch_loss_sum / steps_per_epoch as f64;
-        ports.observer.on_event(&Event::EpochEnded {
-            epoch,
-            train_loss: last_loss,
-            seconds,
-            samples_per_sec: epoch_samples as f64 / seconds.max(1e-9),
-        });
-        if !data.valid.is_empty() {
-            let r = evaluate(
-                &model.valid(),
-                &data.valid,
-                cfg.data.eval_batch_size,
-                loader,
-                device,
-            )?;
-            ports
-                .observer
-                .on_event(&eval_event(Some(epoch), Split::Valid, &r));
-            let m = match cfg.checkpoint.best_metric {
-                // Config validation keeps accuracy off regression runs; NaN never improves.
-                BestMetric::ValidAccuracy => r.accuracy.unwrap_or(f64::NAN),
-                BestMetric::ValidLoss => r.loss,
-            };
-            pos.metric = Some(m);
-            let improved = match (pos.best, cfg.checkpoint.best_mode) {
-                (None, _) => true,
-                (Some(b), BestMode::Max) => m > b,
-                (Some(b), BestMode::Min) => m < b,
-            };
-            if improved {
-                (pos.best, pos.stale_epochs) = (Some(m), 0);
-            } else {
-                pos.stale_epochs += 1;
-            }
-            valid = Some(r);
-        }
-        (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
-        let stop = stop_requested(&ports);
-        if cfg.checkpoint.at_epoch_end || stop || clock.due(&cfg.checkpoint) {
-            let ctx = SaveContext {
-                cfg,
-                model: &model,
-                optim: &optim,
-                pos: &pos,
-                spec,
-            };
-            // After the last epoch a stop changes nothing: the test split is evaluated anyway.
-            if let Some(outcome) = checkpoint(&mut ports, ctx, stop, &mut clock)?
-                && pos.epoch < t.epochs
-            {
-                return Ok(Fitted { outcome, model });
-            }
-        }
+        let parts = (&mut optim, &mut pos, &mut pace, &mut ports);
+        let trained = train_epoch(&run, &data.train, model, parts, device)?;
+        let parts = (&mut optim, &mut pos, &mut pace, &mut ports);
+        model = match close_epoch(&run, data, trained, parts, &mut totals, started, device)? {
+            EpochEnd::Completed { model, .. } => model,
+            EpochEnd::Stopped(fitted) => return Ok(fitted),
+        };
         let patience = t.early_stopping_patience;
         if patience > 0 && pos.stale_epochs >= patience && pos.epoch < t.epochs {
-            stopped_early = true;
+            totals.stopped_early = true;
             tracing::info!(
                 epochs = pos.epoch,
                 patience,
@@ -334,7 +193,7 @@ where
         &model.valid(),
         &data.test,
         cfg.data.eval_batch_size,
-        loader,
+        run.loader,
         device,
     )?;
     if test.samples > 0 {
@@ -342,22 +201,307 @@ where
             .observer
             .on_event(&eval_event(None, Split::Test, &test));
     }
-    let report = FitReport {
-        epochs: pos.epoch,
-        stopped_early,
-        steps: pos.global_step,
-        parameters,
-        samples,
-        train_seconds,
-        samples_per_sec: samples as f64 / train_seconds.max(1e-9),
-        final_train_loss: last_loss,
-        valid,
-        test,
-    };
+    let report = totals.report(&pos, parameters, test);
     Ok(Fitted {
         outcome: FitOutcome::Finished(Box::new(report)),
         model,
     })
+}
+
+/// What this process's epochs add up to.
+struct Totals {
+    samples: usize,
+    train_seconds: f64,
+    last_loss: f64,
+    valid: Option<EvalResult>,
+    stopped_early: bool,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self {
+            samples: 0,
+            train_seconds: 0.0,
+            last_loss: f64::NAN,
+            valid: None,
+            stopped_early: false,
+        }
+    }
+}
+
+impl Totals {
+    /// The finished run's report.
+    fn report(self, pos: &Position, parameters: usize, test: EvalResult) -> FitReport {
+        FitReport {
+            epochs: pos.epoch,
+            stopped_early: self.stopped_early,
+            steps: pos.global_step,
+            parameters,
+            samples: self.samples,
+            train_seconds: self.train_seconds,
+            samples_per_sec: self.samples as f64 / self.train_seconds.max(1e-9),
+            final_train_loss: self.last_loss,
+            valid: self.valid,
+            test,
+        }
+    }
+}
+
+/// What the whole run's epochs look like, fixed before the first step.
+struct RunPlan<'a> {
+    cfg: &'a Config,
+    spec: &'a ModelSpec,
+    /// Training samples.
+    samples: usize,
+    steps_per_epoch: usize,
+    total_steps: usize,
+    batches: EpochPlan,
+    loader: LoaderSettings,
+}
+
+impl<'a> RunPlan<'a> {
+    /// The plan for `samples` training samples; Err when no step could be taken.
+    fn new(cfg: &'a Config, spec: &'a ModelSpec, samples: usize) -> Result<Self, TrainError> {
+        let t = &cfg.train;
+        if samples == 0 {
+            return Err(TrainError::Data(
+                "the training split is empty (lower data.validation_fraction)".into(),
+            ));
+        }
+        let steps_per_epoch = batches_per_epoch(samples, t.batch_size, t.drop_last);
+        if steps_per_epoch == 0 {
+            return Err(TrainError::Data(format!(
+                "train.batch_size = {} exceeds the {samples} training samples with train.drop_last = true",
+                t.batch_size
+            )));
+        }
+        let loader = LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch);
+        tracing::info!(
+            workers = loader.workers,
+            prefetch = loader.prefetch,
+            "streaming batches from the data loader"
+        );
+        Ok(Self {
+            cfg,
+            spec,
+            samples,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * t.epochs,
+            batches: EpochPlan {
+                seed: cfg.run.seed,
+                batch_size: t.batch_size,
+                drop_last: t.drop_last,
+            },
+            loader,
+        })
+    }
+}
+
+/// When the loop saves and when it applies gradients (of model `M`).
+struct Pace<M> {
+    clock: SaveClock,
+    accumulation: Accumulation<M>,
+}
+
+/// How the batches of one epoch ended.
+enum EpochEnd<M> {
+    /// Every batch was trained on.
+    Completed {
+        /// The model after the epoch's last update.
+        model: M,
+        /// Samples trained on in this process.
+        samples: usize,
+    },
+    /// A stop was requested and handled (checkpoint saved): the run ends with this.
+    Stopped(Fitted<M>),
+}
+
+/// The loop's mutable parts an epoch advances.
+type EpochParts<'o, 'p, B, M> = (
+    &'o mut AnyOptimizer<B, M>,
+    &'o mut Position,
+    &'o mut Pace<M>,
+    &'o mut FitPorts<'p>,
+);
+
+/// Trains on the rest of epoch `pos.epoch` from batch `pos.batch`: steps, loss read-backs,
+/// mid-epoch checkpoints and stops.
+fn train_epoch<B, M, S>(
+    run: &RunPlan<'_>,
+    train: &std::sync::Arc<S>,
+    mut model: M,
+    (optim, pos, pace, ports): EpochParts<'_, '_, B, M>,
+    device: &B::Device,
+) -> Result<EpochEnd<M>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+    S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+{
+    let (cfg, t, epoch) = (run.cfg, &run.cfg.train, pos.epoch);
+    let started = Instant::now();
+    let (mut window, mut samples) = (LossWindow::default(), 0);
+    let batches = BatchList::epoch(&run.batches, epoch, run.samples);
+    for item in Loader::start(train.clone(), batches, pos.batch, run.loader) {
+        let (i, batch) = item?;
+        B::seed(device, step_seed(cfg.run.seed, pos.global_step));
+        let settings = StepSettings {
+            lr: learning_rate(t, pos.global_step, run.total_steps),
+            clip_norm: t.grad_clip_norm,
+        };
+        let weight = pace.accumulation.weight(i);
+        let (grads, loss) = gradients(&model, &batch, weight, device);
+        window.push(loss);
+        if let Some(grads) = pace.accumulation.add(&model, i, grads) {
+            model = update(model, optim, grads, settings);
+        }
+        (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
+        samples += batch.samples();
+        pace.clock.steps += 1;
+        let end_of_epoch = i + 1 == run.steps_per_epoch;
+        if (i + 1) % t.log_every == 0 || end_of_epoch {
+            pos.epoch_loss_sum += window.sync(pos.global_step)?;
+            let elapsed = started.elapsed().as_secs_f64();
+            ports.observer.on_event(&Event::Step {
+                epoch,
+                step_in_epoch: i + 1,
+                global_step: pos.global_step,
+                loss: window.take_mean(),
+                lr: settings.lr,
+                samples_per_sec: samples as f64 / elapsed.max(1e-9),
+            });
+        }
+        let stop = stop_requested(ports);
+        // A checkpoint waits for the end of an accumulation window: it cannot hold
+        // gradients that are not applied yet.
+        let between_updates = !pace.accumulation.pending();
+        if !end_of_epoch && between_updates && (stop || pace.clock.due(&cfg.checkpoint)) {
+            pos.epoch_loss_sum += window.sync(pos.global_step)?; // checkpoints hold whole sums
+            let ctx = SaveContext {
+                cfg,
+                model: &model,
+                optim: &*optim,
+                pos: &*pos,
+                spec: run.spec,
+            };
+            if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)? {
+                return Ok(EpochEnd::Stopped(Fitted { outcome, model }));
+            }
+        }
+    }
+    Ok(EpochEnd::Completed { model, samples })
+}
+
+/// After an epoch's batches (passing a stop through): its end event and totals, validation,
+/// and the epoch-end checkpoint (which ends the run when a stop was requested).
+fn close_epoch<B, M, S>(
+    run: &RunPlan<'_>,
+    data: &Splits<S>,
+    ended: EpochEnd<M>,
+    (optim, pos, pace, ports): EpochParts<'_, '_, B, M>,
+    totals: &mut Totals,
+    started: Instant,
+    device: &B::Device,
+) -> Result<EpochEnd<M>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+    M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+    S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+{
+    let EpochEnd::Completed { model, samples } = ended else {
+        return Ok(ended);
+    };
+    let (cfg, epoch) = (run.cfg, pos.epoch);
+    let seconds = started.elapsed().as_secs_f64();
+    totals.train_seconds += seconds;
+    totals.samples += samples;
+    totals.last_loss = pos.epoch_loss_sum / run.steps_per_epoch as f64;
+    ports.observer.on_event(&Event::EpochEnded {
+        epoch,
+        train_loss: totals.last_loss,
+        seconds,
+        samples_per_sec: samples as f64 / seconds.max(1e-9),
+    });
+    if !data.valid.is_empty() {
+        let bs = cfg.data.eval_batch_size;
+        let r = evaluate(&model.valid(), &data.valid, bs, run.loader, device)?;
+        ports
+            .observer
+            .on_event(&eval_event(Some(epoch), Split::Valid, &r));
+        track_best(&cfg.checkpoint, pos, &r);
+        totals.valid = Some(r);
+    }
+    (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
+    let stop = stop_requested(ports);
+    if cfg.checkpoint.at_epoch_end || stop || pace.clock.due(&cfg.checkpoint) {
+        let ctx = SaveContext {
+            cfg,
+            model: &model,
+            optim: &*optim,
+            pos: &*pos,
+            spec: run.spec,
+        };
+        // After the last epoch a stop changes nothing: the test split is evaluated anyway.
+        if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)?
+            && pos.epoch < cfg.train.epochs
+        {
+            return Ok(EpochEnd::Stopped(Fitted { outcome, model }));
+        }
+    }
+    Ok(EpochEnd::Completed { model, samples })
+}
+
+/// Resumes from a checkpoint of the same model: its weights, optimizer state and position.
+fn restore<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: M,
+    optim: AnyOptimizer<B, M>,
+    snap: &Snapshot,
+    spec: &ModelSpec,
+    device: &B::Device,
+) -> Result<(M, AnyOptimizer<B, M>, Position), TrainError> {
+    let s = &snap.state;
+    if s.model != spec.kind
+        || s.input_shape != spec.input_shape
+        || s.num_classes != spec.num_classes
+    {
+        return Err(TrainError::Data(format!(
+            "the checkpoint holds a {} model for {:?} inputs and {} classes; this run builds a {} model for {:?} inputs and {} classes",
+            s.model, s.input_shape, s.num_classes, spec.kind, spec.input_shape, spec.num_classes
+        )));
+    }
+    let model = model_from_bytes(model, snap.model.clone(), device)?; // first: it restores param ids
+    let optim = optim.from_bytes(snap.optimizer.clone(), device)?;
+    let pos = Position {
+        epoch: s.epoch,
+        batch: s.batch_in_epoch,
+        global_step: s.global_step,
+        epoch_loss_sum: s.epoch_loss_sum,
+        metric: s.metric,
+        best: s.best_metric,
+        stale_epochs: s.epochs_without_improvement,
+    };
+    Ok((model, optim, pos))
+}
+
+/// Records a validation result as the run's metric and counts epochs without improvement.
+fn track_best(cfg: &CheckpointConfig, pos: &mut Position, r: &EvalResult) {
+    let m = match cfg.best_metric {
+        // Config validation keeps accuracy off regression runs; NaN never improves.
+        BestMetric::ValidAccuracy => r.accuracy.unwrap_or(f64::NAN),
+        BestMetric::ValidLoss => r.loss,
+    };
+    pos.metric = Some(m);
+    let improved = match (pos.best, cfg.best_mode) {
+        (None, _) => true,
+        (Some(b), BestMode::Max) => m > b,
+        (Some(b), BestMode::Min) => m < b,
+    };
+    if improved {
+        (pos.best, pos.stale_epochs) = (Some(m), 0);
+    } else {
+        pos.stale_epochs += 1;
+    }
 }
 
 /// Training losses summed on the device between read-backs (each read-back is a sync).
