@@ -223,7 +223,7 @@ mod tests {
             self.0
         }
         fn read_batch(&self, indices: &[u32]) -> Result<Vec<u32>, DataError> {
-            if indices[0] % 3 == 0 {
+            if indices[0].is_multiple_of(3) {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
             Ok(indices.to_vec())

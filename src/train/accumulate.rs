@@ -64,7 +64,7 @@ impl<M> Accumulation<M> {
         }
         self.summed.accumulate(model, grads);
         self.pending += 1;
-        let ends_window = (i + 1) % self.every == 0 || i + 1 == self.batches;
+        let ends_window = (i + 1).is_multiple_of(self.every) || i + 1 == self.batches;
         ends_window.then(|| {
             self.pending = 0;
             self.summed.grads()
