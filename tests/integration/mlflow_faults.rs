@@ -166,13 +166,14 @@ fn journal_bytes(run: &Path) -> u64 {
 #[test]
 fn a_flapping_server_gets_everything_without_runs_sync() {
     let mut server = Server::start(free_port());
+    let proxy = FaultProxy::start(server.addr());
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("flaps");
     // Long enough for every outage below; ended with Ctrl-C, with the default 10 s drain.
-    let extra = ["--set", "train.epochs=1000", "--set", "train.log_every=1"];
+    let extra = ["--set", "train.epochs=100000", "--set", "train.log_every=1"];
     let args = fit_args(out.path(), "flaps", &extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = mlflow_env(&server.uri);
+    let env = mlflow_env(&proxy.uri);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let log = |name: &str| Stdio::from(std::fs::File::create(out.path().join(name)).unwrap());
     let mut fit = trainer_command(&args, &env)
@@ -183,27 +184,11 @@ fn a_flapping_server_gets_everything_without_runs_sync() {
     wait_until("metrics reach MLflow", &mut fit, out.path(), true, || {
         acked(&run) > 0
     });
-    // Two short outages, then one long enough for many failed attempts in a row.
-    for down in [2, 2, 30] {
+    // The server killed twice for 2 s while training goes on.
+    for _ in 0..2 {
         server.kill();
-        std::thread::sleep(Duration::from_secs(down));
+        std::thread::sleep(Duration::from_secs(2));
         server.restart();
-        // Once the server is back the sender finds it within one backoff (at most 4 s) and
-        // one request (at most 10 s), while training goes on.
-        let (acked_then, back) = (acked(&run), Instant::now());
-        wait_until(
-            "MLflow acknowledges again",
-            &mut fit,
-            out.path(),
-            true,
-            || acked(&run) > acked_then,
-        );
-        assert!(
-            back.elapsed() < Duration::from_secs(15),
-            "after a {down} s outage the sender took {:?} to reach the server again",
-            back.elapsed()
-        );
-        // Sending the backlog takes as long as the server needs; wait for it before the next.
         let target = journal_bytes(&run);
         wait_until(
             "the backlog reaches MLflow",
@@ -213,6 +198,36 @@ fn a_flapping_server_gets_everything_without_runs_sync() {
             || acked(&run) >= target,
         );
     }
+    // A third, 60 s outage (every request answered 500): after many failures in a row the
+    // sender still tries every 4 s at most (plus the request, at most its 10 s timeout), so it
+    // finds the server soon after it is back. The old backoff grew to 30 s by then.
+    proxy.set(Mode::Fail500);
+    let (started, mut seen, mut last, mut gaps) = (Instant::now(), 0, Instant::now(), Vec::new());
+    while started.elapsed() < Duration::from_secs(60) {
+        let n = FaultProxy::count(&proxy.stats.failed);
+        if n > seen {
+            gaps.push(last.elapsed());
+            (seen, last) = (n, Instant::now());
+        }
+        assert!(fit.try_wait().unwrap().is_none(), "{}", logs(out.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    gaps.push(last.elapsed());
+    proxy.set(Mode::Pass);
+    // The first waits are short anyway; the ones after 5 failures show the cap.
+    let longest = gaps.iter().skip(6).max().copied().unwrap_or_default();
+    assert!(
+        gaps.len() >= 5 && longest < Duration::from_secs(15),
+        "attempts during the outage, gaps between them: {gaps:?}"
+    );
+    let target = journal_bytes(&run);
+    wait_until(
+        "the backlog reaches MLflow",
+        &mut fit,
+        out.path(),
+        true,
+        || acked(&run) >= target,
+    );
     signal(&fit, "-INT");
     let status = fit.wait().expect("wait");
     let text = logs(out.path());
