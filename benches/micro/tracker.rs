@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput};
 use std::time::Duration;
-use trainer::observe::Journal;
+use trainer::observe::{Journal, JournalLine};
 use trainer::tracking::metrics_of;
 use trainer::train::{EvalResult, Event, Observer, Split};
 
@@ -61,8 +61,8 @@ fn tracking(c: &mut Criterion) {
     let mut last_step = 0;
     group.bench_function("mlflow_points/step_line", |b| {
         b.iter(|| {
-            let event: serde_json::Value = serde_json::from_str(&line).expect("parse");
-            metrics_of(&event, &mut last_step)
+            let line = JournalLine::parse(line.as_bytes()).expect("parse");
+            metrics_of(&line, &mut last_step)
         })
     });
     group.finish();

@@ -169,25 +169,12 @@ where
     };
     let warmup = opt.warmup.max(1);
     let loader_samples_per_sec = loader_throughput(data, &plan, opt.loader, opt.steps)?;
-    let mut stream = stream(data.clone(), plan, opt.loader);
-    let prebuilt: Vec<M::Batch> = match opt.feed {
-        DataFeed::Prebuilt => stream
-            .by_ref()
-            .take(warmup + opt.steps)
-            .collect::<Result<_, _>>()
-            .map_err(|e| TrainError::Data(e.to_string()))?,
-        DataFeed::Streaming => Vec::new(),
-    };
-    let mut prebuilt = prebuilt.into_iter();
-    let mut next_batch = || -> Result<M::Batch, TrainError> {
-        let batch = match opt.feed {
-            DataFeed::Prebuilt => prebuilt.next().map(Ok),
-            DataFeed::Streaming => stream.next(),
-        };
-        batch
-            .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
-            .map_err(|e| TrainError::Data(e.to_string()))
-    };
+    let mut feed = Feed::new(
+        stream(data.clone(), plan, opt.loader),
+        opt.feed,
+        warmup + opt.steps,
+    )?;
+    let mut next_batch = || feed.next_batch();
     let sync =
         |what: &str| B::sync(device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")));
 
@@ -224,30 +211,93 @@ where
     sync("timed steps")?;
     let seconds = started.elapsed().as_secs_f64();
     let mean_loss = crate::train::read_scalar(loss_sum)? / opt.steps.max(1) as f64;
-    let steps = opt.steps.max(1) as f64;
-    let ms_per_step = seconds * 1e3 / steps;
-    let data_ms_per_step = data_time.as_secs_f64() * 1e3 / steps;
-    let result = BenchResult {
-        backend: "",
-        device: format!("{device:?}"),
-        model: cfg.model.kind.name(),
-        batch_size: bs,
-        data_feed: opt.feed,
-        loader_workers: opt.loader.workers,
-        loader_samples_per_sec,
-        warmup_steps: warmup,
-        steps: opt.steps,
+    let timing = Timing {
         first_step_seconds,
         seconds,
-        samples_per_sec: (opt.steps * bs) as f64 / seconds.max(1e-9),
-        ms_per_step,
-        data_ms_per_step,
-        compute_ms_per_step: ms_per_step - data_ms_per_step,
+        data_seconds: data_time.as_secs_f64(),
         mean_loss,
-        peak_rss_mib: peak_rss_mib(),
-        checkpoint: None,
+        loader_samples_per_sec,
     };
+    let result = timing.result(cfg, opt, warmup, format!("{device:?}"));
     Ok((result, model, optim))
+}
+
+/// Batches for the timed steps: assembled before the clock starts, or streamed.
+enum Feed<T, I> {
+    Prebuilt(std::vec::IntoIter<T>),
+    Streaming(I),
+}
+
+impl<T, I: Iterator<Item = Result<T, DataError>>> Feed<T, I> {
+    /// Takes `count` batches from `stream` up front when `feed` is `Prebuilt`.
+    fn new(mut stream: I, feed: DataFeed, count: usize) -> Result<Self, TrainError> {
+        Ok(match feed {
+            DataFeed::Prebuilt => {
+                let batches: Vec<T> = stream
+                    .by_ref()
+                    .take(count)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| TrainError::Data(e.to_string()))?;
+                Feed::Prebuilt(batches.into_iter())
+            }
+            DataFeed::Streaming => Feed::Streaming(stream),
+        })
+    }
+
+    fn next_batch(&mut self) -> Result<T, TrainError> {
+        let batch = match self {
+            Feed::Prebuilt(b) => b.next().map(Ok),
+            Feed::Streaming(s) => s.next(),
+        };
+        batch
+            .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
+            .map_err(|e| TrainError::Data(e.to_string()))
+    }
+}
+
+/// What the clock measured.
+struct Timing {
+    first_step_seconds: f64,
+    seconds: f64,
+    data_seconds: f64,
+    mean_loss: f64,
+    loader_samples_per_sec: f64,
+}
+
+impl Timing {
+    /// The benchmark row for these numbers.
+    fn result(
+        &self,
+        cfg: &Config,
+        opt: BenchOptions,
+        warmup: usize,
+        device: String,
+    ) -> BenchResult {
+        let bs = cfg.train.batch_size;
+        let steps = opt.steps.max(1) as f64;
+        let ms_per_step = self.seconds * 1e3 / steps;
+        let data_ms_per_step = self.data_seconds * 1e3 / steps;
+        BenchResult {
+            backend: "",
+            device,
+            model: cfg.model.kind.name(),
+            batch_size: bs,
+            data_feed: opt.feed,
+            loader_workers: opt.loader.workers,
+            loader_samples_per_sec: self.loader_samples_per_sec,
+            warmup_steps: warmup,
+            steps: opt.steps,
+            first_step_seconds: self.first_step_seconds,
+            seconds: self.seconds,
+            samples_per_sec: (opt.steps * bs) as f64 / self.seconds.max(1e-9),
+            ms_per_step,
+            data_ms_per_step,
+            compute_ms_per_step: ms_per_step - data_ms_per_step,
+            mean_loss: self.mean_loss,
+            peak_rss_mib: peak_rss_mib(),
+            checkpoint: None,
+        }
+    }
 }
 
 /// Batches of full size cycling through epoch orders without end, as training would see them.

@@ -6,6 +6,7 @@ use crate::checkpoint::{DirStore, Retention, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
 use crate::model::to_pytorch_safetensors;
+use crate::run::RunLayout;
 use anyhow::anyhow;
 use burn::backend::Flex;
 use std::path::Path;
@@ -32,8 +33,8 @@ pub fn checkpoints(cmd: CheckpointsCommand) -> Result<(), Failure> {
 }
 
 fn ls(run: &Path) -> Result<(), Failure> {
-    let root = if run.join("checkpoints").is_dir() {
-        run.join("checkpoints")
+    let root = if RunLayout::of(run).checkpoints().is_dir() {
+        RunLayout::of(run).checkpoints()
     } else {
         run.to_path_buf()
     };

@@ -6,27 +6,27 @@ use super::checkpoints::write_safetensors;
 use crate::checkpoint::checkpoint_names;
 use crate::fsutil::write_atomic;
 use crate::observe::{PlotError, loss_curve_png};
-use crate::run::{LOSS_CURVE_FILE, MODEL_FILE};
-use crate::tracking::JOURNAL_FILE;
+use crate::run::RunLayout;
 use std::path::Path;
 
 /// Writes `model.safetensors` (if the run has checkpoints of an image model, which is what the
 /// export covers) and `loss.png` into `run_dir`.
 pub(super) fn write_final_artifacts(run_dir: &Path, image_model: bool) {
-    let checkpoints = run_dir.join("checkpoints");
+    let layout = RunLayout::of(run_dir);
+    let checkpoints = layout.checkpoints();
     let newest = checkpoint_names(&checkpoints)
         .ok()
         .and_then(|names| names.into_iter().next())
         .filter(|_| image_model);
     if let Some(newest) = newest {
-        let out = run_dir.join(MODEL_FILE);
+        let out = layout.model();
         match write_safetensors(&checkpoints.join(&newest), &out) {
             Ok((_, step)) => crate::outln!("weights: {} (step {step})", out.display()),
             Err(f) => eprintln!("warning: {}: {:#}", out.display(), f.error),
         }
     }
-    let out = run_dir.join(LOSS_CURVE_FILE);
-    match loss_curve_png(&run_dir.join(JOURNAL_FILE)) {
+    let out = layout.loss_curve();
+    match loss_curve_png(&layout.journal()) {
         Ok(bytes) => {
             if let Err(e) = write_atomic(&out, &bytes) {
                 eprintln!("warning: {}: {e}", out.display());

@@ -9,9 +9,11 @@ use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, in
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
 use crate::observe::{Journal, Progress, append_event};
-use crate::run::{RunDir, RunDirError, RunRecord, RunStatus, Summary};
-use crate::tracking::{DrainReport, JOURNAL_FILE, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{FitOutcome, FitPorts, Observers, TrainError};
+use crate::run::{
+    CONFIG_FILE, RunDir, RunDirError, RunLayout, RunRecord, RunStatus, SUMMARY_FILE, Summary,
+};
+use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
+use crate::train::{EndStatus, Event, FitOutcome, FitPorts, Observers, TrainError};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -46,22 +48,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
     crate::outln!("backend: {}", selection.reason);
-    let (run_dir, resume) = match args.resume.as_deref() {
-        None => (None, None),
-        Some(spec) => {
-            let (dir, resume) = resume_point(spec, &cfg)?;
-            if let Some(name) = &args.run_name
-                && *name != dir.name
-            {
-                return Err(Failure::input(anyhow!(
-                    "--run-name {name}: --resume {spec} continues run {:?} ({}); drop --run-name or name that run",
-                    dir.name,
-                    dir.path.display()
-                )));
-            }
-            (Some(dir), resume)
-        }
-    };
+    let (run_dir, resume) = resume_target(&args, &cfg)?;
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
     let data = RunData::open(&cfg, assets).map_err(Failure::input)?;
     let fresh = run_dir.is_none();
@@ -71,7 +58,8 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     };
     // Held until `fit` returns: one writer per run directory.
     let _lock = run_dir.lock().map_err(run_dir_failure)?;
-    if fresh && run_dir.path.join(JOURNAL_FILE).exists() {
+    let journal_path = RunLayout::of(&run_dir.path).journal();
+    if fresh && journal_path.exists() {
         // Another process created the same named run between our check and our lock.
         return Err(Failure::input(RunDirError::Exists(run_dir.path.clone())));
     }
@@ -83,16 +71,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
             snap.state.global_step
         );
     }
-    run_dir
-        .write("config.toml", cfg.to_toml().as_bytes())
-        .map_err(Failure::runtime)?;
-    let tracking = SyncState::load_or_create(&run_dir.path)
-        .with_context(|| format!("cannot set up tracking in {}", run_dir.path.display()))
-        .map_err(Failure::runtime)?;
-    let journal_path = run_dir.path.join(JOURNAL_FILE);
-    let journal = Journal::open(&journal_path)
-        .with_context(|| format!("cannot open the journal in {}", run_dir.path.display()))
-        .map_err(Failure::runtime)?;
+    let (journal, run_uuid) = open_run_files(&cfg, &run_dir)?;
     let mlflow = start_mlflow(&cfg, &run_dir.path);
 
     let result = train_and_summarize(
@@ -102,7 +81,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         &run_dir,
         resume.as_ref().map(|(s, _)| s),
         journal,
-        tracking.run_uuid,
+        run_uuid,
         started,
     );
     if fresh
@@ -118,23 +97,70 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         }
         return result;
     }
-    if result.is_ok() {
-        write_final_artifacts(&run_dir.path, matches!(data, RunData::Images(_)));
-    }
-    let status = match &result {
-        Ok(_) => "FINISHED",
-        Err(f) if f.code == 130 => "KILLED",
-        Err(_) => "FAILED",
+    close_run(&cfg, &run_dir.path, &data, &result, mlflow);
+    result
+}
+
+/// The run directory and checkpoint `--resume` names (None for a fresh run), checked against
+/// `--run-name`.
+fn resume_target(args: &FitArgs, cfg: &Config) -> Result<ResumeTarget, Failure> {
+    let Some(spec) = args.resume.as_deref() else {
+        return Ok((None, None));
     };
-    let ended = serde_json::json!({"event": "run_ended", "status": status});
-    if let Err(e) = append_event(&journal_path, ended) {
+    let (dir, resume) = resume_point(spec, cfg)?;
+    if let Some(name) = &args.run_name
+        && *name != dir.name
+    {
+        return Err(Failure::input(anyhow!(
+            "--run-name {name}: --resume {spec} continues run {:?} ({}); drop --run-name or name that run",
+            dir.name,
+            dir.path.display()
+        )));
+    }
+    Ok((Some(dir), resume))
+}
+
+/// The run directory to continue and the checkpoint (with where it was found) to resume from.
+type ResumeTarget = (Option<RunDir>, Option<(Snapshot, PathBuf)>);
+
+/// Writes the resolved config and opens the journal and the tracking state (the run's UUID).
+fn open_run_files(cfg: &Config, run_dir: &RunDir) -> Result<(Journal, String), Failure> {
+    run_dir
+        .write(CONFIG_FILE, cfg.to_toml().as_bytes())
+        .map_err(Failure::runtime)?;
+    let tracking = SyncState::load_or_create(&run_dir.path)
+        .with_context(|| format!("cannot set up tracking in {}", run_dir.path.display()))
+        .map_err(Failure::runtime)?;
+    let journal = Journal::open(&RunLayout::of(&run_dir.path).journal())
+        .with_context(|| format!("cannot open the journal in {}", run_dir.path.display()))
+        .map_err(Failure::runtime)?;
+    Ok((journal, tracking.run_uuid))
+}
+
+/// After training: the final artifacts (on success), the `run_ended` event, and the MLflow drain.
+fn close_run(
+    cfg: &Config,
+    run_dir: &Path,
+    data: &RunData,
+    result: &Result<Summary, Failure>,
+    mlflow: Option<MlflowWorker>,
+) {
+    if result.is_ok() {
+        write_final_artifacts(run_dir, matches!(data, RunData::Images(_)));
+    }
+    let status = match result {
+        Ok(_) => EndStatus::Finished,
+        Err(f) if f.code == 130 => EndStatus::Killed,
+        Err(_) => EndStatus::Failed,
+    };
+    let journal_path = RunLayout::of(run_dir).journal();
+    if let Err(e) = append_event(&journal_path, &Event::RunEnded { status }) {
         tracing::warn!("journal {}: {e}", journal_path.display());
     }
     if let Some(worker) = mlflow {
         let limit = Duration::from_secs_f64(cfg.tracking.drain_seconds);
-        report_drain(&worker.finish(limit), &run_dir.path);
+        report_drain(&worker.finish(limit), run_dir);
     }
-    result
 }
 
 /// Starts the MLflow sender when a server is configured; a failure here only costs tracking.
@@ -198,8 +224,9 @@ fn train_and_summarize(
         keep_best: cfg.checkpoint.keep_best,
         maximize: cfg.checkpoint.best_mode == BestMode::Max,
     };
-    let mut store = DirStore::open_for_writing(&run_dir.path.join("checkpoints"), retention)
-        .map_err(Failure::runtime)?;
+    let checkpoints = RunLayout::of(&run_dir.path).checkpoints();
+    let mut store =
+        DirStore::open_for_writing(&checkpoints, retention).map_err(Failure::runtime)?;
     install_stop_handler();
 
     let ports = FitPorts {
@@ -225,20 +252,7 @@ fn train_and_summarize(
         FitOutcome::Interrupted {
             global_step,
             checkpoint,
-        } => {
-            let saved = checkpoint.map_or_else(
-                || "no checkpoint saved".into(),
-                |c| format!("checkpoint {c} saved"),
-            );
-            return Err(Failure {
-                code: 130,
-                error: anyhow!(
-                    "interrupted after step {global_step}; {saved} in {}; continue with the same command plus `--run-name {} --resume auto`",
-                    run_dir.path.display(),
-                    run_dir.name
-                ),
-            });
-        }
+        } => return Err(interrupted(global_step, checkpoint, run_dir)),
     };
     let summary = Summary {
         trainer_version: env!("CARGO_PKG_VERSION"),
@@ -257,8 +271,30 @@ fn train_and_summarize(
     };
     let json = serde_json::to_vec_pretty(&summary).map_err(Failure::runtime)?;
     run_dir
-        .write("summary.json", &json)
+        .write(SUMMARY_FILE, &json)
         .map_err(Failure::runtime)?;
+    print_outcome(cfg, &summary, run_dir);
+    Ok(summary)
+}
+
+/// The exit-130 failure of a run stopped by Ctrl-C or SIGTERM, saying how to continue it.
+fn interrupted(global_step: usize, checkpoint: Option<String>, run_dir: &RunDir) -> Failure {
+    let saved = checkpoint.map_or_else(
+        || "no checkpoint saved".into(),
+        |c| format!("checkpoint {c} saved"),
+    );
+    Failure {
+        code: 130,
+        error: anyhow!(
+            "interrupted after step {global_step}; {saved} in {}; continue with the same command plus `--run-name {} --resume auto`",
+            run_dir.path.display(),
+            run_dir.name
+        ),
+    }
+}
+
+/// Prints how the run ended: an early stop, then the test (or validation) result.
+fn print_outcome(cfg: &Config, summary: &Summary, run_dir: &RunDir) {
     if summary.report.stopped_early {
         crate::outln!(
             "stopped early after epoch {} of {}: {} did not improve for {} epochs",
@@ -283,7 +319,6 @@ fn train_and_summarize(
         summary.wall_seconds,
         run_dir.path.display()
     );
-    Ok(summary)
 }
 
 fn create_run_dir(cfg: &Config) -> Result<RunDir, Failure> {
@@ -313,7 +348,7 @@ fn resume_point(
             )));
         }
         let run_path = cfg.run.output_dir.join(&cfg.run.name);
-        match newest_valid(&run_path.join("checkpoints"))? {
+        match newest_valid(&RunLayout::of(&run_path).checkpoints())? {
             Some(dir) => dir,
             None => return fresh_start(cfg, run_path),
         }
@@ -321,11 +356,12 @@ fn resume_point(
         // Absolute, so `--resume .` or `--resume step-N` inside a run resolve to the run.
         let p = std::fs::canonicalize(spec)
             .map_err(|e| Failure::input(anyhow!("--resume {spec}: {e}")))?;
-        if p.join("checkpoints").is_dir() {
-            newest_valid(&p.join("checkpoints"))?.ok_or_else(|| {
+        let checkpoints = RunLayout::of(&p).checkpoints();
+        if checkpoints.is_dir() {
+            newest_valid(&checkpoints)?.ok_or_else(|| {
                 Failure::input(anyhow!(
                     "--resume {spec}: no checkpoint in {}",
-                    p.join("checkpoints").display()
+                    checkpoints.display()
                 ))
             })?
         } else {
@@ -361,11 +397,9 @@ fn resume_point(
 /// The run a checkpoint directory belongs to: `RUN/checkpoints/step-N` -> RUN, when RUN holds
 /// a run.
 fn run_of_checkpoint(checkpoint_dir: &Path) -> Option<RunDir> {
-    let checkpoints = checkpoint_dir.parent()?;
-    if checkpoints.file_name()? != "checkpoints" {
-        return None;
-    }
-    let path = checkpoints.parent()?.to_path_buf();
+    let path = RunLayout::of_checkpoint(checkpoint_dir)?
+        .dir()
+        .to_path_buf();
     let name = path.file_name()?.to_string_lossy().into_owned();
     RunDir::holds_run(&path).then_some(RunDir { name, path })
 }

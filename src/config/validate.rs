@@ -2,9 +2,36 @@
 
 use super::Config;
 
+/// A failed check: the key and what was expected.
+type Check = Result<(), (String, String)>;
+
+fn fail(key: &str, msg: String) -> Check {
+    Err((key.to_string(), msg))
+}
+
+/// `value` must be at least 1.
+fn at_least_one(key: &str, value: usize) -> Check {
+    if value == 0 {
+        return fail(key, "expected an integer >= 1, got 0".into());
+    }
+    Ok(())
+}
+
 /// Checks every value's range; returns the first failing `(key, expectation)`.
-pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
-    let fail = |key: &str, msg: String| Err((key.to_string(), msg));
+pub(super) fn validate(c: &Config) -> Check {
+    run(c)?;
+    data(c)?;
+    data_and_model(c)?;
+    splits_and_task(c)?;
+    architecture(c)?;
+    model(c)?;
+    train(c)?;
+    schedule(c)?;
+    tracking(c)?;
+    checkpoint(c)
+}
+
+fn run(c: &Config) -> Check {
     let name_ok = c
         .run
         .name
@@ -25,86 +52,73 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             "expected a directory path, got an empty string".into(),
         );
     }
-    if !(0.0..1.0).contains(&c.data.validation_fraction) {
+    Ok(())
+}
+
+fn data(c: &Config) -> Check {
+    let d = &c.data;
+    if !(0.0..1.0).contains(&d.validation_fraction) {
         return fail(
             "data.validation_fraction",
-            format!(
-                "expected a number in [0, 1), got {}",
-                c.data.validation_fraction
-            ),
+            format!("expected a number in [0, 1), got {}", d.validation_fraction),
         );
     }
-    if !(c.data.normalize_std > 0.0 && c.data.normalize_std.is_finite()) {
+    if !(d.normalize_std > 0.0 && d.normalize_std.is_finite()) {
         return fail(
             "data.normalize_std",
-            format!("expected a number > 0, got {}", c.data.normalize_std),
+            format!("expected a number > 0, got {}", d.normalize_std),
         );
     }
-    if !c.data.normalize_mean.is_finite() {
+    if !d.normalize_mean.is_finite() {
         return fail(
             "data.normalize_mean",
-            format!("expected a finite number, got {}", c.data.normalize_mean),
+            format!("expected a finite number, got {}", d.normalize_mean),
         );
     }
-    if c.data.eval_batch_size == 0 {
-        return fail(
-            "data.eval_batch_size",
-            "expected an integer >= 1, got 0".into(),
-        );
-    }
-    if c.data.workers > 256 {
+    at_least_one("data.eval_batch_size", d.eval_batch_size)?;
+    if d.workers > 256 {
         return fail(
             "data.workers",
-            format!(
-                "expected 0 (one per two cores) to 256, got {}",
-                c.data.workers
-            ),
+            format!("expected 0 (one per two cores) to 256, got {}", d.workers),
         );
     }
-    if let Some((key, msg)) = data_and_model(c) {
-        return fail(key, msg);
-    }
-    if c.model.mlp.hidden.is_empty() || c.model.mlp.hidden.contains(&0) {
+    Ok(())
+}
+
+fn model(c: &Config) -> Check {
+    let m = &c.model;
+    if m.mlp.hidden.is_empty() || m.mlp.hidden.contains(&0) {
         return fail(
             "model.mlp.hidden",
             format!(
                 "expected a non-empty list of widths >= 1, got {:?}",
-                c.model.mlp.hidden
+                m.mlp.hidden
             ),
         );
     }
     for (key, p) in [
-        ("model.mlp.dropout", c.model.mlp.dropout),
-        ("model.cnn.dropout_conv", c.model.cnn.dropout_conv),
-        ("model.cnn.dropout_fc", c.model.cnn.dropout_fc),
-        ("model.gpt.dropout", c.model.gpt.dropout),
+        ("model.mlp.dropout", m.mlp.dropout),
+        ("model.cnn.dropout_conv", m.cnn.dropout_conv),
+        ("model.cnn.dropout_fc", m.cnn.dropout_fc),
+        ("model.gpt.dropout", m.gpt.dropout),
     ] {
         if !(0.0..1.0).contains(&p) {
             return fail(key, format!("expected a probability in [0, 1), got {p}"));
         }
     }
-    if c.model.cnn.channels.contains(&0) {
+    if m.cnn.channels.contains(&0) {
         return fail(
             "model.cnn.channels",
-            format!(
-                "expected two channel counts >= 1, got {:?}",
-                c.model.cnn.channels
-            ),
+            format!("expected two channel counts >= 1, got {:?}", m.cnn.channels),
         );
     }
-    if c.model.cnn.fc_hidden == 0 {
-        return fail(
-            "model.cnn.fc_hidden",
-            "expected an integer >= 1, got 0".into(),
-        );
-    }
+    at_least_one("model.cnn.fc_hidden", m.cnn.fc_hidden)
+}
+
+fn train(c: &Config) -> Check {
     let t = &c.train;
-    if t.epochs == 0 {
-        return fail("train.epochs", "expected an integer >= 1, got 0".into());
-    }
-    if t.batch_size == 0 {
-        return fail("train.batch_size", "expected an integer >= 1, got 0".into());
-    }
+    at_least_one("train.epochs", t.epochs)?;
+    at_least_one("train.batch_size", t.batch_size)?;
     if !(t.lr > 0.0 && t.lr.is_finite()) {
         return fail("train.lr", format!("expected a number > 0, got {}", t.lr));
     }
@@ -120,9 +134,7 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             format!("expected a number in [0, 1), got {}", t.momentum),
         );
     }
-    if t.log_every == 0 {
-        return fail("train.log_every", "expected an integer >= 1, got 0".into());
-    }
+    at_least_one("train.log_every", t.log_every)?;
     if t.grad_accumulation_steps == 0 {
         return fail(
             "train.grad_accumulation_steps",
@@ -135,13 +147,17 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             format!("expected a number >= 0 (0 = off), got {}", t.grad_clip_norm),
         );
     }
-    let s = &t.schedule;
-    if !(s.min_lr >= 0.0 && s.min_lr <= t.lr) {
+    Ok(())
+}
+
+fn schedule(c: &Config) -> Check {
+    let (lr, s) = (c.train.lr, &c.train.schedule);
+    if !(s.min_lr >= 0.0 && s.min_lr <= lr) {
         return fail(
             "train.schedule.min_lr",
             format!(
-                "expected a number in [0, train.lr = {}], got {}",
-                t.lr, s.min_lr
+                "expected a number in [0, train.lr = {lr}], got {}",
+                s.min_lr
             ),
         );
     }
@@ -151,12 +167,10 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             format!("expected a number in (0, 1], got {}", s.gamma),
         );
     }
-    if s.step_every == 0 {
-        return fail(
-            "train.schedule.step_every",
-            "expected an integer >= 1, got 0".into(),
-        );
-    }
+    at_least_one("train.schedule.step_every", s.step_every)
+}
+
+fn tracking(c: &Config) -> Check {
     let tr = &c.tracking;
     if !(tr.drain_seconds >= 0.0 && tr.drain_seconds.is_finite()) {
         return fail(
@@ -171,6 +185,10 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             "expected an http:// or https:// URL".to_string(),
         );
     }
+    Ok(())
+}
+
+fn checkpoint(c: &Config) -> Check {
     let ck = &c.checkpoint;
     if ck.best_mode != ck.best_metric.natural_mode() {
         let (mode, metric) = (toml_name(&ck.best_mode), toml_name(&ck.best_metric));
@@ -182,23 +200,18 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             ),
         );
     }
-    if c.checkpoint.keep_last == 0 {
-        return fail(
-            "checkpoint.keep_last",
-            "expected an integer >= 1, got 0".into(),
-        );
-    }
-    if !(c.checkpoint.every_seconds >= 0.0 && c.checkpoint.every_seconds.is_finite()) {
+    at_least_one("checkpoint.keep_last", ck.keep_last)?;
+    if !(ck.every_seconds >= 0.0 && ck.every_seconds.is_finite()) {
         return fail(
             "checkpoint.every_seconds",
-            format!("expected a number >= 0, got {}", c.checkpoint.every_seconds),
+            format!("expected a number >= 0, got {}", ck.every_seconds),
         );
     }
     Ok(())
 }
 
-/// The data format, the model kind and the keys they need agree; `(key, expectation)` if not.
-fn data_and_model(c: &Config) -> Option<(&'static str, String)> {
+/// The data format, the model kind and the keys they need agree.
+fn data_and_model(c: &Config) -> Check {
     use super::{DataFormat as F, ModelKind as K};
     let (d, m) = (&c.data, &c.model);
     let allowed: &[K] = match d.format {
@@ -211,7 +224,7 @@ fn data_and_model(c: &Config) -> Option<(&'static str, String)> {
             .iter()
             .map(|k| format!("\"{}\"", k.name()))
             .collect();
-        return Some((
+        return fail(
             "model.kind",
             format!(
                 "expected {} for data.format = \"{}\", got \"{}\"",
@@ -219,88 +232,95 @@ fn data_and_model(c: &Config) -> Option<(&'static str, String)> {
                 d.format.name(),
                 m.kind.name()
             ),
-        ));
+        );
     }
     let file_based = matches!(d.format, F::Text | F::Csv);
     if file_based && d.file.as_os_str().is_empty() {
-        return Some((
+        return fail(
             "data.file",
             format!("expected the path of the {} file", d.format.name()),
-        ));
+        );
     }
     if d.format == F::Csv && d.label.trim().is_empty() {
-        return Some(("data.label", "expected the name of the label column".into()));
+        return fail("data.label", "expected the name of the label column".into());
     }
     if let Some(f) = d.features.iter().find(|f| **f == d.label) {
-        return Some((
+        return fail(
             "data.features",
             format!("expected columns other than the label, got the label column `{f}`"),
-        ));
+        );
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(f) = d.features.iter().find(|f| !seen.insert(f.as_str())) {
-        return Some((
+        return fail(
             "data.features",
             format!("expected each column once, got `{f}` twice"),
-        ));
+        );
     }
+    Ok(())
+}
+
+/// Regression only on tables (and never ranked by accuracy); the splits leave training rows.
+fn splits_and_task(c: &Config) -> Check {
+    let d = &c.data;
     if d.task == crate::data::TableTask::Regression {
-        if d.format != F::Csv {
-            return Some((
+        if d.format != super::DataFormat::Csv {
+            return fail(
                 "data.task",
                 format!(
                     "expected \"classification\" for data.format = \"{}\" (regression reads a csv table)",
                     d.format.name()
                 ),
-            ));
+            );
         }
         if c.checkpoint.best_metric == super::BestMetric::ValidAccuracy {
-            return Some((
+            return fail(
                 "checkpoint.best_metric",
                 "expected \"valid_loss\" (with best_mode = \"min\") for data.task = \"regression\": a regression has no accuracy".into(),
-            ));
+            );
         }
     }
     if !(0.0..1.0).contains(&(d.test_fraction + d.validation_fraction)) || d.test_fraction < 0.0 {
-        return Some((
+        return fail(
             "data.test_fraction",
             format!(
                 "expected a number >= 0 with test_fraction + validation_fraction < 1, got {}",
                 d.test_fraction
             ),
-        ));
+        );
     }
-    if m.kind == K::Resnet && (m.resnet.widths.contains(&0) || m.resnet.blocks == 0) {
-        return Some((
+    Ok(())
+}
+
+/// The chosen architecture's own sizes.
+fn architecture(c: &Config) -> Check {
+    let m = &c.model;
+    if m.kind == super::ModelKind::Resnet && (m.resnet.widths.contains(&0) || m.resnet.blocks == 0)
+    {
+        return fail(
             "model.resnet",
             format!(
                 "expected widths >= 1 and blocks >= 1, got widths = {:?}, blocks = {}",
                 m.resnet.widths, m.resnet.blocks
             ),
-        ));
+        );
     }
     let g = &m.gpt;
-    if m.kind == K::Gpt {
-        for (key, v) in [
-            ("model.gpt.layers", g.layers),
-            ("model.gpt.heads", g.heads),
-            ("model.gpt.block_size", g.block_size),
-        ] {
-            if v == 0 {
-                return Some((key, "expected an integer >= 1, got 0".into()));
-            }
-        }
-        if g.embedding == 0 || g.embedding % g.heads != 0 {
-            return Some((
+    if m.kind == super::ModelKind::Gpt {
+        at_least_one("model.gpt.layers", g.layers)?;
+        at_least_one("model.gpt.heads", g.heads)?;
+        at_least_one("model.gpt.block_size", g.block_size)?;
+        if g.embedding == 0 || !g.embedding.is_multiple_of(g.heads) {
+            return fail(
                 "model.gpt.embedding",
                 format!(
                     "expected a positive multiple of model.gpt.heads = {}, got {}",
                     g.heads, g.embedding
                 ),
-            ));
+            );
         }
     }
-    None
+    Ok(())
 }
 
 /// How a unit enum value is spelled in TOML (`valid_loss`).

@@ -132,6 +132,119 @@ pub struct TableFile {
     classes: Vec<String>,
 }
 
+/// The label column (None when scoring a file without one) and the feature columns.
+fn columns(
+    header: &[String],
+    spec: &TableSpec,
+    scoring: bool,
+) -> Result<(Option<usize>, Vec<usize>), String> {
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("no column `{name}`; the header has: {}", header.join(", ")))
+    };
+    let label_col = match column(&spec.label) {
+        Ok(c) => Some(c),
+        Err(_) if scoring => None,
+        Err(e) => return Err(e),
+    };
+    let feature_cols = if spec.features.is_empty() {
+        (0..header.len())
+            .filter(|&c| Some(c) != label_col)
+            .collect()
+    } else {
+        spec.features
+            .iter()
+            .map(|f| column(f))
+            .collect::<Result<_, _>>()?
+    };
+    Ok((label_col, feature_cols))
+}
+
+/// Each row's target as the file is scanned: a value (regression), a known class (a run's
+/// saved classes), or a class seen first here (numbered in sorted order at the end).
+struct Labels<'a> {
+    task: TableTask,
+    known: Option<(&'a [String], HashMap<&'a str, i64>)>,
+    seen: HashMap<String, i64>,
+    class_ids: Vec<i64>,
+    values: Vec<f32>,
+}
+
+impl<'a> Labels<'a> {
+    fn new(spec: &TableSpec, classes: Option<&'a [String]>) -> Self {
+        let known = classes.map(|c| {
+            let ids = c
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i as i64))
+                .collect();
+            (c, ids)
+        });
+        Self {
+            task: spec.task,
+            known,
+            seen: HashMap::new(),
+            class_ids: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Records one row's label; Err((names the label column, what is wrong)).
+    fn push(&mut self, label: &str) -> Result<(), (bool, String)> {
+        if label.is_empty() {
+            return Err((true, "empty label".into()));
+        }
+        match (self.task, &self.known) {
+            (TableTask::Regression, _) => {
+                let v = parse_number(label).ok_or((true, format!("`{label}` is not a number")))?;
+                self.values.push(v as f32);
+            }
+            (TableTask::Classification, Some((names, ids))) => {
+                let id = ids.get(label).ok_or_else(|| {
+                    let names = names.join(", ");
+                    (
+                        false,
+                        format!("unknown label `{label}`; the run's classes are {names}"),
+                    )
+                })?;
+                self.class_ids.push(*id);
+            }
+            (TableTask::Classification, None) => {
+                let next = self.seen.len() as i64;
+                let id = *self.seen.entry(label.to_string()).or_insert(next);
+                self.class_ids.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The targets and class names.
+    fn finish(self) -> (TableTargets, Vec<String>) {
+        match (self.task, self.known) {
+            (TableTask::Regression, _) => (TableTargets::Values(self.values), Vec::new()),
+            (TableTask::Classification, Some((names, _))) => {
+                (TableTargets::Classes(self.class_ids), names.to_vec())
+            }
+            (TableTask::Classification, None) => {
+                // Sorted class names; remap first-seen ids to sorted ids.
+                let mut names: Vec<(String, i64)> = self.seen.into_iter().collect();
+                names.sort();
+                let mut remap = vec![0; names.len()];
+                for (sorted, (_, first_seen)) in names.iter().enumerate() {
+                    remap[*first_seen as usize] = sorted as i64;
+                }
+                let ids = self.class_ids.iter().map(|&i| remap[i as usize]).collect();
+                (
+                    TableTargets::Classes(ids),
+                    names.into_iter().map(|(n, _)| n).collect(),
+                )
+            }
+        }
+    }
+}
+
 impl TableFile {
     /// Opens and validates `path` against `spec`. With `classes` (a run's saved ones), labels are
     /// mapped to them and an unseen label is an error; otherwise the file's own sorted classes.
@@ -152,39 +265,10 @@ impl TableFile {
         }
         let mut rows = CsvRows::open(path)?;
         let header = rows.header().to_vec();
-        let column = |name: &str| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                fmt(format!(
-                    "no column `{name}`; the header has: {}",
-                    header.join(", ")
-                ))
-            })
-        };
         let scoring = classes.is_some() && !spec.features.is_empty();
-        let label_col = match column(&spec.label) {
-            Ok(c) => Some(c),
-            Err(_) if scoring => None,
-            Err(e) => return Err(e),
-        };
-        let feature_cols: Vec<usize> = if spec.features.is_empty() {
-            (0..header.len())
-                .filter(|&c| Some(c) != label_col)
-                .collect()
-        } else {
-            spec.features
-                .iter()
-                .map(|f| column(f))
-                .collect::<Result<_, _>>()?
-        };
-        let known: Option<HashMap<&str, i64>> = classes.map(|c| {
-            c.iter()
-                .enumerate()
-                .map(|(i, s)| (s.as_str(), i as i64))
-                .collect()
-        });
-        let (mut offsets, mut lines, mut seen) =
-            (Vec::new(), Vec::new(), HashMap::<String, i64>::new());
-        let (mut class_ids, mut values) = (Vec::new(), Vec::new());
+        let (label_col, feature_cols) = columns(&header, spec, scoring).map_err(fmt)?;
+        let mut labels = Labels::new(spec, classes);
+        let (mut offsets, mut lines) = (Vec::new(), Vec::new());
         while let Some(start) = rows.next_row()? {
             let (line, record) = (start.line, rows.record());
             for &c in &feature_cols {
@@ -196,35 +280,11 @@ impl TableFile {
                     )
                 })?;
             }
-            let label = label_col.map_or("", |c| record[c].trim());
-            if label.is_empty() && label_col.is_some() {
-                return Err(rows.error(line, Some(&spec.label), "empty label"));
-            }
-            match (spec.task, &known) {
-                _ if label_col.is_none() => {}
-                (TableTask::Regression, _) => values.push(parse_number(label).ok_or_else(|| {
-                    rows.error(
-                        line,
-                        Some(&spec.label),
-                        format!("`{label}` is not a number"),
-                    )
-                })? as f32),
-                (TableTask::Classification, Some(known)) => {
-                    class_ids.push(*known.get(label).ok_or_else(|| {
-                        rows.error(
-                            line,
-                            None,
-                            format!(
-                                "unknown label `{label}`; the run's classes are {}",
-                                classes.unwrap_or_default().join(", ")
-                            ),
-                        )
-                    })?)
-                }
-                (TableTask::Classification, None) => {
-                    let next = seen.len() as i64;
-                    class_ids.push(*seen.entry(label.to_string()).or_insert(next));
-                }
+            if let Some(c) = label_col {
+                let label = record[c].trim().to_string();
+                labels.push(&label).map_err(|(column, what)| {
+                    rows.error(line, column.then_some(spec.label.as_str()), what)
+                })?;
             }
             offsets.push(start.byte);
             lines.push(line);
@@ -233,27 +293,12 @@ impl TableFile {
         if lines.is_empty() {
             return Err(fmt("no data rows after the header".into()));
         }
-        let (targets, classes) = match (spec.task, classes) {
-            _ if label_col.is_none() => (
+        let (targets, classes) = match label_col {
+            None => (
                 TableTargets::Unlabelled(lines.len()),
                 classes.unwrap_or_default().to_vec(),
             ),
-            (TableTask::Regression, _) => (TableTargets::Values(values), Vec::new()),
-            (TableTask::Classification, Some(c)) => (TableTargets::Classes(class_ids), c.to_vec()),
-            (TableTask::Classification, None) => {
-                // Sorted class names; remap first-seen ids to sorted ids.
-                let mut names: Vec<(String, i64)> = seen.into_iter().collect();
-                names.sort();
-                let mut remap = vec![0; names.len()];
-                for (sorted, (_, first_seen)) in names.iter().enumerate() {
-                    remap[*first_seen as usize] = sorted as i64;
-                }
-                let ids = class_ids.iter().map(|&i| remap[i as usize]).collect();
-                (
-                    TableTargets::Classes(ids),
-                    names.into_iter().map(|(n, _)| n).collect(),
-                )
-            }
+            Some(_) => labels.finish(),
         };
         let features = feature_cols.iter().map(|&c| header[c].clone()).collect();
         Ok(Self {

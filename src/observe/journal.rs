@@ -53,16 +53,40 @@ fn write_lines(file: std::fs::File, rx: Receiver<String>, path: PathBuf) {
 
 /// Appends one event written outside the training loop (e.g. `run_ended`), stamped `ts_ms`,
 /// and syncs it: the journal is the spool trackers replay from.
-pub fn append_event(path: &Path, mut event: serde_json::Value) -> std::io::Result<()> {
-    if let Some(obj) = event.as_object_mut() {
-        obj.insert("ts_ms".into(), now_ms().into());
-    }
+pub fn append_event(path: &Path, event: &Event) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
-    writeln!(f, "{event}")?;
+    writeln!(f, "{}", line_of(event, now_ms()))?;
     f.sync_all()
+}
+
+/// One line of `journal.jsonl`: an event and when it was written.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct JournalLine {
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+    /// Milliseconds since the Unix epoch (0 if the line has none).
+    #[serde(default)]
+    pub ts_ms: i64,
+}
+
+impl JournalLine {
+    /// Parses one line; None for a torn line or an event this version does not know.
+    pub fn parse(line: &[u8]) -> Option<Self> {
+        serde_json::from_slice(line).ok()
+    }
+}
+
+/// The JSON text of `event` stamped `ts_ms` (what [`JournalLine::parse`] reads back).
+fn line_of(event: &Event, ts_ms: u64) -> String {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("ts_ms".into(), ts_ms.into());
+    }
+    value.to_string()
 }
 
 /// Milliseconds since the Unix epoch (the journal's `ts_ms`).
@@ -74,13 +98,8 @@ pub fn now_ms() -> u64 {
 
 impl Observer for Journal {
     fn on_event(&mut self, event: &Event) {
-        let ts_ms = now_ms();
-        let mut value = serde_json::to_value(event).unwrap_or_default();
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("ts_ms".into(), ts_ms.into());
-        }
         if let Some(tx) = &self.tx {
-            let _ = tx.send(value.to_string());
+            let _ = tx.send(line_of(event, now_ms()));
         }
     }
 }
@@ -91,5 +110,70 @@ impl Drop for Journal {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{EndStatus, EvalResult, Split};
+
+    #[test]
+    fn every_event_reads_back_as_written() {
+        let mut valid = EvalResult::empty();
+        valid.loss = 0.25;
+        valid.accuracy = Some(0.9);
+        valid.samples = 12;
+        let events = [
+            Event::RunStarted {
+                backend: "flex".into(),
+                device: "Cpu".into(),
+                parameters: 10,
+                train_samples: 100,
+                steps_per_epoch: 4,
+                epochs: 2,
+                resumed_at_step: 0,
+            },
+            Event::Step {
+                epoch: 1,
+                step_in_epoch: 2,
+                global_step: 6,
+                loss: 0.5,
+                lr: 1e-3,
+                samples_per_sec: 99.5,
+            },
+            Event::Evaluated {
+                epoch: Some(1),
+                split: Split::Valid,
+                result: valid,
+            },
+            Event::RunEnded {
+                status: EndStatus::Killed,
+            },
+        ];
+        for event in events {
+            let line = JournalLine::parse(line_of(&event, 42).as_bytes()).expect("parses");
+            assert_eq!(line, JournalLine { event, ts_ms: 42 });
+        }
+    }
+
+    #[test]
+    fn a_non_finite_loss_reads_back_as_nan_and_torn_lines_as_none() {
+        let step = Event::Step {
+            epoch: 0,
+            step_in_epoch: 1,
+            global_step: 1,
+            loss: f64::INFINITY,
+            lr: 0.1,
+            samples_per_sec: 1.0,
+        };
+        let text = line_of(&step, 7);
+        assert!(text.contains("\"loss\":null"), "{text}");
+        match JournalLine::parse(text.as_bytes()).map(|l| l.event) {
+            Some(Event::Step { loss, .. }) => assert!(loss.is_nan()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(JournalLine::parse(&text.as_bytes()[..20]), None);
+        assert_eq!(JournalLine::parse(br#"{"event":"from_the_future"}"#), None);
     }
 }

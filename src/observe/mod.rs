@@ -4,6 +4,6 @@ mod journal;
 mod plot;
 mod progress;
 
-pub use journal::{Journal, append_event, now_ms};
+pub use journal::{Journal, JournalLine, append_event, now_ms};
 pub use plot::{PlotError, loss_curve_png};
 pub use progress::Progress;

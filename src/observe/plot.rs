@@ -2,7 +2,8 @@
 //! averaged per pixel column) and validation loss per epoch (orange), with the y scale and
 //! the last step written on the axes. Two streaming passes: memory does not grow with the run.
 
-use serde_json::Value;
+use super::JournalLine;
+use crate::train::{Event, Split};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -125,21 +126,27 @@ fn for_each_loss(journal: &Path, mut f: impl FnMut(bool, i64, f64)) -> Result<()
         cause,
     };
     let file = std::fs::File::open(journal).map_err(io)?;
-    let mut step = 0i64;
+    let mut last_step = 0i64;
     for line in std::io::BufReader::new(file).split(b'\n') {
-        let Ok(event) = serde_json::from_slice::<Value>(&line.map_err(io)?) else {
+        let Some(line) = JournalLine::parse(&line.map_err(io)?) else {
             continue;
         };
-        if let Some(s) = event["global_step"].as_i64() {
-            step = s;
-        }
-        let Some(loss) = event["loss"].as_f64().filter(|l| l.is_finite()) else {
-            continue;
-        };
-        match event["event"].as_str() {
-            Some("step") => f(true, step, loss),
-            Some("evaluated") if event["split"] == "valid" => f(false, step, loss),
+        match line.event {
+            Event::Step {
+                global_step, loss, ..
+            } if loss.is_finite() => f(true, global_step as i64, loss),
+            // Logged at the step it ran after.
+            Event::Evaluated {
+                split: Split::Valid,
+                result,
+                ..
+            } if result.loss.is_finite() => f(false, last_step, result.loss),
             _ => {}
+        }
+        if let Event::Step { global_step, .. } | Event::CheckpointSaved { global_step, .. } =
+            line.event
+        {
+            last_step = global_step as i64;
         }
     }
     Ok(())

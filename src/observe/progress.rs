@@ -122,7 +122,7 @@ impl Observer for Progress {
                     result.samples
                 );
             }
-            Event::EpochStarted { .. } => {}
+            Event::EpochStarted { .. } | Event::RunEnded { .. } => {}
         }
     }
 }

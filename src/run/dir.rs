@@ -100,7 +100,7 @@ impl RunDir {
 
     /// True once the directory holds a run (its config is written first).
     pub fn holds_run(path: &Path) -> bool {
-        path.join("config.toml").exists()
+        super::RunLayout::of(path).holds_run()
     }
 
     /// Writes `bytes` to `<run dir>/<file>` atomically.

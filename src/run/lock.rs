@@ -2,13 +2,10 @@
 //! it runs, so a second `fit` on the same run fails at once instead of interleaving writes. The
 //! OS drops the lock when the process ends, however it ends (no stale lock after `kill -9`).
 
-use super::RunDirError;
+use super::{RunDirError, RunLayout};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
-
-/// The lock file's name inside a run directory.
-pub const LOCK_FILE: &str = ".lock";
 
 /// A held run-directory lock; released when dropped.
 #[derive(Debug)]
@@ -19,7 +16,7 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the exclusive lock on `run_dir`, or says which process holds it.
     pub fn acquire(run_dir: &Path) -> Result<Self, RunDirError> {
-        let path = run_dir.join(LOCK_FILE);
+        let path = RunLayout::of(run_dir).lock();
         let io = |cause| RunDirError::Io {
             path: path.clone(),
             cause,

@@ -1,9 +1,11 @@
 //! What a run directory says about its run, read back from `config.toml` and the journal
 //! (streamed line by line, so a long run's journal is never held in memory).
 
+use super::{JOURNAL_FILE as JOURNAL, RunLayout};
 use crate::config::flatten_toml;
-use crate::tracking::{JOURNAL_FILE as JOURNAL, metrics_of};
-use serde_json::Value;
+use crate::observe::JournalLine;
+use crate::tracking::metrics_of;
+use crate::train::{EndStatus, Event, Split};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -108,7 +110,7 @@ impl RunRecord {
             let path = path.to_path_buf();
             move |cause| RunRecordError::Io { path, cause }
         };
-        let config = dir.join("config.toml");
+        let config = RunLayout::of(dir).config();
         let params = match std::fs::read_to_string(&config) {
             Ok(text) => flatten_toml(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -137,9 +139,9 @@ impl RunRecord {
         let mut sessions = 0;
         for line in std::io::BufReader::new(file).split(b'\n') {
             let line = line.map_err(io(&journal))?;
-            match serde_json::from_slice::<Value>(&line) {
-                Ok(event) => record.apply(&event, &mut sessions),
-                Err(_) => record.unreadable_lines += 1,
+            match JournalLine::parse(&line) {
+                Some(line) => record.apply(&line, &mut sessions),
+                None => record.unreadable_lines += 1,
             }
         }
         record.resumes = sessions.saturating_sub(1);
@@ -154,40 +156,53 @@ impl RunRecord {
             .map(|(_, v)| v.as_str())
     }
 
-    fn apply(&mut self, event: &Value, sessions: &mut u32) {
-        let ts = event["ts_ms"].as_i64();
+    fn apply(&mut self, line: &JournalLine, sessions: &mut u32) {
+        let ts = Some(line.ts_ms).filter(|&ts| ts > 0);
         self.started_ms = self.started_ms.or(ts);
         self.last_ms = ts.or(self.last_ms);
-        for p in metrics_of(event, &mut self.steps) {
+        for p in metrics_of(line, &mut self.steps) {
             self.metrics.insert(p.key, p.value);
         }
-        let f = |k: &str| event[k].as_f64();
-        match event["event"].as_str().unwrap_or("") {
-            "run_started" => {
+        // The journal writes NaN and infinities as null: the tables show them as missing.
+        let finite = |v: f64| Some(v).filter(|v| v.is_finite());
+        match &line.event {
+            Event::RunStarted {
+                backend,
+                device,
+                epochs,
+                ..
+            } => {
                 *sessions += 1;
                 self.status = RunStatus::Incomplete;
-                self.backend = event["backend"].as_str().map(str::to_string);
-                self.device = event["device"].as_str().map(str::to_string);
-                self.epochs_planned = event["epochs"].as_u64();
+                self.backend = Some(backend.clone());
+                self.device = Some(device.clone());
+                self.epochs_planned = Some(*epochs as u64);
             }
-            "run_ended" => {
-                self.status = match event["status"].as_str() {
-                    Some("FINISHED") => RunStatus::Finished,
-                    Some("KILLED") => RunStatus::Killed,
-                    _ => RunStatus::Failed,
+            Event::RunEnded { status } => {
+                self.status = match status {
+                    EndStatus::Finished => RunStatus::Finished,
+                    EndStatus::Killed => RunStatus::Killed,
+                    EndStatus::Failed => RunStatus::Failed,
                 };
             }
-            "epoch_ended" => {
-                let row = self.epoch_row(event["epoch"].as_u64().unwrap_or(0) + 1);
-                row.train_loss = f("train_loss");
-                row.seconds = f("seconds");
+            Event::EpochEnded {
+                epoch,
+                train_loss,
+                seconds,
+                ..
+            } => {
+                let row = self.epoch_row(*epoch as u64 + 1);
+                row.train_loss = finite(*train_loss);
+                row.seconds = finite(*seconds);
             }
-            "evaluated" if event["split"] == "valid" => {
-                if let Some(epoch) = event["epoch"].as_u64() {
-                    let row = self.epoch_row(epoch + 1);
-                    row.valid_loss = f("loss");
-                    row.valid_accuracy = f("accuracy");
-                }
+            Event::Evaluated {
+                epoch: Some(epoch),
+                split: Split::Valid,
+                result,
+            } => {
+                let row = self.epoch_row(*epoch as u64 + 1);
+                row.valid_loss = finite(result.loss);
+                row.valid_accuracy = result.accuracy.and_then(finite);
             }
             _ => {}
         }

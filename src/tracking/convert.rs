@@ -1,6 +1,7 @@
 //! Pure translation from journal lines and configs to MLflow entities, within MLflow's limits.
 
-use crate::train::EVAL_METRICS;
+use crate::observe::JournalLine;
+use crate::train::Event;
 use serde_json::{Value, json};
 
 /// Most metrics in one `runs/log-batch` request.
@@ -64,45 +65,58 @@ pub fn sanitize_key(key: &str) -> String {
         .collect()
 }
 
-/// The metric points of one journal event; `last_step` carries the global step between lines
+/// The metric points of one journal line; `last_step` carries the global step between lines
 /// (epoch and evaluation events are logged at the step they happened after).
-pub fn metrics_of(event: &Value, last_step: &mut i64) -> Vec<Point> {
-    let ts = event["ts_ms"].as_i64().unwrap_or(0);
-    let kind = event["event"].as_str().unwrap_or("");
-    if let Some(step) = event["global_step"].as_i64() {
-        *last_step = step;
-    }
-    let split = event["split"].as_str().unwrap_or("eval");
-    // (metric name, journal field, added to the value)
-    let fields: Vec<(String, &str, f64)> = match kind {
-        "step" => vec![
-            ("train_loss".into(), "loss", 0.0),
-            ("lr".into(), "lr", 0.0),
-            ("samples_per_sec".into(), "samples_per_sec", 0.0),
+pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
+    let values: Vec<(String, f64)> = match &line.event {
+        Event::Step {
+            global_step,
+            loss,
+            lr,
+            samples_per_sec,
+            ..
+        } => {
+            *last_step = *global_step as i64;
+            vec![
+                ("train_loss".into(), *loss),
+                ("lr".into(), *lr),
+                ("samples_per_sec".into(), *samples_per_sec),
+            ]
+        }
+        Event::CheckpointSaved { global_step, .. } => {
+            *last_step = *global_step as i64;
+            Vec::new()
+        }
+        Event::EpochEnded {
+            epoch,
+            train_loss,
+            seconds,
+            ..
+        } => vec![
+            ("epoch_train_loss".into(), *train_loss),
+            ("epoch_seconds".into(), *seconds),
+            ("epoch".into(), *epoch as f64 + 1.0), // epochs completed
         ],
-        "epoch_ended" => vec![
-            ("epoch_train_loss".into(), "train_loss", 0.0),
-            ("epoch_seconds".into(), "seconds", 0.0),
-            ("epoch".into(), "epoch", 1.0), // epochs completed
-        ],
-        // Each task's metrics; a field the event lacks is skipped below.
-        "evaluated" => EVAL_METRICS
-            .iter()
-            .map(|&m| (format!("{split}_{m}"), m, 0.0))
-            .collect(),
-        _ => Vec::new(),
+        // Each task's metrics: only those the evaluation has.
+        Event::Evaluated { split, result, .. } => {
+            let split = crate::config::toml_name(split);
+            result
+                .metrics()
+                .into_iter()
+                .map(|(m, v)| (format!("{split}_{m}"), v))
+                .collect()
+        }
+        Event::RunStarted { .. } | Event::EpochStarted { .. } | Event::RunEnded { .. } => {
+            Vec::new()
+        }
     };
-    fields
+    values
         .into_iter()
-        .filter_map(|(key, field, add)| {
-            // serde_json writes NaN/Inf as null: a present null is a non-finite value.
-            let raw = event.get(field)?;
-            Some(Point {
-                key: sanitize_key(&key),
-                value: raw.as_f64().map_or(f64::NAN, |v| v + add),
-                timestamp: ts,
-                step: *last_step,
-            })
+        .map(|(key, value)| Point {
+            key: sanitize_key(&key),
+            value,
+            timestamp: line.ts_ms,
+            step: *last_step,
         })
         .collect()
 }
@@ -125,12 +139,16 @@ pub fn params_of(config_toml: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    fn line(v: Value) -> JournalLine {
+        serde_json::from_value(v).expect("a journal line")
+    }
+
     #[test]
     fn step_lines_become_points_at_their_global_step() {
         let mut last = 0;
-        let line = json!({"event":"step","global_step":20,"loss":0.5,"lr":0.001,
+        let step = json!({"event":"step","global_step":20,"loss":0.5,"lr":0.001,
                           "samples_per_sec":100.0,"ts_ms":7});
-        let p = metrics_of(&line, &mut last);
+        let p = metrics_of(&line(step), &mut last);
         assert_eq!(last, 20);
         assert_eq!(p.len(), 3);
         assert_eq!(
@@ -143,13 +161,13 @@ mod tests {
             }
         );
         let eval = json!({"event":"evaluated","split":"valid","loss":0.3,"accuracy":0.9,"ts_ms":8});
-        let p = metrics_of(&eval, &mut last);
+        let p = metrics_of(&line(eval), &mut last);
         assert_eq!(p[1].key, "valid_accuracy");
         assert_eq!(p[1].step, 20);
         // A regression evaluation logs its own metrics, and only those.
         let eval = json!({"event":"evaluated","split":"test","loss":0.2,"rmse":1.5,"mae":1.0,
                           "r2":0.8,"samples":10,"ts_ms":9});
-        let keys: Vec<String> = metrics_of(&eval, &mut last)
+        let keys: Vec<String> = metrics_of(&line(eval), &mut last)
             .into_iter()
             .map(|p| p.key)
             .collect();
@@ -162,9 +180,9 @@ mod tests {
         assert_eq!(metric_value(f64::NEG_INFINITY), json!("-Infinity"));
         assert_eq!(metric_value(1.5), json!(1.5));
         let mut last = 3;
-        let line = json!({"event":"step","global_step":4,"loss":null,"lr":0.1,
+        let step = json!({"event":"step","global_step":4,"loss":null,"lr":0.1,
                           "samples_per_sec":1.0,"ts_ms":1});
-        assert!(metrics_of(&line, &mut last)[0].value.is_nan());
+        assert!(metrics_of(&line(step), &mut last)[0].value.is_nan());
     }
 
     #[test]

@@ -10,5 +10,5 @@ mod worker;
 pub use client::{MlflowClient, MlflowError};
 pub use convert::{Point, metric_value, metrics_of, params_of, sanitize_key};
 pub use settings::{Auth, MlflowSettings};
-pub use sync::{JOURNAL_FILE, STATE_FILE, SyncState, Syncer, pending_lines};
+pub use sync::{SyncState, Syncer, pending_lines};
 pub use worker::{Backoff, DrainReport, MlflowWorker};

@@ -5,15 +5,13 @@ use super::client::{MlflowClient, MlflowError};
 use super::convert::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, Point, metrics_of, params_of};
 use super::settings::MlflowSettings;
 use crate::fsutil::write_atomic;
+use crate::observe::JournalLine;
+use crate::run::RunLayout;
+use crate::train::Event;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// The sync state file in a run directory.
-pub const STATE_FILE: &str = "tracking.json";
-/// The journal file in a run directory.
-pub const JOURNAL_FILE: &str = "journal.jsonl";
 /// Journal bytes read per pass (bounded memory however large the backlog).
 const READ_CHUNK: u64 = 4 << 20;
 
@@ -57,7 +55,7 @@ impl SyncState {
 
     /// Reads `tracking.json` in `run_dir`; None if there is none.
     pub fn load(run_dir: &Path) -> std::io::Result<Option<Self>> {
-        let path = run_dir.join(STATE_FILE);
+        let path = RunLayout::of(run_dir).tracking();
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 std::io::Error::new(
@@ -72,7 +70,7 @@ impl SyncState {
 
     fn save(&self, run_dir: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomic(&run_dir.join(STATE_FILE), &bytes)
+        write_atomic(&RunLayout::of(run_dir).tracking(), &bytes)
     }
 }
 
@@ -109,6 +107,10 @@ impl Syncer {
         &self.dir
     }
 
+    fn layout(&self) -> RunLayout<'_> {
+        RunLayout::of(&self.dir)
+    }
+
     /// The MLflow client (for queries).
     pub fn client(&self) -> &MlflowClient {
         &self.client
@@ -119,11 +121,11 @@ impl Syncer {
         pending_lines(&self.dir, self.state.acked_offset)
     }
 
-    /// The journal's first event (`run_started`), read without loading the rest.
-    fn first_event(&self) -> Option<Value> {
-        let f = std::fs::File::open(self.dir.join(JOURNAL_FILE)).ok()?;
+    /// The journal's first line (`run_started`), read without loading the rest.
+    fn first_event(&self) -> Option<JournalLine> {
+        let f = std::fs::File::open(self.layout().journal()).ok()?;
         let line = BufReader::new(f).lines().next()?.ok()?;
-        serde_json::from_str(&line).ok()
+        JournalLine::parse(line.as_bytes())
     }
 
     fn persist(&self) -> Result<(), MlflowError> {
@@ -155,16 +157,19 @@ impl Syncer {
             let mut batch_end = self.state.acked_offset;
             let mut step = self.state.last_step;
             for (line_end, line) in lines {
-                let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                let kind = event["event"].as_str().unwrap_or("").to_string();
-                if kind == "run_started" || kind == "run_ended" {
+                // A line this version cannot read carries nothing to send.
+                let Some(line) = JournalLine::parse(line.as_bytes()) else {
+                    batch_end = line_end;
+                    continue;
+                };
+                if let Event::RunStarted { .. } | Event::RunEnded { .. } = line.event {
                     self.flush(&mut batch, batch_end, step)?;
-                    self.lifecycle(&kind, &event)?;
+                    self.lifecycle(&line)?;
                     self.ack(line_end, step)?;
                     batch_end = line_end;
                     continue;
                 }
-                let points = metrics_of(&event, &mut step);
+                let points = metrics_of(&line, &mut step);
                 if batch.len() + points.len() > MAX_METRICS_PER_BATCH {
                     self.flush(&mut batch, batch_end, step)?;
                 }
@@ -187,7 +192,7 @@ impl Syncer {
 
     /// The journal's size in bytes now.
     fn journal_len(&self) -> Result<u64, MlflowError> {
-        let path = self.dir.join(JOURNAL_FILE);
+        let path = self.layout().journal();
         std::fs::metadata(&path)
             .map(|m| m.len())
             .map_err(|e| MlflowError::Local(format!("{}: {e}", path.display())))
@@ -195,7 +200,7 @@ impl Syncer {
 
     /// Complete lines after the acknowledged offset, each with the offset just past it.
     fn read_pending(&self) -> Result<(Vec<(u64, String)>, u64), MlflowError> {
-        let path = self.dir.join(JOURNAL_FILE);
+        let path = self.layout().journal();
         let io = |e: std::io::Error| MlflowError::Local(format!("{}: {e}", path.display()));
         let mut f = std::fs::File::open(&path).map_err(io)?;
         f.seek(SeekFrom::Start(self.state.acked_offset))
@@ -254,14 +259,13 @@ impl Syncer {
         self.state.dropped += items as u64;
     }
 
-    fn lifecycle(&mut self, kind: &str, event: &Value) -> Result<(), MlflowError> {
+    fn lifecycle(&mut self, line: &JournalLine) -> Result<(), MlflowError> {
         let run_id = self.state.mlflow_run_id.clone();
-        if kind == "run_started" {
+        let Event::RunEnded { status } = line.event else {
             self.state.ended = false;
             return self.client.update_run(&run_id, "RUNNING", None);
-        }
-        let status = event["status"].as_str().unwrap_or("FINISHED");
-        let ts = event["ts_ms"].as_i64();
+        };
+        let ts = Some(line.ts_ms);
         for name in crate::run::ARTIFACT_FILES {
             let Ok(bytes) = std::fs::read(self.dir.join(name)) else {
                 continue;
@@ -275,7 +279,7 @@ impl Syncer {
                 Err(e) => return Err(e),
             }
         }
-        self.client.update_run(&run_id, status, ts)?;
+        self.client.update_run(&run_id, status.name(), ts)?;
         self.state.ended = true;
         Ok(())
     }
@@ -305,7 +309,7 @@ impl Syncer {
             self.persist()?;
         }
         if !self.state.params_logged {
-            let config = std::fs::read_to_string(self.dir.join("config.toml")).unwrap_or_default();
+            let config = std::fs::read_to_string(self.layout().config()).unwrap_or_default();
             let params = params_of(&config);
             let run_id = self.state.mlflow_run_id.clone();
             for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
@@ -323,13 +327,14 @@ impl Syncer {
 
     fn start_ms(&self) -> i64 {
         self.first_event()
-            .and_then(|first| first["ts_ms"].as_i64())
+            .map(|first| first.ts_ms)
+            .filter(|&ts| ts > 0)
             .unwrap_or_else(|| crate::observe::now_ms() as i64)
     }
 
     /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
     fn tags(&self) -> Vec<(String, String)> {
-        let config = std::fs::read(self.dir.join("config.toml")).unwrap_or_default();
+        let config = std::fs::read(self.layout().config()).unwrap_or_default();
         let mut tags = vec![
             ("trainer.run_uuid".into(), self.state.run_uuid.clone()),
             ("trainer.version".into(), env!("CARGO_PKG_VERSION").into()),
@@ -344,12 +349,12 @@ impl Syncer {
         {
             tags.push(("trainer.seed".into(), seed.to_string()));
         }
-        if let Some(first) = self.first_event() {
-            for k in ["backend", "device"] {
-                if let Some(v) = first[k].as_str() {
-                    tags.push((format!("trainer.{k}"), v.to_string()));
-                }
-            }
+        if let Some(Event::RunStarted {
+            backend, device, ..
+        }) = self.first_event().map(|first| first.event)
+        {
+            tags.push(("trainer.backend".into(), backend));
+            tags.push(("trainer.device".into(), device));
         }
         if let Some(commit) = git_commit() {
             tags.push(("mlflow.source.git.commit".into(), commit));
@@ -360,7 +365,7 @@ impl Syncer {
 
 /// Complete journal lines in `run_dir` after byte `offset`, counted in a streaming pass.
 pub fn pending_lines(run_dir: &Path, offset: u64) -> u64 {
-    let Ok(mut f) = std::fs::File::open(run_dir.join(JOURNAL_FILE)) else {
+    let Ok(mut f) = std::fs::File::open(RunLayout::of(run_dir).journal()) else {
         return 0;
     };
     if f.seek(SeekFrom::Start(offset)).is_err() {

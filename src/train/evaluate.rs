@@ -25,35 +25,40 @@ pub const EVAL_METRICS: [&str; 8] = [
 ];
 
 /// Evaluation totals; each metric is present only where it applies to the task.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalResult {
     /// Mean loss per scored row: cross-entropy (nats per token for language models), or the
     /// mean squared error of the standardized target for regression.
+    #[serde(
+        default = "super::events::nan",
+        deserialize_with = "super::events::nan_if_null"
+    )]
     pub loss: f64,
     /// Classification: fraction correct.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
     /// Classification with more than 5 classes: fraction whose true class is among the 5
     /// highest scores.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top5_accuracy: Option<f64>,
     /// Classification: unweighted mean of the per-class F1 scores (classes present in labels
     /// or predictions).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macro_f1: Option<f64>,
     /// Language models: `exp(loss)`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perplexity: Option<f64>,
     /// Regression: root mean squared error, in the target's units.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rmse: Option<f64>,
     /// Regression: mean absolute error, in the target's units.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mae: Option<f64>,
     /// Regression: coefficient of determination.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r2: Option<f64>,
     /// Rows scored: samples, or tokens for language models.
+    #[serde(default)]
     pub samples: usize,
 }
 

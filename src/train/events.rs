@@ -1,10 +1,12 @@
-//! Events the loop emits, and the observer port that progress bars, journals and trackers
-//! implement. Adding a consumer never touches the loop.
+//! Events of a run (the journal's vocabulary, read back by trackers, `runs` and plots), and the
+//! observer port that progress bars, journals and trackers implement. Adding a consumer never
+//! touches the loop.
 
 use super::EvalResult;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Which split an evaluation ran on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// Held-out part of the training files.
@@ -13,8 +15,42 @@ pub enum Split {
     Test,
 }
 
-/// What happened in the training loop.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// How a run ended (MLflow's run status names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EndStatus {
+    /// Trained to the end.
+    Finished,
+    /// Stopped by Ctrl-C or SIGTERM; resumable.
+    Killed,
+    /// Stopped by an error.
+    Failed,
+}
+
+impl EndStatus {
+    /// The name in the journal and in MLflow (`FINISHED`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Finished => "FINISHED",
+            Self::Killed => "KILLED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// NaN, the value of a float the journal lacks.
+pub(super) fn nan() -> f64 {
+    f64::NAN
+}
+
+/// serde_json writes NaN and infinities as `null`; they read back as NaN.
+pub(super) fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// What happened in a run: the training loop's events, and its end (written by the command).
+/// Fields older journals lack read as 0 (counts) or NaN (measurements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Before the first step.
@@ -24,14 +60,18 @@ pub enum Event {
         /// Device description.
         device: String,
         /// Trainable parameters.
+        #[serde(default)]
         parameters: usize,
         /// Training samples per epoch.
+        #[serde(default)]
         train_samples: usize,
         /// Optimizer steps per epoch.
+        #[serde(default)]
         steps_per_epoch: usize,
         /// Epochs planned.
         epochs: usize,
         /// Steps already done when this process started (0 unless resumed).
+        #[serde(default)]
         resumed_at_step: usize,
     },
     /// A checkpoint was saved.
@@ -49,21 +89,27 @@ pub enum Event {
     /// Loss read back from the device (every `train.log_every` steps and at epoch end).
     Step {
         /// 0-based epoch.
+        #[serde(default)]
         epoch: usize,
         /// Steps done in this epoch.
+        #[serde(default)]
         step_in_epoch: usize,
         /// Steps done in the run.
         global_step: usize,
         /// Mean training loss over the steps since the previous `Step` event.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         loss: f64,
         /// Learning rate used.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         lr: f64,
         /// Training throughput since the epoch started.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         samples_per_sec: f64,
     },
     /// An evaluation finished.
     Evaluated {
         /// Epoch it ran after (None for the final test evaluation).
+        #[serde(default)]
         epoch: Option<usize>,
         /// Which split.
         split: Split,
@@ -76,11 +122,19 @@ pub enum Event {
         /// 0-based epoch.
         epoch: usize,
         /// Mean training loss over the epoch.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         train_loss: f64,
         /// Wall seconds of the epoch's training steps.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         seconds: f64,
         /// Training throughput of the epoch.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
         samples_per_sec: f64,
+    },
+    /// The run ended (the journal's last line of a process).
+    RunEnded {
+        /// How.
+        status: EndStatus,
     },
 }
 

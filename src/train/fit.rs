@@ -260,6 +260,22 @@ struct RunPlan<'a> {
 }
 
 impl<'a> RunPlan<'a> {
+    /// What a checkpoint of this run at `pos` is made of.
+    fn save_context<'c, B: AutodiffBackend, M: AutodiffModule<B>>(
+        &'c self,
+        model: &'c M,
+        optim: &'c AnyOptimizer<B, M>,
+        pos: &'c Position,
+    ) -> SaveContext<'c, B, M> {
+        SaveContext {
+            cfg: self.cfg,
+            model,
+            optim,
+            pos,
+            spec: self.spec,
+        }
+    }
+
     /// The plan for `samples` training samples; Err when no step could be taken.
     fn new(cfg: &'a Config, spec: &'a ModelSpec, samples: usize) -> Result<Self, TrainError> {
         let t = &cfg.train;
@@ -377,13 +393,7 @@ where
         let between_updates = !pace.accumulation.pending();
         if !end_of_epoch && between_updates && (stop || pace.clock.due(&cfg.checkpoint)) {
             pos.epoch_loss_sum += window.sync(pos.global_step)?; // checkpoints hold whole sums
-            let ctx = SaveContext {
-                cfg,
-                model: &model,
-                optim: &*optim,
-                pos: &*pos,
-                spec: run.spec,
-            };
+            let ctx = run.save_context(&model, optim, pos);
             if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)? {
                 return Ok(EpochEnd::Stopped(Fitted { outcome, model }));
             }
@@ -435,13 +445,7 @@ where
     (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
     let stop = stop_requested(ports);
     if cfg.checkpoint.at_epoch_end || stop || pace.clock.due(&cfg.checkpoint) {
-        let ctx = SaveContext {
-            cfg,
-            model: &model,
-            optim: &*optim,
-            pos: &*pos,
-            spec: run.spec,
-        };
+        let ctx = run.save_context(&model, optim, pos);
         // After the last epoch a stop changes nothing: the test split is evaluated anyway.
         if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)?
             && pos.epoch < cfg.train.epochs

@@ -8,7 +8,8 @@
 use crate::common::trainer_command;
 use crate::fault_proxy::{FaultProxy, Mode};
 use crate::mlflow_server::{
-    Server, assert_mlflow_matches_journal, fit_args, free_port, mlflow_env, sync_state,
+    Server, assert_mlflow_holds_journal, assert_mlflow_matches_journal, fit_args, free_port,
+    mlflow_env, sync_state,
 };
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -162,6 +163,18 @@ fn journal_bytes(run: &Path) -> u64 {
     std::fs::metadata(run.join("journal.jsonl")).map_or(0, |m| m.len())
 }
 
+/// Waits (while `fit` runs) until MLflow has acknowledged the journal as it is now.
+fn wait_for_backlog(fit: &mut Child, out: &Path, run: &Path) {
+    let target = journal_bytes(run);
+    wait_until("the backlog reaches MLflow", fit, out, true, || {
+        acked(run) >= target
+    });
+}
+
+/// The scenario: the server SIGKILLed three times for 2 s mid-run, then a long outage
+/// (every request answered 500). The sender probes every few seconds, so each backlog is sent
+/// while training goes on, and when `fit` ends every journal point is in MLflow without
+/// `trainer runs sync`.
 #[test]
 fn a_flapping_server_gets_everything_without_runs_sync() {
     let mut server = Server::start(free_port());
@@ -169,8 +182,10 @@ fn a_flapping_server_gets_everything_without_runs_sync() {
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("flaps");
     // Long enough for every outage below; ended with Ctrl-C, with the default 10 s drain.
-    let extra = ["--set", "train.epochs=100000", "--set", "train.log_every=1"];
-    let args = fit_args(out.path(), "flaps", &extra);
+    // Steps are logged every 5 (as `fit_args` sets): what a real server keeps up with. Every
+    // step of this tiny model is more than MLflow's SQL store takes in (about 1 ms a metric
+    // here), and such a backlog is left for `runs sync` by design.
+    let args = fit_args(out.path(), "flaps", &["--set", "train.epochs=100000"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = mlflow_env(&proxy.uri);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -183,26 +198,18 @@ fn a_flapping_server_gets_everything_without_runs_sync() {
     wait_until("metrics reach MLflow", &mut fit, out.path(), true, || {
         acked(&run) > 0
     });
-    // The server killed twice for 2 s while training goes on.
-    for _ in 0..2 {
+    for _ in 0..3 {
         server.kill();
         std::thread::sleep(Duration::from_secs(2));
         server.restart();
-        let target = journal_bytes(&run);
-        wait_until(
-            "the backlog reaches MLflow",
-            &mut fit,
-            out.path(),
-            true,
-            || acked(&run) >= target,
-        );
+        wait_for_backlog(&mut fit, out.path(), &run);
     }
-    // A third, 60 s outage (every request answered 500): after many failures in a row the
-    // sender still tries every 4 s at most (plus the request, at most its 10 s timeout), so it
-    // finds the server soon after it is back. The old backoff grew to 30 s by then.
+    // A 40 s outage: after many failures in a row the sender still tries every 4 s at most
+    // (plus the request, at most its 10 s timeout), so it finds the server soon after it is
+    // back. The old backoff grew to 30 s by then.
     proxy.set(Mode::Fail500);
     let (started, mut seen, mut last, mut gaps) = (Instant::now(), 0, Instant::now(), Vec::new());
-    while started.elapsed() < Duration::from_secs(60) {
+    while started.elapsed() < Duration::from_secs(40) {
         let n = FaultProxy::count(&proxy.stats.failed);
         if n > seen {
             gaps.push(last.elapsed());
@@ -219,16 +226,11 @@ fn a_flapping_server_gets_everything_without_runs_sync() {
         gaps.len() >= 5 && longest < Duration::from_secs(15),
         "attempts during the outage, gaps between them: {gaps:?}"
     );
-    let target = journal_bytes(&run);
-    wait_until(
-        "the backlog reaches MLflow",
-        &mut fit,
-        out.path(),
-        true,
-        || acked(&run) >= target,
-    );
+    wait_for_backlog(&mut fit, out.path(), &run);
     signal(&fit, "-INT");
     let status = fit.wait().expect("wait");
     let text = logs(out.path());
     assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("all metrics are in MLflow"), "{text}");
+    assert_mlflow_holds_journal(&server, &run, "KILLED");
 }

@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use trainer::observe::JournalLine;
 use trainer::tracking::{Auth, MlflowClient, MlflowSettings, SyncState, metrics_of};
 
 /// The token the tests put in `MLFLOW_TRACKING_TOKEN`; it must never show up anywhere.
@@ -149,8 +150,8 @@ pub fn journal_points(run: &Path) -> BTreeMap<String, Vec<(i64, i64, f64)>> {
     let mut step = 0;
     let mut out: BTreeMap<String, Vec<(i64, i64, f64)>> = BTreeMap::new();
     for line in text.lines() {
-        let event: serde_json::Value = serde_json::from_str(line).unwrap();
-        for p in metrics_of(&event, &mut step) {
+        let line = JournalLine::parse(line.as_bytes()).expect("a journal line");
+        for p in metrics_of(&line, &mut step) {
             out.entry(p.key)
                 .or_default()
                 .push((p.step, p.timestamp, p.value));

@@ -6,7 +6,7 @@ mod table;
 
 use super::Failure;
 use crate::cli::RunsCommand;
-use crate::tracking::JOURNAL_FILE;
+use crate::run::{JOURNAL_FILE, RunLayout};
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +47,7 @@ fn all_runs(output: &Path) -> Result<Vec<PathBuf>, Failure> {
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join(JOURNAL_FILE).is_file())
+        .filter(|p| RunLayout::of(p).has_journal())
         .collect();
     dirs.sort();
     Ok(dirs)
@@ -57,12 +57,12 @@ fn all_runs(output: &Path) -> Result<Vec<PathBuf>, Failure> {
 fn named_runs(runs: &[PathBuf], output: &Path) -> Result<Vec<PathBuf>, Failure> {
     runs.iter()
         .map(|r| {
-            let dir = if r.join(JOURNAL_FILE).is_file() {
+            let dir = if RunLayout::of(r).has_journal() {
                 r.clone()
             } else {
                 output.join(r)
             };
-            if dir.join(JOURNAL_FILE).is_file() {
+            if RunLayout::of(&dir).has_journal() {
                 Ok(dir)
             } else {
                 Err(Failure::input(anyhow!(

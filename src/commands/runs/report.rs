@@ -3,7 +3,7 @@
 use super::table::render;
 use crate::checkpoint::checkpoint_names;
 use crate::commands::Failure;
-use crate::run::{RunRecord, RunStatus};
+use crate::run::{RunLayout, RunRecord, RunStatus};
 use crate::tracking::{SyncState, pending_lines};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -68,7 +68,7 @@ pub fn show(dir: &Path) -> Result<(), Failure> {
     if r.status == RunStatus::Incomplete {
         status.push_str(&format!(
             " - running, or stopped without an end; continue with `trainer fit --config {} --resume {}`",
-            dir.join("config.toml").display(),
+            RunLayout::of(dir).config().display(),
             dir.display()
         ));
     }
@@ -76,7 +76,7 @@ pub fn show(dir: &Path) -> Result<(), Failure> {
         (Some(b), Some(d)) => format!("{b} on {d}"),
         _ => "-".into(),
     };
-    let checkpoints = checkpoint_names(&dir.join("checkpoints"))
+    let checkpoints = checkpoint_names(&RunLayout::of(dir).checkpoints())
         .map(|names| match names.first() {
             Some(newest) => format!("{} (newest {newest})", names.len()),
             None => "none".into(),

@@ -30,7 +30,7 @@ pub fn sync(dirs: &[PathBuf], timeout: f64) -> Result<(), Failure> {
 
 /// Sends one run's backlog; retries transient failures with backoff until `timeout`.
 fn sync_one(dir: &Path, timeout: Duration) -> anyhow::Result<String> {
-    let cfg_path = dir.join("config.toml");
+    let cfg_path = crate::run::RunLayout::of(dir).config();
     let text =
         std::fs::read_to_string(&cfg_path).map_err(|e| anyhow!("{}: {e}", cfg_path.display()))?;
     let cfg: Config = toml::from_str(&text)
