@@ -16,5 +16,6 @@ pub mod metrics;
 pub mod model;
 pub mod observe;
 pub mod run;
+pub mod task;
 pub mod tracking;
 pub mod train;

@@ -48,7 +48,7 @@ pub struct CheckpointResult {
 pub fn bench_checkpoint<B: AutodiffBackend>(
     cfg: &Config,
     model: &Classifier<B>,
-    optim: &AnyOptimizer<B>,
+    optim: &AnyOptimizer<B, Classifier<B>>,
     model_shape: ([usize; 3], usize),
     device: &B::Device,
     options: &CheckpointBenchOptions,
@@ -97,7 +97,8 @@ pub fn bench_checkpoint<B: AutodiffBackend>(
         let loaded = load(&dir).map_err(ck)?;
         let fresh = Classifier::<B>::new(&cfg.model, model_shape.0, model_shape.1, device);
         let restored = model_from_bytes(fresh, loaded.model, device)?;
-        let _optim = AnyOptimizer::<B>::new(&cfg.train).from_bytes(loaded.optimizer, device)?;
+        let _optim = AnyOptimizer::<B, Classifier<B>>::new(&cfg.train)
+            .from_bytes(loaded.optimizer, device)?;
         drop(restored);
         sync()?;
         restore.push(ms(t3.elapsed()));

@@ -8,11 +8,9 @@ pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint}
 
 use crate::backend::BackendJob;
 use crate::config::Config;
-use crate::data::{
-    BatchList, BatchSource, DataError, DataSource, EpochPlan, Loader, LoaderSettings, Samples,
-    TableRows, TextWindows,
-};
+use crate::data::{BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples};
 use crate::model::{Classifier, Gpt, Mlp, Trainable};
+use crate::task::TaskData;
 use crate::train::{AnyOptimizer, StepSettings, TrainError, train_step};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
@@ -86,22 +84,12 @@ pub struct BenchResult {
     pub checkpoint: Option<CheckpointResult>,
 }
 
-/// What a benchmark trains on, by data family: each trains the model `fit` would.
-pub enum BenchData {
-    /// Image samples, for the `mlp`, `cnn` and `resnet` classifiers.
-    Images(Arc<dyn DataSource>),
-    /// Text windows for the `gpt` model, with the vocabulary size.
-    Text(Arc<TextWindows>, usize),
-    /// Table rows for the tabular `mlp`: feature count and outputs.
-    Table(Arc<TableRows>, usize, usize),
-}
-
 /// A benchmark on one backend over `data`.
 pub struct BenchJob<'a> {
     /// Model, optimizer, batch size and seed come from here.
     pub cfg: &'a Config,
-    /// Training samples.
-    pub data: BenchData,
+    /// The run's data (its training split is what the steps read).
+    pub data: &'a TaskData,
     /// Steps.
     pub options: BenchOptions,
     /// Also time checkpoint saves and restores of the trained model (image models).
@@ -115,10 +103,11 @@ impl BackendJob for BenchJob<'_> {
         let (cfg, opt, dev) = (self.cfg, self.options, &device);
         B::seed(dev, cfg.run.seed);
         let mut result = match self.data {
-            BenchData::Images(data) => {
+            TaskData::Images(splits) => {
+                let data = &splits.train;
                 let shape = (data.feature_shape(), data.num_classes());
                 let model = Classifier::<B>::new(&cfg.model, shape.0, shape.1, dev);
-                let (mut result, model, optim) = measure(cfg, model, &data, opt, dev)?;
+                let (mut result, model, optim) = measure(cfg, model, data, opt, dev)?;
                 if let Some(o) = self.checkpoint {
                     let mut r = bench_checkpoint(cfg, &model, &optim, shape, dev, o)?;
                     r.stall_steps_per_save = r.save_ms / result.ms_per_step.max(1e-9);
@@ -126,13 +115,14 @@ impl BackendJob for BenchJob<'_> {
                 }
                 result
             }
-            BenchData::Text(data, vocab) => {
-                let model = Gpt::<B>::new(&cfg.model.gpt, vocab, dev);
-                measure(cfg, model, &data, opt, dev)?.0
+            TaskData::Text(splits, vocab) => {
+                let model = Gpt::<B>::new(&cfg.model.gpt, vocab.size(), dev);
+                measure(cfg, model, &splits.train, opt, dev)?.0
             }
-            BenchData::Table(data, features, outputs) => {
+            TaskData::Table(splits, prep) => {
+                let (features, outputs) = (prep.features.len(), prep.outputs());
                 let model = Mlp::<B>::new(&cfg.model.mlp, features, outputs, dev);
-                measure(cfg, model, &data, opt, dev)?.0
+                measure(cfg, model, &splits.train, opt, dev)?.0
             }
         };
         result.backend = backend;

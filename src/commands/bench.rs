@@ -1,13 +1,12 @@
 //! `trainer bench`.
 
-use super::run_data::RunData;
 use super::{Failure, guarded};
 use crate::backend::{Choice, dispatch, select};
-use crate::bench::BenchData;
 use crate::bench::{BenchJob, BenchOptions, BenchResult, CheckpointBenchOptions};
 use crate::cli::BenchArgs;
 use crate::config::{self, BackendRequest};
 use crate::data::LoaderSettings;
+use crate::task::TaskData;
 use anyhow::anyhow;
 
 /// Benchmarks the config's training step on each requested backend; prints a table and
@@ -16,7 +15,7 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
     let cfg = config::load(args.config.config.as_deref(), &args.config.overrides)
         .map_err(Failure::input)?;
     let choices = resolve_backends(&args.backends, args.device)?;
-    let data = RunData::open(&cfg, None).map_err(Failure::input)?;
+    let data = TaskData::open(&cfg, None).map_err(Failure::input)?;
     let options = BenchOptions {
         warmup: args.warmup,
         steps: args.steps.max(1),
@@ -43,7 +42,7 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
         );
         let job = BenchJob {
             cfg: &cfg,
-            data: bench_data(&data),
+            data: &data,
             options,
             checkpoint: checkpoint.as_ref(),
         };
@@ -87,16 +86,6 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
 }
 
 /// The training split of a run's data, as the benchmark reads it.
-fn bench_data(data: &RunData) -> BenchData {
-    match data {
-        RunData::Images(s) => BenchData::Images(s.train.clone()),
-        RunData::Text(s, vocab) => BenchData::Text(s.train.clone(), vocab.size()),
-        RunData::Table(s, prep) => {
-            BenchData::Table(s.train.clone(), prep.features.len(), prep.outputs())
-        }
-    }
-}
-
 fn resolve_backends(spec: &str, device: usize) -> Result<Vec<Choice>, Failure> {
     let spec = spec.trim();
     if spec == "all" {

@@ -3,76 +3,22 @@
 //! and can write them as JSON.
 
 use super::restore::{Opened, open};
-use super::run_data::RunData;
 use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::{EvalArgs, EvalSplit};
-use crate::config::DataFormat;
-use crate::data::{
-    BatchSource, DataSource, LoaderSettings, TableRows, TextWindows, open_table_rows,
-    open_text_windows,
-};
+use crate::data::{BatchSource, LoaderSettings};
 use crate::fsutil::write_atomic;
 use crate::metrics::ConfusionMatrix;
 use crate::model::Trainable;
+use crate::task::{Task, TaskData, TaskModel, TaskSource};
 use crate::train::{EvalResult, evaluate_with_confusion};
 use anyhow::anyhow;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use std::sync::Arc;
 
-/// The one source `eval` scores, by data family.
-enum EvalSource {
-    Images(Arc<dyn DataSource>),
-    Text(Arc<TextWindows>),
-    Table(Arc<TableRows>),
-}
-
-impl EvalSource {
-    /// The `split` of the run's data (`data` already re-pointed by `--data` for images).
-    fn split(data: RunData, split: EvalSplit) -> Self {
-        fn pick<T>(split: EvalSplit, test: T, valid: T) -> T {
-            if split == EvalSplit::Test {
-                test
-            } else {
-                valid
-            }
-        }
-        match data {
-            RunData::Images(s) => EvalSource::Images(pick(split, s.test, s.valid)),
-            RunData::Text(s, _) => EvalSource::Text(pick(split, s.test, s.valid)),
-            RunData::Table(s, _) => EvalSource::Table(pick(split, s.test, s.valid)),
-        }
-    }
-
-    /// Every labelled row (table) or window (text) of `file`, read the run's way.
-    fn whole_file(checkpoint: &Opened, file: &std::path::Path) -> Result<Self, Failure> {
-        let cfg = &checkpoint.config;
-        Ok(match cfg.data.format {
-            DataFormat::Csv => {
-                let rows =
-                    open_table_rows(file, checkpoint.preprocessing()?).map_err(Failure::input)?;
-                if !rows.labelled() {
-                    return Err(Failure::input(anyhow!(
-                        "{}: no `{}` column; eval needs labels (predict scores unlabelled rows)",
-                        file.display(),
-                        cfg.data.label
-                    )));
-                }
-                EvalSource::Table(Arc::new(rows))
-            }
-            _ => {
-                let windows =
-                    open_text_windows(file, cfg.model.gpt.block_size, checkpoint.vocab()?)
-                        .map_err(Failure::input)?;
-                EvalSource::Text(Arc::new(windows))
-            }
-        })
-    }
-}
-
 struct EvalJob<'a> {
     checkpoint: &'a Opened,
-    source: &'a EvalSource,
+    source: &'a TaskSource,
 }
 
 impl BackendJob for EvalJob<'_> {
@@ -83,19 +29,15 @@ impl BackendJob for EvalJob<'_> {
         let d = &r.config.data;
         let loader = LoaderSettings::resolve(d.workers, d.prefetch);
         let (bs, dev) = (d.eval_batch_size, &device);
-        match self.source {
-            EvalSource::Images(s) => {
-                let model = r.model::<B::InnerBackend>(dev)?;
-                on_source(model, s, loader, bs, dev)
-            }
-            EvalSource::Text(s) => {
-                let (model, _) = r.gpt::<B::InnerBackend>(dev)?;
-                on_source(model, s, loader, bs, dev)
-            }
-            EvalSource::Table(s) => {
-                let model = r.table_mlp::<B::InnerBackend>(dev)?;
-                on_source(model, s, loader, bs, dev)
-            }
+        match (r.restore::<B::InnerBackend>(dev)?, self.source) {
+            (TaskModel::Images(m), TaskSource::Images(s)) => on_source(m, s, loader, bs, dev),
+            (TaskModel::Text(m, _), TaskSource::Text(s)) => on_source(m, s, loader, bs, dev),
+            (TaskModel::Table(m, _), TaskSource::Table(s)) => on_source(m, s, loader, bs, dev),
+            _ => Err(Failure::input(anyhow!(
+                "{}: the data is not what the checkpoint's {} model reads",
+                r.path.display(),
+                r.state.model
+            ))),
         }
     }
 }
@@ -129,18 +71,23 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     if let Some(out) = &args.output {
         super::refuse_existing("--output", out)?;
     }
-    let image_data = matches!(cfg.data.format, DataFormat::Idx | DataFormat::Cifar10);
-    let source = match &args.data {
-        Some(file) if !image_data => EvalSource::whole_file(&checkpoint, file)?,
-        other => {
-            if let Some(dir) = other {
+    let task = checkpoint.saved().task();
+    let image_data = !task.reads_one_file();
+    let whole_file = match &args.data {
+        Some(file) => TaskSource::whole_file(&checkpoint.saved(), file).map_err(Failure::input)?,
+        None => None,
+    };
+    let source = match whole_file {
+        Some(source) => source,
+        None => {
+            if let Some(dir) = &args.data {
                 cfg.data.dir = dir.clone();
             }
-            let data = RunData::open(&cfg, Some(checkpoint.assets())).map_err(Failure::input)?;
-            EvalSource::split(data, args.split)
+            let data = TaskData::open(&cfg, Some(checkpoint.assets())).map_err(Failure::input)?;
+            data.split(args.split == EvalSplit::Test)
         }
     };
-    if let EvalSource::Images(s) = &source
+    if let TaskSource::Images(s) = &source
         && s.num_classes() > checkpoint.state.num_classes
     {
         return Err(Failure::input(anyhow!(
@@ -150,7 +97,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
             checkpoint.state.num_classes
         )));
     }
-    let language_model = matches!(source, EvalSource::Text(_));
+    let language_model = task == Task::Text;
     let what = match (&args.data, image_data) {
         (Some(file), false) => format!("{} (all of it)", file.display()),
         _ => format!("{} split", args.split.name()),
@@ -162,13 +109,8 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
         source: &source,
     };
     let (r, confusion) = guarded("evaluation", || dispatch(&selection.choice, job))??;
-    let names = class_names(&checkpoint, confusion.classes());
-    crate::outln!(
-        "{what}: {} ({} {})",
-        r.describe(),
-        r.samples,
-        if language_model { "tokens" } else { "samples" }
-    );
+    let names = checkpoint.saved().class_names(confusion.classes());
+    crate::outln!("{what}: {} ({} {})", r.describe(), r.samples, task.unit());
     let classes = confusion.classes();
     if !language_model && classes > 0 && classes <= MAX_PRINTED_CLASSES {
         print_per_class(&confusion, &names);
@@ -207,26 +149,6 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
 
 /// Above this many classes the per-class table is only in the JSON output.
 const MAX_PRINTED_CLASSES: usize = 20;
-
-/// Class names: a table's saved classes, a text's characters, else the class ids.
-fn class_names(checkpoint: &Opened, classes: usize) -> Vec<String> {
-    let saved = match checkpoint.config.data.format {
-        DataFormat::Csv => checkpoint.preprocessing().ok().map(|p| p.classes),
-        DataFormat::Text => checkpoint
-            .vocab()
-            .ok()
-            .map(|v| v.chars.chars().map(|c| format!("{c:?}")).collect()),
-        DataFormat::Idx | DataFormat::Cifar10 => None,
-    };
-    (0..classes)
-        .map(|c| {
-            saved
-                .as_ref()
-                .and_then(|n| n.get(c).cloned())
-                .unwrap_or_else(|| c.to_string())
-        })
-        .collect()
-}
 
 /// Precision, recall, F1 and support per class, then the confusion matrix.
 fn print_per_class(m: &ConfusionMatrix, names: &[String]) {

@@ -1,7 +1,6 @@
 //! `trainer fit`.
 
 use super::final_artifacts::write_final_artifacts;
-use super::run_data::RunData;
 use super::{Failure, guarded};
 use crate::backend::Selection;
 use crate::backend::{BackendJob, dispatch, select};
@@ -12,6 +11,7 @@ use crate::observe::{Journal, Progress, append_event};
 use crate::run::{
     CONFIG_FILE, RunDir, RunDirError, RunLayout, RunRecord, RunStatus, SUMMARY_FILE, Summary,
 };
+use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
 use crate::train::{EndStatus, Event, FitOutcome, FitPorts, Observers, TrainError};
 use anyhow::{Context, anyhow};
@@ -25,7 +25,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 struct FitJob<'a> {
     cfg: &'a Config,
-    data: &'a RunData,
+    data: &'a TaskData,
     resume: Option<&'a Snapshot>,
     ports: FitPorts<'a>,
 }
@@ -50,7 +50,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     crate::outln!("backend: {}", selection.reason);
     let (run_dir, resume) = resume_target(&args, &cfg)?;
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
-    let data = RunData::open(&cfg, assets).map_err(Failure::input)?;
+    let data = TaskData::open(&cfg, assets).map_err(Failure::input)?;
     let fresh = run_dir.is_none();
     let run_dir = match run_dir {
         Some(dir) => dir,
@@ -141,12 +141,12 @@ fn open_run_files(cfg: &Config, run_dir: &RunDir) -> Result<(Journal, String), F
 fn close_run(
     cfg: &Config,
     run_dir: &Path,
-    data: &RunData,
+    data: &TaskData,
     result: &Result<Summary, Failure>,
     mlflow: Option<MlflowWorker>,
 ) {
     if result.is_ok() {
-        write_final_artifacts(run_dir, matches!(data, RunData::Images(_)));
+        write_final_artifacts(run_dir, data.task().exports_weights());
     }
     let status = match result {
         Ok(_) => EndStatus::Finished,
@@ -210,7 +210,7 @@ fn report_drain(r: &DrainReport, run_dir: &Path) {
 #[allow(clippy::too_many_arguments)]
 fn train_and_summarize(
     cfg: &Config,
-    data: &RunData,
+    data: &TaskData,
     selection: &Selection,
     run_dir: &RunDir,
     resume: Option<&Snapshot>,

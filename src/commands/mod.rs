@@ -9,7 +9,6 @@ mod final_artifacts;
 mod fit;
 mod predict;
 mod restore;
-mod run_data;
 mod runs;
 mod sample;
 

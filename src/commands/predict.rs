@@ -4,12 +4,12 @@ use super::restore::{Opened, open};
 use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::PredictArgs;
-use crate::config::DataFormat;
 use crate::data::{
     BatchSource, DataSource, IdxImages, InMemoryImages, Normalize, TableRows, TableTask,
     TargetScale, open_table_rows, read_idx_images,
 };
 use crate::fsutil::AtomicFile;
+use crate::task::{Task, TaskModel};
 use crate::train::{PredictError, predict as run_model};
 use anyhow::anyhow;
 use burn::tensor::backend::AutodiffBackend;
@@ -53,15 +53,13 @@ impl BackendJob for PredictJob<'_> {
             Format::JsonLines
         };
         let out_err = |e: std::io::Error| anyhow!("{}: {e}", args.output.display());
-        let output = match &self.input {
-            Input::Table(_) => {
-                let prep = r.preprocessing()?;
-                match prep.task {
-                    TableTask::Classification => Output::Classes(Some(prep.classes)),
-                    TableTask::Regression => Output::Values(prep.target),
-                }
-            }
-            Input::Images(_) => Output::Classes(None),
+        let model = r.restore::<B::InnerBackend>(&device)?;
+        let output = match &model {
+            TaskModel::Table(_, prep) => match prep.task {
+                TableTask::Classification => Output::Classes(Some(prep.classes.clone())),
+                TableTask::Regression => Output::Values(prep.target),
+            },
+            _ => Output::Classes(None),
         };
         if let Format::Csv = format {
             let header = match &output {
@@ -83,9 +81,8 @@ impl BackendJob for PredictJob<'_> {
             }
             Output::Values(scale) => write_values(&mut out, format, first, outputs, scale),
         };
-        let count = match self.input {
-            Input::Images(images) => {
-                let model = r.model::<B::InnerBackend>(&device)?;
+        let count = match (self.input, model) {
+            (Input::Images(images), TaskModel::Images(model)) => {
                 let shape = [1, images.rows, images.cols];
                 let norm = Normalize {
                     mean: r.config.data.normalize_mean as f32,
@@ -95,9 +92,15 @@ impl BackendJob for PredictJob<'_> {
                 let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
                 run_model(&model, &source as &dyn DataSource, batch, &device, sink).map(|_| count)
             }
-            Input::Table(rows) => {
-                let model = r.table_mlp::<B::InnerBackend>(&device)?;
+            (Input::Table(rows), TaskModel::Table(model, _)) => {
                 run_model(&model, &rows, batch, &device, sink).map(|_| rows.len())
+            }
+            _ => {
+                return Err(Failure::input(anyhow!(
+                    "{}: predict scores images and tables; this checkpoint holds a {} model",
+                    r.path.display(),
+                    r.state.model
+                )));
             }
         }
         .map_err(|e| match e {
@@ -203,17 +206,17 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     // Everything a user can get wrong is checked before a backend is touched.
     super::refuse_existing("--output", &args.output)?;
     let checkpoint = open(&args.checkpoint)?;
-    let input = match checkpoint.config.data.format {
-        DataFormat::Csv => Input::Table(
+    let input = match checkpoint.saved().task() {
+        Task::Table => Input::Table(
             open_table_rows(&args.input, checkpoint.preprocessing()?).map_err(Failure::input)?,
         ),
-        DataFormat::Text => {
+        Task::Text => {
             return Err(Failure::input(anyhow!(
                 "{}: holds a gpt model; predict scores images and tables, `trainer sample` generates text",
                 args.checkpoint.display()
             )));
         }
-        DataFormat::Idx | DataFormat::Cifar10 => {
+        Task::Images => {
             let images = read_idx_images(&args.input).map_err(Failure::input)?;
             let shape = [1, images.rows, images.cols];
             if shape != checkpoint.state.input_shape {

@@ -2,10 +2,10 @@
 
 use super::Failure;
 use crate::checkpoint::{TrainState, load};
-use crate::config::{Config, DataFormat, ModelKind};
-use crate::data::{PREPROCESSING_FILE, TablePreprocessing, VOCAB_FILE, Vocab};
-use crate::model::{Classifier, Gpt, Mlp};
-use crate::train::model_from_bytes;
+use crate::config::Config;
+use crate::data::{TablePreprocessing, Vocab};
+use crate::model::Classifier;
+use crate::task::{Assets, SavedModel, Task, TaskModel};
 use anyhow::anyhow;
 use burn::prelude::Backend;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ pub struct Opened {
     /// Model weights as stored.
     model: Vec<u8>,
     /// Files stored with the model (e.g. `vocab.json`).
-    assets: std::collections::BTreeMap<String, Vec<u8>>,
+    assets: Assets,
 }
 
 /// A checkpoint's model with the config and state it was saved with.
@@ -54,106 +54,63 @@ pub fn open(path: &Path) -> Result<Opened, Failure> {
 }
 
 impl Opened {
-    /// Builds the model on `device` and loads the stored weights into it.
-    pub fn model<B: Backend>(&self, device: &B::Device) -> Result<Classifier<B>, Failure> {
-        let format = self.config.data.format;
-        if !matches!(format, DataFormat::Idx | DataFormat::Cifar10) {
-            return Err(Failure::input(anyhow!(
-                "{}: holds a {} model trained on data.format = \"{}\"; this command reads image classifiers (idx, cifar10) only",
-                self.path.display(),
+    /// What the checkpoint says about its model (config, shapes, assets).
+    pub fn saved(&self) -> SavedModel<'_> {
+        SavedModel {
+            config: &self.config,
+            state: &self.state,
+            assets: &self.assets,
+        }
+    }
+
+    /// Bad input in this checkpoint, named by its path.
+    fn bad(&self, e: impl std::fmt::Display) -> Failure {
+        Failure::input(anyhow!("{}: {e}", self.path.display()))
+    }
+
+    /// The task's model on `device` with the stored weights.
+    pub fn restore<B: Backend>(&self, device: &B::Device) -> Result<TaskModel<B>, Failure> {
+        let model = self.saved().build::<B>(device).map_err(|e| self.bad(e))?;
+        model
+            .load(self.model.clone(), device)
+            .map_err(|e| self.bad(e))
+    }
+
+    /// The image classifier on `device` with the stored weights; other tasks are refused.
+    pub fn classifier<B: Backend>(&self, device: &B::Device) -> Result<Classifier<B>, Failure> {
+        if self.saved().task() != Task::Images {
+            return Err(self.bad(format!(
+                "holds a {} model trained on data.format = \"{}\"; this command reads image classifiers (idx, cifar10) only",
                 self.state.model,
-                format.name()
+                self.config.data.format.name()
             )));
         }
-        let model = Classifier::<B>::new(
-            &self.config.model,
-            self.state.input_shape,
-            self.state.num_classes,
-            device,
-        );
-        self.load_into(model, device)
+        match self.restore::<B>(device)? {
+            TaskModel::Images(model) => Ok(model),
+            _ => Err(self.bad("not an image classifier")),
+        }
     }
-}
 
-impl Opened {
     /// The vocabulary of a `gpt` checkpoint (checked against the model's output size).
     pub fn vocab(&self) -> Result<Vocab, Failure> {
-        let bad = |why: String| Failure::input(anyhow!("{}: {why}", self.path.display()));
-        if self.state.model != ModelKind::Gpt.name() {
-            return Err(bad(format!(
-                "holds a {} model; text generation needs a gpt checkpoint",
-                self.state.model
-            )));
-        }
-        let bytes = self
-            .assets
-            .get(VOCAB_FILE)
-            .ok_or_else(|| bad(format!("has no {VOCAB_FILE}")))?;
-        let vocab: Vocab = serde_json::from_slice(bytes).map_err(|e| {
-            bad(format!(
-                "{VOCAB_FILE}: expected {{\"chars\": \"...\"}}: {e}"
-            ))
-        })?;
-        if vocab.size() != self.state.num_classes {
-            return Err(bad(format!(
-                "{VOCAB_FILE} has {} ids but the model was built for {}",
-                vocab.size(),
-                self.state.num_classes
-            )));
-        }
-        Ok(vocab)
-    }
-
-    /// Builds the character-level GPT on `device` with the stored weights and vocabulary.
-    pub fn gpt<B: Backend>(&self, device: &B::Device) -> Result<(Gpt<B>, Vocab), Failure> {
-        let vocab = self.vocab()?;
-        let model = Gpt::<B>::new(&self.config.model.gpt, vocab.size(), device);
-        Ok((self.load_into(model, device)?, vocab))
-    }
-
-    /// Builds the tabular MLP on `device` with the stored weights.
-    pub fn table_mlp<B: Backend>(&self, device: &B::Device) -> Result<Mlp<B>, Failure> {
-        let [_, _, features] = self.state.input_shape;
-        let model = Mlp::<B>::new(
-            &self.config.model.mlp,
-            features,
-            self.state.num_classes,
-            device,
-        );
-        self.load_into(model, device)
+        self.saved().vocab().map_err(|e| self.bad(e))
     }
 
     /// The standardization, feature columns and classes saved with a table run.
     pub fn preprocessing(&self) -> Result<TablePreprocessing, Failure> {
-        let bad = |why: String| Failure::input(anyhow!("{}: {why}", self.path.display()));
-        let bytes = self.assets.get(PREPROCESSING_FILE).ok_or_else(|| {
-            bad(format!(
-                "has no {PREPROCESSING_FILE} (a {} model, not a table model)",
-                self.state.model
-            ))
-        })?;
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("{PREPROCESSING_FILE}: {e}")))
+        self.saved().preprocessing().map_err(|e| self.bad(e))
     }
 
     /// Files stored beside the weights (vocabulary, preprocessing).
-    pub fn assets(&self) -> &std::collections::BTreeMap<String, Vec<u8>> {
+    pub fn assets(&self) -> &Assets {
         &self.assets
-    }
-
-    fn load_into<B: Backend, M: burn::module::Module<B>>(
-        &self,
-        model: M,
-        device: &B::Device,
-    ) -> Result<M, Failure> {
-        model_from_bytes(model, self.model.clone(), device)
-            .map_err(|e| Failure::input(anyhow!("{}: {e}", self.path.display())))
     }
 }
 
 /// Verifies and loads the checkpoint at `path` onto `device`.
 pub fn restore<B: Backend>(path: &Path, device: &B::Device) -> Result<Restored<B>, Failure> {
     let opened = open(path)?;
-    let model = opened.model::<B>(device)?;
+    let model = opened.classifier::<B>(device)?;
     Ok(Restored {
         model,
         config: opened.config,

@@ -5,6 +5,7 @@ use super::{Failure, guarded};
 use crate::backend::{BackendJob, dispatch, select};
 use crate::cli::SampleArgs;
 use crate::model::{Sampling, generate};
+use crate::task::TaskModel;
 use anyhow::anyhow;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -18,7 +19,13 @@ impl BackendJob for SampleJob<'_> {
 
     fn run<B: AutodiffBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
         let (args, r) = (self.args, self.checkpoint);
-        let (model, vocab) = r.gpt::<B::InnerBackend>(&device)?;
+        let TaskModel::Text(model, vocab) = r.restore::<B::InnerBackend>(&device)? else {
+            return Err(Failure::input(anyhow!(
+                "{}: holds a {} model; text generation needs a gpt checkpoint",
+                r.path.display(),
+                r.state.model
+            )));
+        };
         let sampling = Sampling {
             temperature: args.temperature,
             top_k: args.top_k,

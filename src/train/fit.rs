@@ -15,7 +15,7 @@ use crate::config::{BestMetric, BestMode, CheckpointConfig, Config};
 use crate::data::{
     BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Samples, Splits, batches_per_epoch,
 };
-use crate::model::{Classifier, Trainable, check_input};
+use crate::model::Trainable;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -89,31 +89,6 @@ pub struct ModelPlan<F> {
     pub spec: ModelSpec,
     /// Builds the freshly initialized model on a device (after the run's seed is set).
     pub build: F,
-}
-
-/// Trains the configured image model on `data.train` (continuing `resume` if given), validating
-/// each epoch and testing at the end.
-pub fn fit<B: AutodiffBackend>(
-    cfg: &Config,
-    data: &Splits,
-    backend: &str,
-    device: &B::Device,
-    resume: Option<&Snapshot>,
-    ports: FitPorts<'_>,
-) -> Result<Fitted<Classifier<B>>, TrainError> {
-    let shape = data.train.feature_shape();
-    check_input(&cfg.model, shape).map_err(TrainError::Data)?;
-    let classes = data.train.num_classes().max(data.test.num_classes());
-    let plan = ModelPlan {
-        spec: ModelSpec {
-            kind: cfg.model.kind.name().to_string(),
-            input_shape: shape,
-            num_classes: classes,
-            assets: Default::default(),
-        },
-        build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
-    };
-    fit_model(cfg, plan, data, backend, device, resume, ports)
 }
 
 /// Trains any `Trainable` model on splits of its batch source: the loop behind every task.

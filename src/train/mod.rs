@@ -18,7 +18,7 @@ pub use cadence::{checkpoint_due, step_seed};
 pub use clip::clip_grad_norm;
 pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_confusion};
 pub use events::{EndStatus, Event, Observer, Observers, Split};
-pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit, fit_model, read_scalar};
+pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;
 pub use params::{TRAINING_BYTES_PER_PARAM, check_fits, count_params, params_finite};
 pub use predict::{PredictError, predict};

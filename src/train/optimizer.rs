@@ -1,7 +1,6 @@
 //! The optimizer chosen in config, as one type the loop can hold.
 
 use crate::config::{OptimizerKind, TrainConfig};
-use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -11,8 +10,8 @@ use burn::optim::{
 };
 use burn::tensor::backend::AutodiffBackend;
 
-/// Adam, AdamW or SGD over a module `M` (the trainer's [`Classifier`] by default).
-pub enum AnyOptimizer<B: AutodiffBackend, M: AutodiffModule<B> = Classifier<B>> {
+/// Adam, AdamW or SGD over a module `M`.
+pub enum AnyOptimizer<B: AutodiffBackend, M: AutodiffModule<B>> {
     /// Adam with L2 weight decay.
     Adam(OptimizerAdaptor<Adam, M, B>),
     /// AdamW (decoupled weight decay).

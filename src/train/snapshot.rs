@@ -4,7 +4,6 @@ use super::record::model_to_bytes;
 use super::{AnyOptimizer, TrainError};
 use crate::checkpoint::{FORMAT_VERSION, Snapshot, TrainState};
 use crate::config::Config;
-use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use std::collections::BTreeMap;
@@ -42,7 +41,7 @@ pub struct Position {
 }
 
 /// What a checkpoint is made of.
-pub struct SaveContext<'a, B: AutodiffBackend, M: AutodiffModule<B> = Classifier<B>> {
+pub struct SaveContext<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
     /// The run's resolved config.
     pub cfg: &'a Config,
     /// The model being trained.

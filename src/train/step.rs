@@ -3,7 +3,7 @@
 
 use super::AnyOptimizer;
 use super::clip::clip_grad_norm;
-use crate::model::{Classifier, Trainable};
+use crate::model::Trainable;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 pub use crate::model::device_batch;
 
 /// Result of a step: the updated model and the (device-side, unread) batch loss.
-pub struct StepOutput<B: AutodiffBackend, M = Classifier<B>> {
+pub struct StepOutput<B: AutodiffBackend, M> {
     /// The model after the update.
     pub model: M,
     /// Mean loss of the batch `[1]`, not yet read back (reading forces a sync).

@@ -12,7 +12,8 @@ use trainer::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
 use trainer::config::Config;
 use trainer::data::{Splits, load_splits};
 use trainer::model::Classifier;
-use trainer::train::{Event, FitOutcome, FitPorts, Observer, fit};
+use trainer::task::fit_images;
+use trainer::train::{Event, FitOutcome, FitPorts, Observer};
 
 type B = Autodiff<Flex>;
 
@@ -66,7 +67,8 @@ fn run(
         tracker_run_id: String::new(),
         memory_budget: None,
     };
-    let fitted = fit::<B>(cfg, data, "flex", &Default::default(), resume, ports).expect("fit runs");
+    let fitted =
+        fit_images::<B>(cfg, data, "flex", &Default::default(), resume, ports).expect("fit runs");
     (step_losses(&obs.rec.0), fitted.outcome, fitted.model)
 }
 

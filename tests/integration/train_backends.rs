@@ -4,7 +4,8 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use trainer::config::{Config, ModelKind};
 use trainer::data::load_splits;
-use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split, fit};
+use trainer::task::fit_images;
+use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
 
 /// Records every event.
 #[derive(Default)]
@@ -49,7 +50,8 @@ pub fn train<B: AutodiffBackend>(
         tracker_run_id: String::new(),
         memory_budget: None,
     };
-    let fitted = fit::<B>(cfg, &data, backend, &device, None, ports).expect("training succeeds");
+    let fitted =
+        fit_images::<B>(cfg, &data, backend, &device, None, ports).expect("training succeeds");
     let FitOutcome::Finished(report) = fitted.outcome else {
         panic!("not interrupted, so it finishes")
     };

@@ -1,0 +1,206 @@
+//! A task's data: the opened splits of a run (with the assets its checkpoints carry), and one
+//! split or file of it to score.
+
+use super::Task;
+use crate::checkpoint::Snapshot;
+use crate::config::Config;
+use crate::data::{
+    DataError, DataSource, PREPROCESSING_FILE, Splits, TablePreprocessing, TableRows, TextWindows,
+    VOCAB_FILE, Vocab, load_splits, load_table_splits, load_text_splits, open_table_rows,
+    open_text_windows,
+};
+use crate::model::{Classifier, Gpt, Mlp, check_input};
+use crate::train::{self, FitOutcome, FitPorts, Fitted, ModelPlan, ModelSpec, TrainError};
+use burn::tensor::backend::AutodiffBackend;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Files stored beside a checkpoint's weights, by name.
+pub type Assets = BTreeMap<String, Vec<u8>>;
+
+/// The opened splits of one run, by task.
+pub enum TaskData {
+    /// Image files (IDX, CIFAR-10) for the `mlp`, `cnn` and `resnet` classifiers.
+    Images(Splits),
+    /// A character-level corpus for the `gpt` model, with its vocabulary.
+    Text(Splits<TextWindows>, Vocab),
+    /// A CSV table for the `mlp` (classification or regression), with its fitted standardization.
+    Table(Splits<TableRows>, Arc<TablePreprocessing>),
+}
+
+impl TaskData {
+    /// Opens `[data]`. With a checkpoint's `assets`, its saved vocabulary (text) or
+    /// preprocessing (tables) is used, so ids and feature scaling are exactly the run's.
+    pub fn open(cfg: &Config, assets: Option<&Assets>) -> Result<Self, DataError> {
+        Ok(match Task::of(cfg.data.format) {
+            Task::Images => TaskData::Images(load_splits(&cfg.data, cfg.run.seed)?),
+            Task::Text => {
+                let saved = saved_asset::<Vocab>(assets, VOCAB_FILE)?;
+                let (splits, vocab) = load_text_splits(&cfg.data, cfg.model.gpt.block_size, saved)?;
+                TaskData::Text(splits, vocab)
+            }
+            Task::Table => {
+                let saved = saved_asset::<TablePreprocessing>(assets, PREPROCESSING_FILE)?;
+                let (splits, prep) = load_table_splits(&cfg.data, cfg.run.seed, saved)?;
+                TaskData::Table(splits, prep)
+            }
+        })
+    }
+
+    /// Which task this is.
+    pub fn task(&self) -> Task {
+        match self {
+            TaskData::Images(_) => Task::Images,
+            TaskData::Text(..) => Task::Text,
+            TaskData::Table(..) => Task::Table,
+        }
+    }
+
+    /// Trains the task's model with `train::fit_model`.
+    pub fn fit<B: AutodiffBackend>(
+        &self,
+        cfg: &Config,
+        backend: &str,
+        device: &B::Device,
+        resume: Option<&Snapshot>,
+        ports: FitPorts<'_>,
+    ) -> Result<FitOutcome, TrainError> {
+        let plan = |input: usize, outputs: usize, assets: Assets| ModelSpec {
+            kind: cfg.model.kind.name().to_string(),
+            input_shape: [1, 1, input],
+            num_classes: outputs,
+            assets,
+        };
+        match self {
+            TaskData::Images(splits) => {
+                fit_images::<B>(cfg, splits, backend, device, resume, ports).map(|f| f.outcome)
+            }
+            TaskData::Text(splits, vocab) => {
+                let plan = ModelPlan {
+                    spec: plan(
+                        cfg.model.gpt.block_size,
+                        vocab.size(),
+                        asset(VOCAB_FILE, vocab)?,
+                    ),
+                    build: |d: &B::Device| Gpt::<B>::new(&cfg.model.gpt, vocab.size(), d),
+                };
+                train::fit_model(cfg, plan, splits, backend, device, resume, ports)
+                    .map(|f| f.outcome)
+            }
+            TaskData::Table(splits, prep) => {
+                let (features, outputs) = (prep.features.len(), prep.outputs());
+                let assets = asset(PREPROCESSING_FILE, prep.as_ref())?;
+                let plan = ModelPlan {
+                    spec: plan(features, outputs, assets),
+                    build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, outputs, d),
+                };
+                train::fit_model(cfg, plan, splits, backend, device, resume, ports)
+                    .map(|f| f.outcome)
+            }
+        }
+    }
+
+    /// The test split, or the validation split.
+    pub fn split(self, test: bool) -> TaskSource {
+        fn pick<T>(test: bool, s: Splits<T>) -> Arc<T>
+        where
+            T: ?Sized,
+        {
+            if test { s.test } else { s.valid }
+        }
+        match self {
+            TaskData::Images(s) => TaskSource::Images(pick(test, s)),
+            TaskData::Text(s, _) => TaskSource::Text(pick(test, s)),
+            TaskData::Table(s, _) => TaskSource::Table(pick(test, s)),
+        }
+    }
+}
+
+/// Trains the configured image model on `data.train` (continuing `resume` if given), validating
+/// each epoch and testing at the end.
+pub fn fit_images<B: AutodiffBackend>(
+    cfg: &Config,
+    data: &Splits,
+    backend: &str,
+    device: &B::Device,
+    resume: Option<&Snapshot>,
+    ports: FitPorts<'_>,
+) -> Result<Fitted<Classifier<B>>, TrainError> {
+    let shape = data.train.feature_shape();
+    check_input(&cfg.model, shape).map_err(TrainError::Data)?;
+    let classes = data.train.num_classes().max(data.test.num_classes());
+    let plan = ModelPlan {
+        spec: ModelSpec {
+            kind: cfg.model.kind.name().to_string(),
+            input_shape: shape,
+            num_classes: classes,
+            assets: Default::default(),
+        },
+        build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
+    };
+    train::fit_model(cfg, plan, data, backend, device, resume, ports)
+}
+
+/// One split or file of a task's data, to evaluate or score.
+pub enum TaskSource {
+    /// Labelled images.
+    Images(Arc<dyn DataSource>),
+    /// Text windows.
+    Text(Arc<TextWindows>),
+    /// Table rows.
+    Table(Arc<TableRows>),
+}
+
+impl TaskSource {
+    /// Every labelled row (table) or window (text) of `file`, read with a run's saved
+    /// preprocessing or vocabulary; None for images, which come as a directory of splits.
+    pub fn whole_file(
+        saved: &super::SavedModel<'_>,
+        file: &Path,
+    ) -> Result<Option<Self>, DataError> {
+        Ok(match saved.task() {
+            Task::Images => None,
+            Task::Table => {
+                let rows = open_table_rows(file, saved.preprocessing()?)?;
+                if !rows.labelled() {
+                    return Err(DataError::Mismatch {
+                        message: format!(
+                            "{}: no `{}` column; eval needs labels (predict scores unlabelled rows)",
+                            file.display(),
+                            saved.config.data.label
+                        ),
+                    });
+                }
+                Some(TaskSource::Table(Arc::new(rows)))
+            }
+            Task::Text => {
+                let block = saved.config.model.gpt.block_size;
+                let windows = open_text_windows(file, block, saved.vocab()?)?;
+                Some(TaskSource::Text(Arc::new(windows)))
+            }
+        })
+    }
+}
+
+/// Parses the JSON asset `name`, if the checkpoint has it.
+pub(super) fn saved_asset<T: serde::de::DeserializeOwned>(
+    assets: Option<&Assets>,
+    name: &str,
+) -> Result<Option<T>, DataError> {
+    let Some(bytes) = assets.and_then(|a| a.get(name)) else {
+        return Ok(None);
+    };
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| DataError::Mismatch {
+            message: format!("the checkpoint's {name} is not valid: {e}"),
+        })
+}
+
+/// One JSON asset for checkpoints.
+fn asset<T: serde::Serialize>(name: &str, value: &T) -> Result<Assets, TrainError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| TrainError::Checkpoint(format!("encoding {name}: {e}")))?;
+    Ok(BTreeMap::from([(name.to_string(), bytes)]))
+}

@@ -1,0 +1,63 @@
+//! What a run learns, decided once from `data.format`: image classification (IDX, CIFAR-10),
+//! a character-level language model (text) or a table model (CSV, classification or
+//! regression). Each task owns its data (splits and the assets saved with checkpoints) and its
+//! model (built for training, restored from a checkpoint, its output names); commands ask the
+//! task instead of matching on the data format. A new data family is one more variant here.
+
+mod data;
+mod model;
+
+pub use data::{Assets, TaskData, TaskSource, fit_images};
+pub use model::{SavedModel, TaskModel};
+
+use crate::config::DataFormat;
+
+/// The kind of learning problem a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Images to classes (`mlp`, `cnn`, `resnet`).
+    Images,
+    /// Next-character prediction over a text corpus (`gpt`).
+    Text,
+    /// Rows of a CSV table to a class or a value (`mlp`).
+    Table,
+}
+
+impl Task {
+    /// The task a data format calls for.
+    pub fn of(format: DataFormat) -> Self {
+        match format {
+            DataFormat::Idx | DataFormat::Cifar10 => Task::Images,
+            DataFormat::Text => Task::Text,
+            DataFormat::Csv => Task::Table,
+        }
+    }
+
+    /// Its name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Images => "image classification",
+            Task::Text => "character-level language model",
+            Task::Table => "table",
+        }
+    }
+
+    /// True when the data is one file (`data.file`), not a directory of files (`data.dir`).
+    pub fn reads_one_file(self) -> bool {
+        !matches!(self, Task::Images)
+    }
+
+    /// True when `checkpoints export` (and a finished run's `model.safetensors`) covers the
+    /// task's model: the image classifiers.
+    pub fn exports_weights(self) -> bool {
+        matches!(self, Task::Images)
+    }
+
+    /// What evaluation counts: tokens for the language model, samples otherwise.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Task::Text => "tokens",
+            Task::Images | Task::Table => "samples",
+        }
+    }
+}
