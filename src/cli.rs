@@ -37,6 +37,31 @@ pub enum Command {
     /// Datasets: what a file or directory holds.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Search hyperparameters: trials of a config with values from a space file, each a run.
+    Sweep(SweepArgs),
+}
+
+/// `trainer sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    /// The base config every trial starts from, and overrides.
+    pub config: ConfigArgs,
+    /// The search space (TOML): objective, mode, trials, seed, `[space]`, `[early_stopping]`.
+    #[arg(long)]
+    pub space: PathBuf,
+    /// Sweep name: its directory under `--output` (default: the space file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Parent directory of the sweep directory (overrides `run.output_dir`).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Trial processes at once (overrides the space file's `parallel`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: Option<u64>,
+    /// Backend of every trial (overrides `run.backend`).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendRequest>,
 }
 
 /// `trainer data ...`.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod observe;
 pub mod run;
+pub mod sweep;
 pub mod task;
 pub mod tracking;
 pub mod train;

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let is_fit = matches!(cli.command, Command::Fit(_));
+    let is_fit = matches!(cli.command, Command::Fit(_) | Command::Sweep(_));
     // A panic is a bug, but users get one line and exit code 1, never a bare exit 101.
     let result =
         std::panic::catch_unwind(AssertUnwindSafe(|| run(cli.command))).unwrap_or_else(|payload| {
@@ -73,6 +73,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Eval(args) => commands::eval(args),
         Command::Runs(cmd) => commands::runs(cmd),
         Command::Data(cmd) => commands::data(cmd),
+        Command::Sweep(args) => commands::sweep(args),
     }
 }
 

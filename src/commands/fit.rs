@@ -164,7 +164,7 @@ fn close_run(
 }
 
 /// Starts the MLflow sender when a server is configured; a failure here only costs tracking.
-fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
+pub(super) fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
     let settings = MlflowSettings::resolve(&cfg.tracking, |k| std::env::var(k).ok())?;
     let (uri, experiment) = (settings.uri.clone(), settings.experiment.clone());
     match MlflowWorker::start(run_dir, settings) {
@@ -181,7 +181,8 @@ fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
     }
 }
 
-fn report_drain(r: &DrainReport, run_dir: &Path) {
+/// Says what reached MLflow and how to send the rest.
+pub(super) fn report_drain(r: &DrainReport, run_dir: &Path) {
     if r.pending_lines == 0 && r.ended {
         crate::outln!(
             "tracking: all metrics are in MLflow run {}",
@@ -490,5 +491,26 @@ fn install_stop_handler() {
     });
     if let Err(e) = result {
         tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+    if std::env::var_os(super::STOP_WITH_PARENT_ENV).is_some() {
+        watch_parent();
+    }
+}
+
+/// A sweep's trial stops as on Ctrl-C (checkpoint, KILLED) once its parent process is gone.
+fn watch_parent() {
+    let parent = std::os::unix::process::parent_id();
+    let watcher = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || {
+            while std::os::unix::process::parent_id() == parent {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            if !STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\nthe sweep that started this run is gone: stopping after this step and saving a checkpoint");
+            }
+        });
+    if let Err(e) = watcher {
+        tracing::warn!("cannot watch the parent process: {e}");
     }
 }

@@ -11,6 +11,7 @@ mod predict;
 mod restore;
 mod runs;
 mod sample;
+mod sweep;
 
 pub use backends::backends;
 pub use bench::bench;
@@ -21,6 +22,10 @@ pub use fit::fit;
 pub use predict::predict;
 pub use runs::runs;
 pub use sample::sample;
+pub use sweep::sweep;
+
+/// Set by `trainer sweep` for its trials: `fit` stops (checkpoint, KILLED) when its parent dies.
+pub const STOP_WITH_PARENT_ENV: &str = "TRAINER_STOP_WITH_PARENT";
 
 /// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),
 /// 1 for failures while running.

@@ -63,6 +63,9 @@ pub struct TrackingConfig {
     pub experiment: String,
     /// At the end of `fit`, how long to wait for the backlog to reach MLflow.
     pub drain_seconds: f64,
+    /// The trainer UUID of the sweep this run is a trial of (set by `trainer sweep`); its MLflow
+    /// run becomes this run's parent (`mlflow.parentRunId`).
+    pub parent_run_uuid: String,
 }
 
 impl Default for TrackingConfig {
@@ -71,6 +74,7 @@ impl Default for TrackingConfig {
             mlflow_uri: String::new(),
             experiment: String::new(),
             drain_seconds: 10.0,
+            parent_run_uuid: String::new(),
         }
     }
 }

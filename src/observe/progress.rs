@@ -122,7 +122,11 @@ impl Observer for Progress {
                     result.samples
                 );
             }
-            Event::EpochStarted { .. } | Event::RunEnded { .. } => {}
+            Event::EpochStarted { .. }
+            | Event::RunEnded { .. }
+            | Event::SweepStarted { .. }
+            | Event::TrialEnded { .. }
+            | Event::SweepBest { .. } => {}
         }
     }
 }

@@ -178,6 +178,11 @@ impl RunRecord {
                 self.device = Some(device.clone());
                 self.epochs_planned = Some(*epochs as u64);
             }
+            Event::SweepStarted { .. } => {
+                *sessions += 1;
+                self.status = RunStatus::Incomplete;
+                self.backend = Some("sweep".into());
+            }
             Event::RunEnded { status } => {
                 self.status = match status {
                     EndStatus::Finished => RunStatus::Finished,

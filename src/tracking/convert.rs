@@ -106,9 +106,19 @@ pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
                 .map(|(m, v)| (format!("{split}_{m}"), v))
                 .collect()
         }
-        Event::RunStarted { .. } | Event::EpochStarted { .. } | Event::RunEnded { .. } => {
-            Vec::new()
+        Event::TrialEnded {
+            trial, objective, ..
+        } => {
+            *last_step = *trial as i64;
+            objective
+                .map(|o| vec![("trial_objective".to_string(), o)])
+                .unwrap_or_default()
         }
+        Event::SweepBest { objective, .. } => vec![("best_objective".into(), *objective)],
+        Event::RunStarted { .. }
+        | Event::EpochStarted { .. }
+        | Event::RunEnded { .. }
+        | Event::SweepStarted { .. } => Vec::new(),
     };
     values
         .into_iter()

@@ -162,7 +162,14 @@ impl Syncer {
                     batch_end = line_end;
                     continue;
                 };
-                if let Event::RunStarted { .. } | Event::RunEnded { .. } = line.event {
+                if let Event::SweepBest { name, params, .. } = &line.event {
+                    self.flush(&mut batch, batch_end, step)?;
+                    self.log_best_params(name, params)?;
+                }
+                if let Event::RunStarted { .. }
+                | Event::SweepStarted { .. }
+                | Event::RunEnded { .. } = line.event
+                {
                     self.flush(&mut batch, batch_end, step)?;
                     self.lifecycle(&line)?;
                     self.ack(line_end, step)?;
@@ -251,6 +258,30 @@ impl Syncer {
         self.ack(end, step)
     }
 
+    /// A sweep's best trial as params `best.trial` and `best.<key>` (params are write-once in
+    /// MLflow: the sweep writes this event once).
+    fn log_best_params(
+        &mut self,
+        name: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), MlflowError> {
+        let mut all = vec![("best.trial".to_string(), name.to_string())];
+        all.extend(params.iter().map(|(k, v)| (format!("best.{k}"), v.clone())));
+        let all: Vec<(String, String)> = all
+            .into_iter()
+            .map(|(k, v)| (super::convert::sanitize_key(&k), v))
+            .collect();
+        let run_id = self.state.mlflow_run_id.clone();
+        for chunk in all.chunks(MAX_PARAMS_PER_BATCH) {
+            match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
+                Ok(()) => {}
+                Err(e) if e.is_final_answer() => self.reject(chunk.len(), &e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn reject(&mut self, items: usize, why: &str) {
         if !self.warned_reject {
             tracing::warn!("MLflow rejected {items} item(s), dropped: {why}");
@@ -293,7 +324,15 @@ impl Syncer {
             let (run_id, artifact_uri) = match found {
                 Some(r) => r,
                 None => {
-                    let tags = self.tags();
+                    let mut tags = self.tags();
+                    if let Some(parent) = self.parent_uuid() {
+                        let (parent_id, _) = self.client.find_run(&exp, &parent)?.ok_or_else(|| {
+                            MlflowError::Transient(format!(
+                                "the sweep run {parent} is not in MLflow yet (`trainer sweep` sends it, or `trainer runs sync` on the sweep directory)"
+                            ))
+                        })?;
+                        tags.push(("mlflow.parentRunId".into(), parent_id));
+                    }
                     let start = self.start_ms();
                     let name = self
                         .dir
@@ -323,6 +362,14 @@ impl Syncer {
             self.persist()?;
         }
         Ok(())
+    }
+
+    /// The sweep run this run is a trial of (`tracking.parent_run_uuid` in its config).
+    fn parent_uuid(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.layout().config()).ok()?;
+        let table: toml::Table = text.parse().ok()?;
+        let uuid = table.get("tracking")?.get("parent_run_uuid")?.as_str()?;
+        (!uuid.is_empty()).then(|| uuid.to_string())
     }
 
     fn start_ms(&self) -> i64 {

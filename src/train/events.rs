@@ -136,6 +136,35 @@ pub enum Event {
         /// How.
         status: EndStatus,
     },
+    /// A hyperparameter sweep began (the first line of a sweep's journal).
+    SweepStarted {
+        /// Trials planned.
+        trials: usize,
+        /// The metric optimized.
+        objective: String,
+    },
+    /// A sweep's trial ended.
+    TrialEnded {
+        /// 0-based position in the trial list.
+        trial: usize,
+        /// Its run name.
+        name: String,
+        /// `finished`, `stopped early` or `failed`.
+        status: String,
+        /// The objective it reached (None when it has none).
+        #[serde(default)]
+        objective: Option<f64>,
+    },
+    /// The best trial of a finished sweep.
+    SweepBest {
+        /// Its run name.
+        name: String,
+        /// Its objective.
+        #[serde(default = "nan", deserialize_with = "nan_if_null")]
+        objective: f64,
+        /// The searched keys and its values (TOML).
+        params: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// A consumer of training events (progress display, journal, tracker).

@@ -19,5 +19,6 @@ mod mlflow_server;
 mod resume;
 mod runs_cli;
 mod streaming;
+mod sweep;
 mod tasks;
 mod train_backends;

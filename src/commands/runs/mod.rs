@@ -4,6 +4,8 @@ mod report;
 mod sync;
 mod table;
 
+pub(crate) use table::render;
+
 use super::Failure;
 use crate::cli::RunsCommand;
 use crate::run::{JOURNAL_FILE, RunLayout};
