@@ -138,7 +138,7 @@ fn a_sweep_killed_mid_trial_reruns_to_completion_with_each_trial_once() {
     );
     let extra = [
         "--set",
-        "train.epochs=3",
+        "train.epochs=6",
         "--set",
         "checkpoint.every_steps=10",
     ];
