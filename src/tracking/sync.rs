@@ -271,8 +271,13 @@ impl Syncer {
             .into_iter()
             .map(|(k, v)| (super::convert::sanitize_key(&k), v))
             .collect();
+        self.log_params(&all)
+    }
+
+    /// Logs params in batches MLflow accepts; a rejected batch is dropped with a count.
+    fn log_params(&mut self, params: &[(String, String)]) -> Result<(), MlflowError> {
         let run_id = self.state.mlflow_run_id.clone();
-        for chunk in all.chunks(MAX_PARAMS_PER_BATCH) {
+        for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
             match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
                 Ok(()) => {}
                 Err(e) if e.is_final_answer() => self.reject(chunk.len(), &e.to_string()),
@@ -349,15 +354,7 @@ impl Syncer {
         }
         if !self.state.params_logged {
             let config = std::fs::read_to_string(self.layout().config()).unwrap_or_default();
-            let params = params_of(&config);
-            let run_id = self.state.mlflow_run_id.clone();
-            for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
-                match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
-                    Ok(()) => {}
-                    Err(e) if e.is_final_answer() => self.reject(chunk.len(), &e.to_string()),
-                    Err(e) => return Err(e),
-                }
-            }
+            self.log_params(&params_of(&config))?;
             self.state.params_logged = true;
             self.persist()?;
         }
