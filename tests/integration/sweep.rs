@@ -297,8 +297,14 @@ fn trials_are_child_runs_of_the_sweep_in_mlflow() {
     );
     let env = mlflow_env(&server.uri);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let args = sweep_args(&out, &space, &["--set", "train.epochs=1"]);
+    // Both trials at once: two `fit` processes sending to MLflow beside the sweep's own sender.
+    let args = sweep_args(
+        &out,
+        &space,
+        &["--set", "train.epochs=1", "--parallel", "2"],
+    );
     let text = ok(&trainer_env(&args, &env));
+    assert!(text.contains("2 trials at a time"), "{text}");
     assert!(text.contains("all metrics are in MLflow"), "{text}");
     let root = dir.path().join("tracked");
     let client = server.client();
