@@ -200,7 +200,7 @@ impl MlflowClient {
         self.post("runs/update", &body).map(drop)
     }
 
-    /// Every logged point of one metric: (step, timestamp, value as JSON).
+    /// Every point of metric `key` in the run (up to 25,000), as (step, timestamp, value).
     pub fn metric_history(
         &self,
         run_id: &str,
@@ -214,21 +214,34 @@ impl MlflowClient {
                 ("max_results", "25000"),
             ],
         )?;
-        Ok(v["metrics"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|m| {
-                        let int = |k: &str| {
-                            m[k].as_i64()
-                                .or_else(|| m[k].as_str().and_then(|s| s.parse().ok()))
-                                .unwrap_or(0)
-                        };
-                        (int("step"), int("timestamp"), m["value"].clone())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(points_of(&v))
+    }
+
+    /// The points of metric `key` at `step` (a few at most, however long the run), through
+    /// `get-history-bulk-interval`; servers without it get the whole history, filtered.
+    pub fn metric_at_step(
+        &self,
+        run_id: &str,
+        key: &str,
+        step: i64,
+    ) -> Result<Vec<(i64, i64, Value)>, MlflowError> {
+        let s = step.to_string();
+        let query = [
+            ("run_ids", run_id),
+            ("metric_key", key),
+            ("start_step", s.as_str()),
+            ("end_step", s.as_str()),
+            ("max_results", "100"),
+        ];
+        let points = match self.get("metrics/get-history-bulk-interval", &query) {
+            Ok(v) => points_of(&v),
+            // An older or partial MLflow-compatible server: no such endpoint.
+            Err(MlflowError::NotFound(_) | MlflowError::Rejected(_)) => {
+                self.metric_history(run_id, key)?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(points.into_iter().filter(|(s, _, _)| *s == step).collect())
     }
 
     /// The run as MLflow returns it (`runs/get`).
@@ -269,4 +282,23 @@ fn str_at(v: &Value, path: &[&str]) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// `(step, timestamp, value)` of each metric in a history reply (ints may come as strings).
+fn points_of(v: &Value) -> Vec<(i64, i64, Value)> {
+    v["metrics"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    let int = |k: &str| {
+                        m[k].as_i64()
+                            .or_else(|| m[k].as_str().and_then(|s| s.parse().ok()))
+                            .unwrap_or(0)
+                    };
+                    (int("step"), int("timestamp"), m["value"].clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

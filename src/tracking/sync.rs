@@ -235,7 +235,7 @@ impl Syncer {
         let run_id = self.state.mlflow_run_id.clone();
         let landed = if self.verify_next {
             let p = &batch[0];
-            let history = self.client.metric_history(&run_id, &p.key)?;
+            let history = self.client.metric_at_step(&run_id, &p.key, p.step)?;
             history
                 .iter()
                 .any(|(s, t, _)| *s == p.step && *t == p.timestamp)
