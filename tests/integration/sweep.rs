@@ -283,6 +283,18 @@ fn bad_space_files_get_one_line_naming_the_file_and_key() {
         line.contains("objective") && line.contains("valid_loss"),
         "{line}"
     );
+    // A metric the task never logs is refused before any trial runs, not after all of them.
+    let space = write(
+        dir.path(),
+        "rmse.toml",
+        "objective = \"valid_rmse\"\nmode = \"min\"\n[space]\n\"train.lr\" = [0.1]\n",
+    );
+    let line = one_line_error(&trainer(&sweep_args(&out, &space, &[])));
+    assert!(
+        line.contains("image classification") && line.contains("valid_accuracy"),
+        "{line}"
+    );
+    assert!(!dir.path().join("rmse").exists());
 }
 
 #[test]

@@ -7,10 +7,12 @@ use super::trials::{TrialStatus, describe, status_of};
 use crate::commands::Failure;
 use crate::commands::runs::render;
 use crate::config::Config;
+use crate::data::TableTask;
 use crate::fsutil::write_atomic;
 use crate::observe::scatter_png;
 use crate::run::RunLayout;
 use crate::sweep::{Dim, SweepSpec, SweepState};
+use crate::task::Task;
 use crate::train::{EVAL_METRICS, Event};
 use anyhow::anyhow;
 use std::collections::BTreeMap;
@@ -18,18 +20,38 @@ use std::collections::BTreeMap;
 /// The best trial's resolved config, in the sweep directory.
 pub const BEST_CONFIG_FILE: &str = "best.toml";
 
-/// The objective must be a metric every trial logs.
+/// The objective must be a metric every trial logs: the training losses, or an evaluation
+/// metric the run's task has (regression: loss, RMSE, MAE, R²; classes: loss, accuracy,
+/// top-5, macro F1, and perplexity for the language model).
 pub(super) fn check_objective(spec: &SweepSpec, cfg: &Config) -> Result<(), anyhow::Error> {
+    let task = Task::of(cfg.data.format);
+    let regression = task == Task::Table && cfg.data.task == TableTask::Regression;
+    let logged = |m: &str| match m {
+        "loss" => true,
+        "rmse" | "mae" | "r2" => regression,
+        "perplexity" => task == Task::Text,
+        _ => !regression,
+    };
     let mut known: Vec<String> = ["train_loss", "epoch_train_loss"]
         .map(String::from)
         .to_vec();
     for split in ["valid", "test"] {
-        known.extend(EVAL_METRICS.iter().map(|m| format!("{split}_{m}")));
+        known.extend(
+            EVAL_METRICS
+                .iter()
+                .filter(|m| logged(m))
+                .map(|m| format!("{split}_{m}")),
+        );
     }
     let at = format!("{}: objective", spec.path.display());
     if !known.contains(&spec.objective) {
         return Err(anyhow!(
-            "{at}: expected a metric the runs log ({}), got {:?}",
+            "{at}: expected a metric {} runs log ({}), got {:?}",
+            if regression {
+                "regression"
+            } else {
+                task.name()
+            },
             known.join(", "),
             spec.objective
         ));
