@@ -326,7 +326,8 @@ fn create_run_dir(cfg: &Config) -> Result<RunDir, Failure> {
     RunDir::create(cfg).map_err(run_dir_failure)
 }
 
-fn run_dir_failure(e: RunDirError) -> Failure {
+/// A run-directory error as a failure: bad input (name, place, in use) or a filesystem error.
+pub(super) fn run_dir_failure(e: RunDirError) -> Failure {
     if e.is_bad_input() {
         Failure::input(e)
     } else {

@@ -41,6 +41,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The objective as a key that sorts the best first (ascending).
+    pub fn best_first(self, v: f64) -> f64 {
+        match self {
+            Mode::Min => v,
+            Mode::Max => -v,
+        }
+    }
+
     /// True when `a` is better than `b`.
     pub fn better(self, a: f64, b: f64) -> bool {
         match self {
@@ -129,6 +137,8 @@ pub struct Trial {
 pub struct SweepSpec {
     /// The file it came from.
     pub path: PathBuf,
+    /// SHA-256 of the file's text (a rerun of a sweep must use the same file).
+    pub digest: String,
     /// The metric to optimize, as `runs show` names it (`valid_loss`, `test_accuracy`).
     pub objective: String,
     /// Minimize or maximize it.
@@ -225,6 +235,7 @@ impl SweepSpec {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            digest: crate::digest::sha256_hex(text.as_bytes()),
             objective: file.objective.trim().to_string(),
             mode: file.mode,
             trials,

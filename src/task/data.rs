@@ -66,7 +66,7 @@ impl TaskData {
         resume: Option<&Snapshot>,
         ports: FitPorts<'_>,
     ) -> Result<FitOutcome, TrainError> {
-        let plan = |input: usize, outputs: usize, assets: Assets| ModelSpec {
+        let flat_spec = |input: usize, outputs: usize, assets: Assets| ModelSpec {
             kind: cfg.model.kind.name().to_string(),
             input_shape: [1, 1, input],
             num_classes: outputs,
@@ -78,7 +78,7 @@ impl TaskData {
             }
             TaskData::Text(splits, vocab) => {
                 let plan = ModelPlan {
-                    spec: plan(
+                    spec: flat_spec(
                         cfg.model.gpt.block_size,
                         vocab.size(),
                         asset(VOCAB_FILE, vocab)?,
@@ -92,7 +92,7 @@ impl TaskData {
                 let (features, outputs) = (prep.features.len(), prep.outputs());
                 let assets = asset(PREPROCESSING_FILE, prep.as_ref())?;
                 let plan = ModelPlan {
-                    spec: plan(features, outputs, assets),
+                    spec: flat_spec(features, outputs, assets),
                     build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, outputs, d),
                 };
                 train::fit_model(cfg, plan, splits, backend, device, resume, ports)

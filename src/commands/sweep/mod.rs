@@ -9,7 +9,7 @@ mod report;
 mod trials;
 
 use super::Failure;
-use super::fit::{report_drain, start_mlflow};
+use super::fit::{report_drain, run_dir_failure, start_mlflow};
 use crate::cli::SweepArgs;
 use crate::config::{self, Config, Override};
 use crate::observe::append_event;
@@ -33,6 +33,8 @@ pub(super) struct SweepPlan {
     pub dir: PathBuf,
     /// How trials are launched: base config file and overrides, backend flag.
     pub launch: trials::Launch,
+    /// Trial processes at once (`--parallel`, else the space file's).
+    pub parallel: usize,
 }
 
 /// Runs (or continues) the sweep; prints the trials ranked by the objective.
@@ -40,13 +42,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     let plan = prepare(&args)?;
     std::fs::create_dir_all(&plan.dir)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", plan.dir.display())))?;
-    let _lock = RunLock::acquire(&plan.dir).map_err(|e| {
-        if e.is_bad_input() {
-            Failure::input(e)
-        } else {
-            Failure::runtime(e)
-        }
-    })?;
+    let _lock = RunLock::acquire(&plan.dir).map_err(run_dir_failure)?;
     let mut state = SweepState::open(&plan.dir, &fingerprint(&plan), plan.trials.clone())
         .map_err(Failure::input)?;
     let journal = RunLayout::of(&plan.dir).journal();
@@ -81,15 +77,12 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             crate::sweep::Mode::Max => "maximizing",
         },
         plan.spec.objective,
-        trials::parallelism(&plan, args.parallel.map(|p| p as usize))
+        match plan.parallel {
+            1 => "one trial at a time".to_string(),
+            n => format!("{n} trials at a time"),
+        }
     );
-    let outcome = trials::run_all(
-        &plan,
-        &mut state,
-        &uuid,
-        args.parallel.map(|p| p as usize),
-        &event,
-    );
+    let outcome = trials::run_all(&plan, &mut state, &uuid, &event);
     let status = match &outcome {
         Ok(()) => EndStatus::Finished,
         Err(f) if f.code == 130 => EndStatus::Killed,
@@ -160,8 +153,10 @@ fn prepare(args: &SweepArgs) -> Result<SweepPlan, Failure> {
                 .collect(),
         })
         .collect();
+    let parallel = args.parallel.map_or(spec.parallel, |p| p as usize).max(1);
     Ok(SweepPlan {
         launch: trials::Launch::of(args),
+        parallel,
         cfg,
         spec,
         trials,
@@ -171,10 +166,9 @@ fn prepare(args: &SweepArgs) -> Result<SweepPlan, Failure> {
 
 /// The space file's and base config's digest: a rerun must use the same ones.
 fn fingerprint(plan: &SweepPlan) -> String {
-    let space = std::fs::read(&plan.spec.path).unwrap_or_default();
     let text = format!(
         "{}\n{}",
-        crate::digest::sha256_hex(&space),
+        plan.spec.digest,
         crate::digest::sha256_hex(plan.cfg.to_toml().as_bytes())
     );
     crate::digest::sha256_hex(text.as_bytes())

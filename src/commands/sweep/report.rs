@@ -87,8 +87,8 @@ pub(super) fn finish(
         .collect();
     let mode = plan.spec.mode;
     let rank = |r: &(usize, TrialStatus, Option<f64>)| match (&r.1, r.2) {
-        (TrialStatus::Finished, Some(v)) => (0, if mode.better(1.0, 0.0) { -v } else { v }),
-        (_, Some(v)) => (1, if mode.better(1.0, 0.0) { -v } else { v }),
+        (TrialStatus::Finished, Some(v)) => (0, mode.best_first(v)),
+        (_, Some(v)) => (1, mode.best_first(v)),
         _ => (2, 0.0),
     };
     rows.sort_by(|a, b| {

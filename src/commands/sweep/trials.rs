@@ -88,14 +88,6 @@ pub(crate) fn status_of(
     (status, objective)
 }
 
-/// How many trials run at once, for the opening line.
-pub(super) fn parallelism(plan: &SweepPlan, flag: Option<usize>) -> String {
-    match flag.unwrap_or(plan.spec.parallel).max(1) {
-        1 => "one trial at a time".into(),
-        n => format!("{n} trials at a time"),
-    }
-}
-
 /// A trial process being followed.
 struct Running {
     index: usize,
@@ -111,11 +103,10 @@ pub(super) fn run_all(
     plan: &SweepPlan,
     state: &mut SweepState,
     parent_uuid: &str,
-    parallel: Option<usize>,
     event: &dyn Fn(&Event) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     install_stop_handler();
-    let parallel = parallel.unwrap_or(plan.spec.parallel).max(1);
+    let parallel = plan.parallel;
     let save = |s: &SweepState| s.save(&plan.dir).map_err(Failure::runtime);
     let mut queue: std::collections::VecDeque<usize> = (0..plan.trials.len()).collect();
     let mut running: Vec<Running> = Vec::new();
