@@ -26,6 +26,20 @@ for cfg in mnist-mlp mnist-cnn shakespeare-gpt; do
   python3 benches/reference/torch_bench.py --config configs/$cfg.toml --device cuda \
     --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/$cfg-torch.json" >/dev/null 2>>"$OUT/bench.log"
 done
+# #22: cuda f32 vs bf16 beside PyTorch eager and autocast bf16, then the first step cold
+# (empty kernel cache) and warm (the cache the cold run filled), for the GPT and the CNN.
+export TRAINER_KERNEL_CACHE="$OUT/kernel-cache"; rm -rf "$TRAINER_KERNEL_CACHE"
+for cfg in shakespeare-gpt mnist-cnn; do
+  for pass in cold warm; do
+    "$T" warmup --config configs/$cfg.toml --backend cuda --precision bf16 2>&1 | tee -a "$OUT/warmup-$cfg-$pass.log"
+  done
+  "$T" bench --config configs/$cfg.toml --backends cuda --precision f32,bf16 --steps "$STEPS" \
+    --warmup "$WARMUP" --checkpoint-repeats 0 --json "$OUT/$cfg-precision-trainer.json" 2>&1 | tee -a "$OUT/bench.log"
+  for amp in off bf16; do
+    python3 benches/reference/torch_bench.py --config configs/$cfg.toml --device cuda --autocast $amp \
+      --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/$cfg-torch-$amp.json" >/dev/null 2>>"$OUT/bench.log"
+  done
+done
 "$T" fit --config configs/fashion-cnn.toml --backend cuda --set data.dir=dist/fashion-mnist \
   --output /tmp/runs --run-name fashion-cnn-cuda 2>&1 | grep -v ' step ' | tee "$OUT/fashion-cnn-cuda.log"
 cp /tmp/runs/fashion-cnn-cuda/summary.json "$OUT/fashion-cnn-cuda-summary.json" 2>/dev/null

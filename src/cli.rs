@@ -1,6 +1,6 @@
 //! Command-line interface (clap derive).
 
-use crate::config::{BackendRequest, Override};
+use crate::config::{BackendRequest, DeviceList, Override, Precision};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -39,6 +39,70 @@ pub enum Command {
     Data(DataCommand),
     /// Search hyperparameters: trials of a config with values from a space file, each a run.
     Sweep(SweepArgs),
+    /// Compile and tune the config's training kernels once, into the kernel cache, and report
+    /// the first-step time (later runs on this machine start fast).
+    Warmup(WarmupArgs),
+}
+
+/// `trainer warmup`.
+#[derive(Debug, clap::Args)]
+pub struct WarmupArgs {
+    #[command(flatten)]
+    /// Config file and overrides (the model, batch size and precision to warm up).
+    pub config: ConfigArgs,
+    /// Backend (overrides `run.backend`).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendRequest>,
+    /// GPU index for cuda/wgpu (overrides `run.device`).
+    #[arg(long)]
+    pub device: Option<usize>,
+    /// Float type of the forward/backward (overrides `run.precision`).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
+    /// Training steps to run (the first compiles; the rest show the warm step time).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
+    pub steps: u64,
+}
+
+impl WarmupArgs {
+    /// The dedicated flags as config overrides, applied after `--set`.
+    pub fn flag_overrides(&self) -> Vec<Override> {
+        let mut v = placement_overrides(self.backend, self.device);
+        v.extend(self.precision.map(precision_override));
+        v
+    }
+}
+
+/// `--backend` and `--device` as config overrides.
+fn placement_overrides(backend: Option<BackendRequest>, device: Option<usize>) -> Vec<Override> {
+    let mut v = Vec::new();
+    if let Some(b) = backend {
+        let name = clap::ValueEnum::to_possible_value(&b)
+            .map(|p| p.get_name().to_string())
+            .unwrap_or_default();
+        v.push(Override::flag(
+            "--backend",
+            "run.backend",
+            toml::Value::String(name),
+        ));
+    }
+    if let Some(d) = device {
+        v.push(Override::flag(
+            "--device",
+            "run.device",
+            toml::Value::Integer(d as i64),
+        ));
+    }
+    v
+}
+
+/// `--precision` as a config override.
+fn precision_override(p: Precision) -> Override {
+    Override::flag(
+        "--precision",
+        "run.precision",
+        toml::Value::String(p.name().into()),
+    )
 }
 
 /// `trainer sweep`.
@@ -272,6 +336,14 @@ pub struct FitArgs {
     /// GPU index for cuda/wgpu (overrides `run.device`).
     #[arg(long)]
     pub device: Option<usize>,
+    /// Data parallel over these CUDA devices: `all` or indices such as `0,1` (overrides
+    /// `run.devices`).
+    #[arg(long, value_name = "all|0,1,...", value_parser = DeviceList::parse_flag)]
+    pub devices: Option<DeviceList>,
+    /// Float type of the forward/backward: f32, bf16 or f16; weights stay f32 (overrides
+    /// `run.precision`).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// Run name (overrides `run.name`).
     #[arg(long)]
     pub run_name: Option<String>,
@@ -302,6 +374,9 @@ pub struct BenchArgs {
     /// GPU index for cuda/wgpu.
     #[arg(long, default_value_t = 0)]
     pub device: usize,
+    /// Float types to benchmark, side by side: e.g. `f32,bf16` (default: `run.precision`).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub precision: Vec<Precision>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -321,24 +396,11 @@ pub struct BenchArgs {
 impl FitArgs {
     /// The dedicated flags as config overrides, applied after `--set`.
     pub fn flag_overrides(&self) -> Vec<Override> {
-        let mut v = Vec::new();
-        if let Some(b) = self.backend {
-            let name = clap::ValueEnum::to_possible_value(&b)
-                .map(|p| p.get_name().to_string())
-                .unwrap_or_default();
-            v.push(Override::flag(
-                "--backend",
-                "run.backend",
-                toml::Value::String(name),
-            ));
+        let mut v = placement_overrides(self.backend, self.device);
+        if let Some(d) = &self.devices {
+            v.push(Override::flag("--devices", "run.devices", d.to_toml()));
         }
-        if let Some(d) = self.device {
-            v.push(Override::flag(
-                "--device",
-                "run.device",
-                toml::Value::Integer(d as i64),
-            ));
-        }
+        v.extend(self.precision.map(precision_override));
         if let Some(n) = &self.run_name {
             v.push(Override::flag(
                 "--run-name",

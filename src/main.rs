@@ -74,6 +74,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Runs(cmd) => commands::runs(cmd),
         Command::Data(cmd) => commands::data(cmd),
         Command::Sweep(args) => commands::sweep(args),
+        Command::Warmup(args) => commands::warmup(args),
     }
 }
 

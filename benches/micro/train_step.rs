@@ -15,7 +15,7 @@ use trainer::data::{
     BatchSource, HostBatch, Samples, load_splits, load_table_splits, load_text_splits,
 };
 use trainer::model::{Classifier, Gpt, Mlp, Trainable};
-use trainer::train::{AnyOptimizer, StepSettings, gradients, train_step};
+use trainer::train::{AnyOptimizer, Compute, Replicas, StepSettings, gradients, train_step};
 
 fn train_steps(c: &mut Criterion) {
     backend::<Autodiff<Flex>>(c, "flex", Parts::Split);
@@ -137,7 +137,7 @@ fn time<B, M>(
         });
         group.bench_function(format!("{id}/forward+backward"), |b| {
             b.iter(|| {
-                let grads = gradients(&model, &batch, 1.0, device);
+                let grads = gradients(&model, &batch, 1.0, Compute::F32, device);
                 sync();
                 grads
             })
@@ -149,12 +149,15 @@ fn time<B, M>(
         clip_norm: cfg.train.grad_clip_norm,
     };
     let mut model = Some(model);
+    let replicas = Replicas::one(device.clone());
     group.bench_function(format!("{id}/step"), |b| {
         b.iter(|| {
             let m = model
                 .take()
                 .expect("the model is put back after every step");
-            let out = train_step(m, &mut optim, &batch, settings, device);
+            let steps = (settings, Compute::F32);
+            let out = train_step(m, &mut optim, &batch, steps, &replicas, None)
+                .expect("an f32 step has no overflow check to fail");
             sync();
             model = Some(out.model);
         })

@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--json")
+    ap.add_argument("--autocast", choices=["off", "bf16", "f16"], default="off",
+                    help="torch.autocast dtype for forward and loss (f16 adds a GradScaler)")
     a = ap.parse_args()
 
     cfg = tomllib.load(open(a.config, "rb"))
@@ -193,15 +195,21 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    amp_dtype = {"off": None, "bf16": torch.bfloat16, "f16": torch.float16}[a.autocast]
+    scaler = torch.amp.GradScaler(dev.type, enabled=a.autocast == "f16")
+
     def step_fn(xb, yb):
         xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
+        with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            loss = loss_fn(model(xb), yb)
+        scaler.scale(loss).backward()
         if clip > 0:
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        return loss.detach()
+        scaler.step(opt)
+        scaler.update()
+        return loss.detach().float()
 
     t0 = time.perf_counter()
     step = 0
@@ -228,6 +236,7 @@ def main():
         "backend": f"pytorch-{dev.type}",
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
         "model": kind,
+        "precision": "f32" if a.autocast == "off" else f"autocast-{a.autocast}",
         "batch_size": bs,
         "warmup_steps": max(a.warmup, 1),
         "steps": a.steps,

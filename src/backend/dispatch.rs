@@ -1,4 +1,5 @@
-//! The single place that maps a run-time `Choice` to a monomorphized generic call.
+//! The single place that maps a run-time `Choice` to a monomorphized generic call (GPU
+//! choices first point the kernel cache at its directory).
 
 use super::Choice;
 use burn::tensor::backend::AutodiffBackend;
@@ -18,14 +19,18 @@ pub fn dispatch<J: BackendJob>(choice: &Choice, job: J) -> J::Output {
     let name = choice.name();
     match choice {
         #[cfg(feature = "cuda")]
-        Choice::Cuda(c) => job.run::<Autodiff<burn::backend::Cuda>>(
-            name,
-            burn::backend::cuda::CudaDevice::new(c.index),
-        ),
+        Choice::Cuda(c) => {
+            super::configure_kernel_cache();
+            job.run::<Autodiff<burn::backend::Cuda>>(
+                name,
+                burn::backend::cuda::CudaDevice::new(c.index),
+            )
+        }
         #[cfg(feature = "wgpu")]
         Choice::Wgpu(a) => {
             use super::AdapterKind;
             use burn::backend::wgpu::WgpuDevice;
+            super::configure_kernel_cache();
             let device = match a.kind {
                 AdapterKind::Discrete => WgpuDevice::DiscreteGpu(a.index_in_kind),
                 AdapterKind::Integrated => WgpuDevice::IntegratedGpu(a.index_in_kind),

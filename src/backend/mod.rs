@@ -2,12 +2,16 @@
 //! Burn backends (`dispatch`).
 
 mod dispatch;
+mod kernel_cache;
 mod probe;
 mod select;
 
 pub use dispatch::{BackendJob, dispatch};
+pub use kernel_cache::{
+    KERNEL_CACHE_ENV, KernelCache, configure_kernel_cache, kernel_cache_location,
+};
 pub use probe::{AdapterKind, CudaInfo, WgpuAdapter};
-pub use select::{BackendStatus, Choice, Selection, list, select};
+pub use select::{BackendStatus, Choice, Selection, list, select, select_devices};
 
 /// Why the requested backend cannot be used.
 #[derive(Debug, thiserror::Error)]

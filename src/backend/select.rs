@@ -5,7 +5,7 @@ use super::BackendError;
 use super::probe::{CudaInfo, cuda_devices};
 #[cfg(feature = "wgpu")]
 use super::probe::{WgpuAdapter, wgpu_adapters};
-use crate::config::BackendRequest;
+use crate::config::{BackendRequest, DeviceList};
 
 /// A concrete, usable backend and device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +65,19 @@ pub struct Selection {
     pub choice: Choice,
     /// Why: what was chosen and why the others were skipped.
     pub reason: String,
+    /// Device indices each batch is split over (`run.devices`); empty: one device, no split.
+    pub parallel: Vec<usize>,
 }
 
 /// Resolves a request into a usable backend; `device` indexes the GPUs of the chosen kind.
 pub fn select(request: BackendRequest, device: usize) -> Result<Selection, BackendError> {
     let explicit = |choice: Choice| {
         let reason = format!("using {} on {} (requested)", choice.name(), choice.device());
-        Selection { choice, reason }
+        Selection {
+            choice,
+            reason,
+            parallel: Vec::new(),
+        }
     };
     match request {
         BackendRequest::Cuda => cuda(device).map(explicit),
@@ -96,7 +102,11 @@ pub fn select(request: BackendRequest, device: usize) -> Result<Selection, Backe
                             choice.device(),
                             skipped_text(&skipped)
                         );
-                        return Ok(Selection { choice, reason });
+                        return Ok(Selection {
+                            choice,
+                            reason,
+                            parallel: Vec::new(),
+                        });
                     }
                     Err(e) => skipped.push(format!("{name}: {}", short_reason(&e))),
                 }
@@ -108,9 +118,79 @@ pub fn select(request: BackendRequest, device: usize) -> Result<Selection, Backe
                 choice.device(),
                 skipped_text(&skipped)
             );
-            Ok(Selection { choice, reason })
+            Ok(Selection {
+                choice,
+                reason,
+                parallel: Vec::new(),
+            })
         }
     }
+}
+
+/// Resolves `run.devices` too: the selection is on the first listed device, and its
+/// `parallel` lists the devices each batch is split over (empty for `run.device` alone).
+/// Several devices need CUDA.
+pub fn select_devices(
+    request: BackendRequest,
+    device: usize,
+    devices: &DeviceList,
+) -> Result<Selection, BackendError> {
+    match devices {
+        DeviceList::Unset => select(request, device),
+        DeviceList::Listed(list) if list.len() == 1 => {
+            let mut selection = select(request, list[0])?;
+            selection
+                .reason
+                .push_str(" (data parallel path, one device)");
+            selection.parallel = list.clone();
+            Ok(selection)
+        }
+        several => cuda_parallel(several),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_parallel(devices: &DeviceList) -> Result<Selection, BackendError> {
+    let found = cuda_devices().map_err(|reason| BackendError::Unavailable {
+        name: "cuda",
+        reason: format!("run.devices asks for several GPUs, which needs cuda: {reason}"),
+    })?;
+    let indices: Vec<usize> = match devices {
+        DeviceList::Listed(list) => list.clone(),
+        _ => (0..found.len()).collect(),
+    };
+    if let Some(&missing) = indices.iter().find(|&&i| i >= found.len()) {
+        return Err(BackendError::Unavailable {
+            name: "cuda",
+            reason: format!(
+                "run.devices lists device {missing}, but {} CUDA device(s) are usable here",
+                found.len()
+            ),
+        });
+    }
+    let Some(first) = indices.first().map(|&i| found[i].clone()) else {
+        return Err(BackendError::Unavailable {
+            name: "cuda",
+            reason: "no CUDA device found".into(),
+        });
+    };
+    let names: Vec<String> = indices.iter().map(|&i| format!("cuda:{i}")).collect();
+    let reason = format!(
+        "data parallel on cuda over {} device(s): {} ({}); each batch is split across them",
+        indices.len(),
+        names.join(", "),
+        first.name
+    );
+    Ok(Selection {
+        choice: Choice::Cuda(first),
+        reason,
+        parallel: indices,
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_parallel(_devices: &DeviceList) -> Result<Selection, BackendError> {
+    Err(BackendError::NotCompiled { name: "cuda" })
 }
 
 fn skipped_text(skipped: &[String]) -> String {

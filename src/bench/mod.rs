@@ -7,11 +7,15 @@ mod checkpoint;
 pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint};
 
 use crate::backend::BackendJob;
-use crate::config::Config;
+use crate::checkpoint::LossScaleState;
+use crate::config::{Config, Precision};
 use crate::data::{BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples};
 use crate::model::{Classifier, Gpt, Mlp, Trainable};
 use crate::task::TaskData;
-use crate::train::{AnyOptimizer, StepSettings, TrainError, train_step};
+use crate::train::{
+    AnyOptimizer, Compute, Replicas, StepSettings, TrainError, check_supported, initial_loss_scale,
+    materialize, train_step,
+};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -40,6 +44,8 @@ pub struct BenchOptions {
     pub feed: DataFeed,
     /// Loader threads and queue depth.
     pub loader: LoaderSettings,
+    /// Float type of the forward/backward (weights stay f32).
+    pub precision: Precision,
 }
 
 /// One backend's result (a row of the table, an element of the JSON `results` array).
@@ -51,6 +57,8 @@ pub struct BenchResult {
     pub device: String,
     /// Model kind.
     pub model: &'static str,
+    /// Float type of the forward/backward (`f32`, `bf16`, `f16`).
+    pub precision: &'static str,
     /// Samples per step.
     pub batch_size: usize,
     /// Where the timed steps got their batches.
@@ -101,6 +109,7 @@ impl BackendJob for BenchJob<'_> {
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
         let (cfg, opt, dev) = (self.cfg, self.options, &device);
+        check_supported::<B>(opt.precision, backend, dev)?;
         B::seed(dev, cfg.run.seed);
         let mut result = match self.data {
             TaskData::Images(splits) => {
@@ -151,7 +160,10 @@ where
             data.len()
         )));
     }
+    materialize(&model);
     let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
+    let replicas = Replicas::one(device.clone());
+    let mut scale = initial_loss_scale(opt.precision);
     let plan = EpochPlan {
         seed: cfg.run.seed,
         batch_size: bs,
@@ -173,11 +185,22 @@ where
         lr: cfg.train.lr,
         clip_norm: cfg.train.grad_clip_norm,
     };
+    let mut step = |model: M, batch: &M::Batch, scale: &mut Option<LossScaleState>| {
+        let compute = Compute::new(opt.precision, scale.as_ref());
+        train_step(
+            model,
+            &mut optim,
+            batch,
+            (settings, compute),
+            &replicas,
+            scale.as_mut(),
+        )
+    };
     let t0 = Instant::now();
-    for step in 0..warmup {
+    for step_index in 0..warmup {
         let batch = next_batch()?;
-        model = train_step(model, &mut optim, &batch, settings, device).model;
-        if step == 0 {
+        model = step(model, &batch, &mut scale)?.model;
+        if step_index == 0 {
             sync("first step")?;
         }
     }
@@ -190,7 +213,7 @@ where
         let t = Instant::now();
         let batch = next_batch()?;
         data_time += t.elapsed();
-        let out = train_step(model, &mut optim, &batch, settings, device);
+        let out = step(model, &batch, &mut scale)?;
         model = out.model;
         loss_sum = Some(
             loss_sum.map_or(out.loss.clone(), |s: Tensor<B::InnerBackend, 1>| {
@@ -271,6 +294,7 @@ impl Timing {
             backend: "",
             device,
             model: cfg.model.kind.name(),
+            precision: opt.precision.name(),
             batch_size: bs,
             data_feed: opt.feed,
             loader_workers: opt.loader.workers,

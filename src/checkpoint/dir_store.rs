@@ -366,6 +366,7 @@ mod tests {
                 epochs_without_improvement: 0,
                 tracker_run_id: String::new(),
                 interrupted: false,
+                loss_scale: None,
             },
             model: vec![1, 2, 3],
             optimizer: vec![4],

@@ -43,6 +43,20 @@ pub struct TrainState {
     pub tracker_run_id: String,
     /// True when written because the run was interrupted (Ctrl-C / SIGTERM).
     pub interrupted: bool,
+    /// The f16 loss scaler (absent for f32/bf16 runs and in older checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<LossScaleState>,
+}
+
+/// Dynamic loss scaling (f16 training): the current factor and the overflow-free updates since
+/// it last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossScaleState {
+    /// The factor the loss is multiplied by before backward.
+    pub scale: f64,
+    /// Updates in a row without an overflow (the scale doubles after `GROWTH_INTERVAL`).
+    pub good_steps: usize,
 }
 
 /// A checkpoint found on disk and verified.

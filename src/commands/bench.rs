@@ -16,11 +16,17 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
         .map_err(Failure::input)?;
     let choices = resolve_backends(&args.backends, args.device)?;
     let data = TaskData::open(&cfg, None).map_err(Failure::input)?;
-    let options = BenchOptions {
+    let precisions = if args.precision.is_empty() {
+        vec![cfg.run.precision]
+    } else {
+        args.precision.clone()
+    };
+    let base = BenchOptions {
         warmup: args.warmup,
         steps: args.steps.max(1),
         feed: args.data_feed,
         loader: LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch),
+        precision: cfg.run.precision,
     };
     let checkpoint = (args.checkpoint_repeats > 0).then(|| CheckpointBenchOptions {
         // A fresh directory of our own, so retention never touches a user's checkpoints.
@@ -32,10 +38,15 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
         repeats: args.checkpoint_repeats,
     });
     let mut results = Vec::new();
-    for choice in &choices {
+    let runs = choices
+        .iter()
+        .flat_map(|c| precisions.iter().map(move |&p| (c, p)));
+    for (choice, precision) in runs {
+        let options = BenchOptions { precision, ..base };
         eprintln!(
-            "bench: {} on {} ({} warm-up + {} timed steps)",
+            "bench: {} {} on {} ({} warm-up + {} timed steps)",
             choice.name(),
+            precision.name(),
             choice.device(),
             options.warmup.max(1),
             options.steps
@@ -53,7 +64,12 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
                 r.device = choice.device();
                 results.push(r);
             }
-            Err(f) => eprintln!("bench: {} skipped: {:#}", choice.name(), f.error),
+            Err(f) => eprintln!(
+                "bench: {} {} skipped: {:#}",
+                choice.name(),
+                precision.name(),
+                f.error
+            ),
         }
     }
     if let Some(c) = &checkpoint {
@@ -132,9 +148,10 @@ fn host_description() -> String {
 
 fn print_table(results: &[BenchResult]) {
     crate::outln!(
-        "{:<8} {:<5} {:>6} {:>10} {:>12} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
+        "{:<8} {:<5} {:<5} {:>6} {:>10} {:>12} {:>12} {:>9} {:>8} {:>11} {:>10} {:>9}  device",
         "backend",
         "model",
+        "prec",
         "batch",
         "feed",
         "samples/s",
@@ -147,9 +164,10 @@ fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         crate::outln!(
-            "{:<8} {:<5} {:>6} {:>10} {:>12.0} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
+            "{:<8} {:<5} {:<5} {:>6} {:>10} {:>12.0} {:>12.0} {:>9.2} {:>8.3} {:>11.2} {:>10.2} {:>9}  {}",
             r.backend,
             r.model,
+            r.precision,
             r.batch_size,
             format!("{:?}", r.data_feed).to_lowercase(),
             r.samples_per_sec,

@@ -3,7 +3,7 @@
 use super::final_artifacts::write_final_artifacts;
 use super::{Failure, guarded};
 use crate::backend::Selection;
-use crate::backend::{BackendJob, dispatch, select};
+use crate::backend::{BackendJob, dispatch, select_devices};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
@@ -13,7 +13,9 @@ use crate::run::{
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{EndStatus, Event, FitOutcome, FitPorts, Observers, TrainError};
+use crate::train::{
+    EndStatus, Event, FitOutcome, FitPorts, Observers, Replicas, TrainError, sibling_device,
+};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -28,14 +30,22 @@ struct FitJob<'a> {
     data: &'a TaskData,
     resume: Option<&'a Snapshot>,
     ports: FitPorts<'a>,
+    /// Device indices each batch is split over (empty: just the dispatched device).
+    parallel: &'a [usize],
 }
 
 impl BackendJob for FitJob<'_> {
     type Output = Result<FitOutcome, TrainError>;
 
     fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
+        let siblings: Vec<B::Device> = self
+            .parallel
+            .iter()
+            .map(|&i| sibling_device::<B>(&device, i))
+            .collect();
+        let replicas = Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device));
         self.data
-            .fit::<B>(self.cfg, backend, &device, self.resume, self.ports)
+            .fit::<B>(self.cfg, backend, &replicas, self.resume, self.ports)
     }
 }
 
@@ -46,8 +56,20 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let mut overrides = args.config.overrides.clone();
     overrides.extend(args.flag_overrides());
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
-    let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
+    let selection = select_devices(cfg.run.backend, cfg.run.device, &cfg.run.devices)
+        .map_err(Failure::input)?;
     crate::outln!("backend: {}", selection.reason);
+    if cfg.run.precision != config::Precision::F32 {
+        crate::outln!(
+            "precision: {} forward/backward, f32 weights and optimizer state{}",
+            cfg.run.precision.name(),
+            if cfg.run.precision == config::Precision::F16 {
+                ", dynamic loss scaling"
+            } else {
+                ""
+            }
+        );
+    }
     let (run_dir, resume) = resume_target(&args, &cfg)?;
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
     let data = TaskData::open(&cfg, assets).map_err(Failure::input)?;
@@ -243,6 +265,7 @@ fn train_and_summarize(
         data,
         resume,
         ports,
+        parallel: &selection.parallel,
     };
     let outcome = guarded("training", || dispatch(&selection.choice, job));
     drop(observers); // flushes the journal

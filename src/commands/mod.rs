@@ -12,6 +12,7 @@ mod restore;
 mod runs;
 mod sample;
 mod sweep;
+mod warmup;
 
 pub use backends::backends;
 pub use bench::bench;
@@ -23,6 +24,7 @@ pub use predict::predict;
 pub use runs::runs;
 pub use sample::sample;
 pub use sweep::sweep;
+pub use warmup::warmup;
 
 /// Set by `trainer sweep` for its trials: `fit` stops (checkpoint, KILLED) when its parent dies.
 pub const STOP_WITH_PARENT_ENV: &str = "TRAINER_STOP_WITH_PARENT";

@@ -6,11 +6,13 @@
 mod error;
 mod flatten;
 mod load;
+mod placement;
 mod validate;
 
 pub use error::ConfigError;
 pub use flatten::flatten_toml;
 pub use load::{Override, load};
+pub use placement::{DeviceList, Precision};
 pub use validate::toml_name;
 
 #[cfg(test)]
@@ -93,6 +95,10 @@ pub struct RunConfig {
     pub backend: BackendRequest,
     /// Device index for the chosen GPU backend.
     pub device: usize,
+    /// Data parallel over these GPUs (`[0, 1]` or `"all"`); empty: the one device `run.device`.
+    pub devices: DeviceList,
+    /// Float type of the forward/backward passes (`f32`, `bf16`, `f16`); weights stay f32.
+    pub precision: Precision,
 }
 
 impl Default for RunConfig {
@@ -103,6 +109,8 @@ impl Default for RunConfig {
             output_dir: PathBuf::from("checkpoints"),
             backend: BackendRequest::Auto,
             device: 0,
+            devices: DeviceList::Unset,
+            precision: Precision::F32,
         }
     }
 }

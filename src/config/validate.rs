@@ -52,6 +52,77 @@ fn run(c: &Config) -> Check {
             "expected a directory path, got an empty string".into(),
         );
     }
+    devices(c)?;
+    precision(c)
+}
+
+/// `run.devices`: distinct indices, not mixed with `run.device`, several only where the
+/// backend can have several.
+fn devices(c: &Config) -> Check {
+    use super::{BackendRequest, DeviceList};
+    let r = &c.run;
+    if let DeviceList::Listed(list) = &r.devices
+        && let Some(d) = list
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| list[..i].contains(d).then_some(d))
+    {
+        return fail(
+            "run.devices",
+            format!("device {d} is listed twice in {list:?}"),
+        );
+    }
+    if r.devices.is_set() && r.device != 0 {
+        return fail(
+            "run.devices",
+            format!(
+                "set either run.devices or run.device (= {}), not both: list the device in run.devices",
+                r.device
+            ),
+        );
+    }
+    let several = match &r.devices {
+        DeviceList::Unset => false,
+        DeviceList::Listed(list) => list.len() > 1,
+        DeviceList::All => true,
+    };
+    if several && !matches!(r.backend, BackendRequest::Cuda | BackendRequest::Auto) {
+        return fail(
+            "run.devices",
+            format!(
+                "data parallel over several devices runs on cuda; run.backend = \"{}\" trains on one device (set run.backend = \"cuda\", or use run.device)",
+                toml_name(&r.backend)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `run.precision`: bf16/f16 need a backend with those types and a model without batch norm.
+fn precision(c: &Config) -> Check {
+    use super::{BackendRequest, ModelKind, Precision};
+    let p = c.run.precision;
+    if p == Precision::F32 {
+        return Ok(());
+    }
+    if c.run.backend == BackendRequest::Ndarray {
+        return fail(
+            "run.precision",
+            format!(
+                "ndarray computes in f32 only; {} needs run.backend = \"cuda\", \"wgpu\" or \"flex\"",
+                p.name()
+            ),
+        );
+    }
+    if c.model.kind == ModelKind::Resnet {
+        return fail(
+            "run.precision",
+            format!(
+                "{} is not supported for model.kind = \"resnet\" (its batch-norm running statistics are kept in f32 and shared with the f32 weights); use \"f32\"",
+                p.name()
+            ),
+        );
+    }
     Ok(())
 }
 
@@ -349,6 +420,56 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(validate(&Config::default()).is_ok());
+    }
+
+    #[test]
+    fn devices_are_distinct_not_mixed_with_device_and_several_only_on_cuda() {
+        use crate::config::{BackendRequest, DeviceList};
+        let mut c = Config::default();
+        c.run.devices = DeviceList::Listed(vec![0, 1, 0]);
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "run.devices");
+        assert!(msg.contains("device 0 is listed twice"), "{msg}");
+        c.run.devices = DeviceList::Listed(vec![1]);
+        c.run.device = 2;
+        assert!(validate(&c).unwrap_err().1.contains("not both"));
+        c.run.device = 0;
+        assert!(validate(&c).is_ok(), "one listed device runs anywhere");
+        c.run.devices = DeviceList::All;
+        for backend in [
+            BackendRequest::Flex,
+            BackendRequest::Wgpu,
+            BackendRequest::Ndarray,
+        ] {
+            c.run.backend = backend;
+            let (key, msg) = validate(&c).unwrap_err();
+            assert_eq!(key, "run.devices");
+            assert!(msg.contains("runs on cuda"), "{msg}");
+        }
+        for backend in [BackendRequest::Cuda, BackendRequest::Auto] {
+            c.run.backend = backend;
+            assert!(validate(&c).is_ok());
+        }
+    }
+
+    #[test]
+    fn reduced_precision_is_refused_on_ndarray_and_for_resnet() {
+        use crate::config::{BackendRequest, ModelKind, Precision};
+        let mut c = Config::default();
+        c.run.precision = Precision::Bf16;
+        assert!(validate(&c).is_ok());
+        c.run.backend = BackendRequest::Ndarray;
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "run.precision");
+        assert!(msg.contains("ndarray computes in f32 only"), "{msg}");
+        c.run.backend = BackendRequest::Auto;
+        c.model.kind = ModelKind::Resnet;
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(
+            (key.as_str(), msg.contains("resnet")),
+            ("run.precision", true),
+            "{msg}"
+        );
     }
 
     #[test]

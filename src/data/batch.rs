@@ -29,11 +29,26 @@ impl HostBatch {
 pub trait Samples {
     /// Number of samples (windows for text, rows for tables, images for images).
     fn samples(&self) -> usize;
+
+    /// The samples in `range` (of `0..samples()`), in order, as a batch of their own (data
+    /// parallel training splits each batch across devices with it).
+    fn slice(&self, range: std::ops::Range<usize>) -> Self
+    where
+        Self: Sized;
 }
 
 impl Samples for HostBatch {
     fn samples(&self) -> usize {
         self.len()
+    }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        let per: usize = self.sample_shape.iter().product();
+        HostBatch {
+            features: self.features[range.start * per..range.end * per].to_vec(),
+            labels: self.labels[range].to_vec(),
+            sample_shape: self.sample_shape,
+        }
     }
 }
 

@@ -479,6 +479,20 @@ impl super::Samples for TableBatch {
             TableTargets::Unlabelled(n) => *n,
         }
     }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        let width = self.features.len() / self.samples().max(1);
+        let targets = match &self.targets {
+            TableTargets::Classes(c) => TableTargets::Classes(c[range.clone()].to_vec()),
+            TableTargets::Values(v) => TableTargets::Values(v[range.clone()].to_vec()),
+            TableTargets::Unlabelled(_) => TableTargets::Unlabelled(range.len()),
+        };
+        TableBatch {
+            features: self.features[range.start * width..range.end * width].to_vec(),
+            targets,
+            target: self.target,
+        }
+    }
 }
 
 impl BatchSource for TableRows {

@@ -268,6 +268,15 @@ impl super::Samples for TokenBatch {
     fn samples(&self) -> usize {
         self.inputs.len() / self.window.max(1)
     }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        let tokens = range.start * self.window..range.end * self.window;
+        TokenBatch {
+            inputs: self.inputs[tokens.clone()].to_vec(),
+            targets: self.targets[tokens].to_vec(),
+            window: self.window,
+        }
+    }
 }
 
 impl BatchSource for TextWindows {

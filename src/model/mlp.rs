@@ -58,7 +58,7 @@ impl<B: Backend> Trainable<B> for Mlp<B> {
             TensorData::new(batch.features.clone(), [rows, width]),
             device,
         );
-        let outputs = self.forward(x);
+        let outputs = self.forward(super::like_params(x, self));
         let labels = match &batch.targets {
             TableTargets::Values(v) => {
                 return Scores::Values {

@@ -15,7 +15,7 @@ pub use generate::{Sampling, draw, generate};
 pub use gpt::Gpt;
 pub use mlp::Mlp;
 pub use resnet::Resnet;
-pub use trainable::{Scores, Trainable};
+pub use trainable::{Scores, Trainable, like_params};
 
 use crate::config::{ModelConfig, ModelKind};
 use crate::data::HostBatch;
@@ -91,7 +91,7 @@ impl<B: Backend> Trainable<B> for Classifier<B> {
     fn score(&self, batch: &HostBatch, device: &B::Device) -> Scores<B> {
         let (images, labels) = device_batch::<B>(batch, device);
         Scores::Classes {
-            logits: self.forward(images),
+            logits: self.forward(like_params(images, self)),
             targets: labels,
         }
     }

@@ -2,8 +2,10 @@
 //! (classification, language modelling) or of predicted values (regression).
 
 use crate::data::{Samples, TargetScale};
+use burn::module::{ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
+use burn::tensor::{DType, FloatDType};
 
 /// A model's output on a batch with the targets, one row per prediction (a sample, or a token
 /// for language models).
@@ -42,6 +44,33 @@ impl<B: Backend> Scores<B> {
         }
     }
 
+    /// The same scores with the model's outputs in f32 (the loss of a bf16/f16 forward is
+    /// taken in f32); targets are f32 already.
+    pub fn in_f32(self) -> Self {
+        let f32 = |t: Tensor<B, 2>| {
+            if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.cast(FloatDType::F32)
+            }
+        };
+        match self {
+            Scores::Classes { logits, targets } => Scores::Classes {
+                logits: f32(logits),
+                targets,
+            },
+            Scores::Values {
+                predicted,
+                targets,
+                scale,
+            } => Scores::Values {
+                predicted: f32(predicted),
+                targets,
+                scale,
+            },
+        }
+    }
+
     /// Rows scored.
     pub fn rows(&self) -> usize {
         match self {
@@ -67,4 +96,26 @@ pub trait Trainable<B: Backend>: Module<B> {
     const LANGUAGE_MODEL: bool = false;
     /// Uploads `batch` to `device` and scores it (training or inference, per the backend).
     fn score(&self, batch: &Self::Batch, device: &B::Device) -> Scores<B>;
+}
+
+/// `x` in the float type of `module`'s parameters: inputs of a model cast to bf16/f16 for a
+/// mixed-precision step must be cast too (a no-op for f32 models).
+pub fn like_params<B: Backend, M: Module<B>, const D: usize>(
+    x: Tensor<B, D>,
+    module: &M,
+) -> Tensor<B, D> {
+    struct FirstDtype(Option<DType>);
+    impl<B: Backend> ModuleVisitor<B> for FirstDtype {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if self.0.is_none() {
+                self.0 = Some(param.val().dtype());
+            }
+        }
+    }
+    let mut first = FirstDtype(None);
+    module.visit(&mut first);
+    match first.0 {
+        Some(dtype) if dtype != x.dtype() => x.cast(dtype),
+        _ => x,
+    }
 }

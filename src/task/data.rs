@@ -10,7 +10,9 @@ use crate::data::{
     open_text_windows,
 };
 use crate::model::{Classifier, Gpt, Mlp, check_input};
-use crate::train::{self, FitOutcome, FitPorts, Fitted, ModelPlan, ModelSpec, TrainError};
+use crate::train::{
+    self, FitOutcome, FitPorts, Fitted, ModelPlan, ModelSpec, Replicas, TrainError,
+};
 use burn::tensor::backend::AutodiffBackend;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,7 +64,7 @@ impl TaskData {
         &self,
         cfg: &Config,
         backend: &str,
-        device: &B::Device,
+        replicas: &Replicas<B::Device>,
         resume: Option<&Snapshot>,
         ports: FitPorts<'_>,
     ) -> Result<FitOutcome, TrainError> {
@@ -74,7 +76,7 @@ impl TaskData {
         };
         match self {
             TaskData::Images(splits) => {
-                fit_images::<B>(cfg, splits, backend, device, resume, ports).map(|f| f.outcome)
+                fit_images::<B>(cfg, splits, backend, replicas, resume, ports).map(|f| f.outcome)
             }
             TaskData::Text(splits, vocab) => {
                 let plan = ModelPlan {
@@ -85,7 +87,7 @@ impl TaskData {
                     ),
                     build: |d: &B::Device| Gpt::<B>::new(&cfg.model.gpt, vocab.size(), d),
                 };
-                train::fit_model(cfg, plan, splits, backend, device, resume, ports)
+                train::fit_model(cfg, plan, splits, backend, replicas, resume, ports)
                     .map(|f| f.outcome)
             }
             TaskData::Table(splits, prep) => {
@@ -95,7 +97,7 @@ impl TaskData {
                     spec: flat_spec(features, outputs, assets),
                     build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, outputs, d),
                 };
-                train::fit_model(cfg, plan, splits, backend, device, resume, ports)
+                train::fit_model(cfg, plan, splits, backend, replicas, resume, ports)
                     .map(|f| f.outcome)
             }
         }
@@ -123,7 +125,7 @@ pub fn fit_images<B: AutodiffBackend>(
     cfg: &Config,
     data: &Splits,
     backend: &str,
-    device: &B::Device,
+    replicas: &Replicas<B::Device>,
     resume: Option<&Snapshot>,
     ports: FitPorts<'_>,
 ) -> Result<Fitted<Classifier<B>>, TrainError> {
@@ -139,7 +141,7 @@ pub fn fit_images<B: AutodiffBackend>(
         },
         build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
     };
-    train::fit_model(cfg, plan, data, backend, device, resume, ports)
+    train::fit_model(cfg, plan, data, backend, replicas, resume, ports)
 }
 
 /// One split or file of a task's data, to evaluate or score.

@@ -6,9 +6,9 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 /// Sums the squares of every parameter's gradient.
-struct SquaredNorm<'a, B: AutodiffBackend> {
-    grads: &'a GradientsParams,
-    sum: Option<Tensor<B::InnerBackend, 1>>,
+pub(super) struct SquaredNorm<'a, B: AutodiffBackend> {
+    pub(super) grads: &'a GradientsParams,
+    pub(super) sum: Option<Tensor<B::InnerBackend, 1>>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
@@ -24,9 +24,9 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
 }
 
 /// Multiplies every gradient by one device scalar.
-struct Rescale<'a, B: AutodiffBackend> {
-    grads: &'a mut GradientsParams,
-    factor: Tensor<B::InnerBackend, 1>,
+pub(super) struct Rescale<'a, B: AutodiffBackend> {
+    pub(super) grads: &'a mut GradientsParams,
+    pub(super) factor: Tensor<B::InnerBackend, 1>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for Rescale<'_, B> {

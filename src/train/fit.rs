@@ -2,10 +2,12 @@
 
 use super::accumulate::Accumulation;
 use super::cadence::{checkpoint_due, step_seed};
+use super::parallel::Replicas;
+use super::precision::{Compute, check_supported, initial_loss_scale, materialize};
 use super::record::model_from_bytes;
 use super::schedule::learning_rate;
 use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
-use super::step::{StepSettings, gradients, update};
+use super::step::{StepSettings, batch_gradients, update};
 use super::{
     AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, check_fits, count_params,
     evaluate, params_finite,
@@ -91,13 +93,14 @@ pub struct ModelPlan<F> {
     pub build: F,
 }
 
-/// Trains any `Trainable` model on splits of its batch source: the loop behind every task.
+/// Trains any `Trainable` model on splits of its batch source: the loop behind every task. The
+/// master weights live on the replicas' main device (the only one unless data parallel).
 pub fn fit_model<B, M, S, F>(
     cfg: &Config,
     plan: ModelPlan<F>,
     data: &Splits<S>,
     backend: &str,
-    device: &B::Device,
+    replicas: &Replicas<B::Device>,
     resume: Option<&Snapshot>,
     mut ports: FitPorts<'_>,
 ) -> Result<Fitted<M>, TrainError>
@@ -109,22 +112,35 @@ where
     F: FnOnce(&B::Device) -> M,
 {
     let spec = &plan.spec;
+    let device = replicas.main();
     let run = RunPlan::new(cfg, spec, data.train.len())?;
+    check_supported::<B>(cfg.run.precision, backend, device)?;
     B::seed(device, cfg.run.seed);
-    let model = (plan.build)(device); // parameters are allocated lazily, on first use
+    let model = (plan.build)(device); // lazily initialized: nothing is allocated yet
     let parameters = count_params(&model);
     if let Some(budget) = ports.memory_budget {
         check_fits(parameters, budget, &format!("model.{}", spec.kind))?;
+    }
+    if resume.is_none() {
+        // Initialized now, from the run's seed: replicas and cast copies must share the values.
+        materialize(&model);
     }
     let optim = AnyOptimizer::<B, M>::new(&cfg.train);
     let (mut model, mut optim, mut pos) = match resume {
         Some(snap) => restore(model, optim, snap, spec, device)?,
         None => (model, optim, Position::default()),
     };
+    // An f16 run keeps its scaler across a resume; other precisions have none.
+    pos.loss_scale =
+        initial_loss_scale(cfg.run.precision).map(|fresh| pos.loss_scale.unwrap_or(fresh));
     let t = &cfg.train;
+    let device_text = match replicas.all() {
+        [one] => format!("{one:?}"),
+        all => format!("{all:?}"),
+    };
     ports.observer.on_event(&Event::RunStarted {
         backend: backend.to_string(),
-        device: format!("{device:?}"),
+        device: device_text,
         parameters,
         train_samples: run.samples,
         steps_per_epoch: run.steps_per_epoch,
@@ -147,7 +163,7 @@ where
         ports.observer.on_event(&Event::EpochStarted { epoch });
         let started = Instant::now();
         let parts = (&mut optim, &mut pos, &mut pace, &mut ports);
-        let trained = train_epoch(&run, &data.train, model, parts, device)?;
+        let trained = train_epoch(&run, &data.train, model, parts, replicas)?;
         let parts = (&mut optim, &mut pos, &mut pace, &mut ports);
         model = match close_epoch(&run, data, trained, parts, &mut totals, started, device)? {
             EpochEnd::Completed { model, .. } => model,
@@ -322,7 +338,7 @@ fn train_epoch<B, M, S>(
     train: &std::sync::Arc<S>,
     mut model: M,
     (optim, pos, pace, ports): EpochParts<'_, '_, B, M>,
-    device: &B::Device,
+    replicas: &Replicas<B::Device>,
 ) -> Result<EpochEnd<M>, TrainError>
 where
     B: AutodiffBackend,
@@ -335,16 +351,20 @@ where
     let batches = BatchList::epoch(&run.batches, epoch, run.samples);
     for item in Loader::start(train.clone(), batches, pos.batch, run.loader) {
         let (i, batch) = item?;
-        B::seed(device, step_seed(cfg.run.seed, pos.global_step));
+        let seed = step_seed(cfg.run.seed, pos.global_step);
+        for (k, device) in replicas.all().iter().enumerate() {
+            B::seed(device, seed.wrapping_add(k as u64)); // dropout differs across shards
+        }
         let settings = StepSettings {
             lr: learning_rate(t, pos.global_step, run.total_steps),
             clip_norm: t.grad_clip_norm,
         };
         let weight = pace.accumulation.weight(i);
-        let (grads, loss) = gradients(&model, &batch, weight, device);
+        let compute = Compute::new(cfg.run.precision, pos.loss_scale.as_ref());
+        let (grads, loss) = batch_gradients(&model, &batch, weight, compute, replicas);
         window.push(loss);
         if let Some(grads) = pace.accumulation.add(&model, i, grads) {
-            model = update(model, optim, grads, settings);
+            model = update(model, optim, grads, settings, pos.loss_scale.as_mut())?;
         }
         (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
         samples += batch.samples();
@@ -459,6 +479,7 @@ fn restore<B: AutodiffBackend, M: AutodiffModule<B>>(
         metric: s.metric,
         best: s.best_metric,
         stale_epochs: s.epochs_without_improvement,
+        loss_scale: s.loss_scale,
     };
     Ok((model, optim, pos))
 }

@@ -38,6 +38,8 @@ pub struct Position {
     pub best: Option<f64>,
     /// Validations in a row since `best` last improved (early stopping counts them).
     pub stale_epochs: usize,
+    /// The f16 loss scaler's state (None unless `run.precision = "f16"`).
+    pub loss_scale: Option<crate::checkpoint::LossScaleState>,
 }
 
 /// What a checkpoint is made of.
@@ -84,6 +86,7 @@ pub fn snapshot<B: AutodiffBackend, M: AutodiffModule<B>>(
             epochs_without_improvement: pos.stale_epochs,
             tracker_run_id: tracker_run_id.to_string(),
             interrupted,
+            loss_scale: pos.loss_scale,
         },
         model: model_to_bytes(model)?,
         optimizer: optim.to_bytes()?,

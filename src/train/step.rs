@@ -1,8 +1,11 @@
 //! One optimization step, shared by `fit` and the benchmark so both time the same code; its
-//! two halves (gradients, update) also serve gradient accumulation.
+//! two halves (gradients, update) also serve gradient accumulation and data parallel.
 
-use super::AnyOptimizer;
 use super::clip::clip_grad_norm;
+use super::parallel::{Replicas, parallel_gradients};
+use super::precision::{Compute, advance_loss_scale, cast_params, unscale};
+use super::{AnyOptimizer, TrainError};
+use crate::checkpoint::LossScaleState;
 use crate::model::Trainable;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
@@ -28,57 +31,97 @@ pub struct StepSettings {
     pub clip_norm: f64,
 }
 
-/// Forward, loss, backward, optional clipping and the optimizer update on one batch.
+/// Forward, loss, backward, optional clipping and the optimizer update on one batch, on the
+/// replicas' devices, in the precision `scale` belongs to (f16 when it is Some).
 pub fn train_step<B, M>(
     model: M,
     optim: &mut AnyOptimizer<B, M>,
     batch: &M::Batch,
-    settings: StepSettings,
-    device: &B::Device,
-) -> StepOutput<B, M>
+    (settings, compute): (StepSettings, Compute),
+    replicas: &Replicas<B::Device>,
+    scale: Option<&mut LossScaleState>,
+) -> Result<StepOutput<B, M>, TrainError>
 where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let (grads, loss) = gradients(&model, batch, 1.0, device);
-    let model = update(model, optim, grads, settings);
-    StepOutput { model, loss }
+    let (grads, loss) = batch_gradients(&model, batch, 1.0, compute, replicas);
+    let model = update(model, optim, grads, settings, scale)?;
+    Ok(StepOutput { model, loss })
 }
 
-/// Forward and backward on one batch: the gradients of `weight * loss`, and the (unweighted,
-/// device-side) batch loss `[1]`.
+/// `gradients` on one device, or split across the replicas when they run data parallel.
+pub fn batch_gradients<B, M>(
+    model: &M,
+    batch: &M::Batch,
+    weight: f32,
+    compute: Compute,
+    replicas: &Replicas<B::Device>,
+) -> (GradientsParams, Tensor<B::InnerBackend, 1>)
+where
+    B: AutodiffBackend,
+    M: Trainable<B> + AutodiffModule<B>,
+{
+    if replicas.is_parallel() {
+        parallel_gradients(model, batch, weight, compute, replicas)
+    } else {
+        gradients(model, batch, weight, compute, replicas.main())
+    }
+}
+
+/// Forward and backward on one batch: the gradients of `weight * loss` (times the loss scale),
+/// and the (unweighted, device-side, f32) batch loss `[1]`. Under bf16/f16 the forward runs on
+/// a cast copy of the model and the loss is taken in f32.
 pub fn gradients<B, M>(
     model: &M,
     batch: &M::Batch,
     weight: f32,
+    compute: Compute,
     device: &B::Device,
 ) -> (GradientsParams, Tensor<B::InnerBackend, 1>)
 where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let loss = model.score(batch, device).loss(); // [1]
-    let grads = if weight == 1.0 {
+    let scores = match compute.dtype {
+        None => model.score(batch, device),
+        Some(dtype) => cast_params(model, dtype).score(batch, device).in_f32(),
+    };
+    let loss = scores.loss(); // [1]
+    let factor = weight * compute.loss_scale;
+    let grads = if factor == 1.0 {
         loss.backward()
     } else {
-        (loss.clone() * weight).backward()
+        (loss.clone() * factor).backward()
     };
     (GradientsParams::from_grads(grads, model), loss.inner())
 }
 
-/// Optional clipping by global norm, then the optimizer update.
+/// Unscaling and the overflow check (f16 only: an overflow skips the update and lowers the
+/// scale), optional clipping by global norm, then the optimizer update.
 pub fn update<B, M>(
     model: M,
     optim: &mut AnyOptimizer<B, M>,
     mut grads: GradientsParams,
     settings: StepSettings,
-) -> M
+    scale: Option<&mut LossScaleState>,
+) -> Result<M, TrainError>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
 {
+    if let Some(s) = scale {
+        let finite = unscale(&model, &mut grads, s.scale)?;
+        if !advance_loss_scale(s, finite) {
+            tracing::warn!(
+                loss_scale = s.scale,
+                "f16 gradients overflowed: update skipped, loss scale halved"
+            );
+            return Ok(model);
+        }
+    }
     if settings.clip_norm > 0.0 {
         clip_grad_norm(&model, &mut grads, settings.clip_norm);
     }
-    optim.step(settings.lr, model, grads)
+    Ok(optim.step(settings.lr, model, grads))
 }

@@ -18,6 +18,7 @@ mod mlflow_faults;
 mod mlflow_server;
 mod resume;
 mod runs_cli;
+mod scale;
 mod streaming;
 mod sweep;
 mod tasks;

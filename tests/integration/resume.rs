@@ -13,7 +13,7 @@ use trainer::config::Config;
 use trainer::data::{Splits, load_splits};
 use trainer::model::Classifier;
 use trainer::task::fit_images;
-use trainer::train::{Event, FitOutcome, FitPorts, Observer};
+use trainer::train::{Event, FitOutcome, FitPorts, Observer, Replicas};
 
 type B = Autodiff<Flex>;
 
@@ -67,8 +67,8 @@ fn run(
         tracker_run_id: String::new(),
         memory_budget: None,
     };
-    let fitted =
-        fit_images::<B>(cfg, data, "flex", &Default::default(), resume, ports).expect("fit runs");
+    let replicas = Replicas::one(Default::default());
+    let fitted = fit_images::<B>(cfg, data, "flex", &replicas, resume, ports).expect("fit runs");
     (step_losses(&obs.rec.0), fitted.outcome, fitted.model)
 }
 

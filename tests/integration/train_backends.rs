@@ -5,7 +5,7 @@ use burn::tensor::backend::AutodiffBackend;
 use trainer::config::{Config, ModelKind};
 use trainer::data::load_splits;
 use trainer::task::fit_images;
-use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
+use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Replicas, Split};
 
 /// Records every event.
 #[derive(Default)]
@@ -40,6 +40,15 @@ pub fn train<B: AutodiffBackend>(
     device: B::Device,
     cfg: &Config,
 ) -> (FitReport, Vec<Event>) {
+    train_on::<B>(backend, &Replicas::one(device), cfg)
+}
+
+/// Trains `cfg` to the end on the replicas' devices; returns the report and every event.
+pub fn train_on<B: AutodiffBackend>(
+    backend: &str,
+    replicas: &Replicas<B::Device>,
+    cfg: &Config,
+) -> (FitReport, Vec<Event>) {
     let data = load_splits(&cfg.data, cfg.run.seed).expect("bundled dataset loads");
     let mut rec = Recorder::default();
     let _serial = crate::common::train_lock();
@@ -51,7 +60,7 @@ pub fn train<B: AutodiffBackend>(
         memory_budget: None,
     };
     let fitted =
-        fit_images::<B>(cfg, &data, backend, &device, None, ports).expect("training succeeds");
+        fit_images::<B>(cfg, &data, backend, replicas, None, ports).expect("training succeeds");
     let FitOutcome::Finished(report) = fitted.outcome else {
         panic!("not interrupted, so it finishes")
     };
