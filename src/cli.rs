@@ -50,12 +50,9 @@ pub struct WarmupArgs {
     #[command(flatten)]
     /// Config file and overrides (the model, batch size and precision to warm up).
     pub config: ConfigArgs,
-    /// Backend (overrides `run.backend`).
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendRequest>,
-    /// GPU index for cuda/wgpu (overrides `run.device`).
-    #[arg(long)]
-    pub device: Option<usize>,
+    #[command(flatten)]
+    /// Backend and device.
+    pub placement: PlacementArgs,
     /// Float type of the forward/backward (overrides `run.precision`).
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
@@ -67,33 +64,46 @@ pub struct WarmupArgs {
 impl WarmupArgs {
     /// The dedicated flags as config overrides, applied after `--set`.
     pub fn flag_overrides(&self) -> Vec<Override> {
-        let mut v = placement_overrides(self.backend, self.device);
+        let mut v = self.placement.overrides();
         v.extend(self.precision.map(precision_override));
         v
     }
 }
 
-/// `--backend` and `--device` as config overrides.
-fn placement_overrides(backend: Option<BackendRequest>, device: Option<usize>) -> Vec<Override> {
-    let mut v = Vec::new();
-    if let Some(b) = backend {
-        let name = clap::ValueEnum::to_possible_value(&b)
-            .map(|p| p.get_name().to_string())
-            .unwrap_or_default();
-        v.push(Override::flag(
-            "--backend",
-            "run.backend",
-            toml::Value::String(name),
-        ));
+/// `--backend` and `--device` of `fit` and `warmup`.
+#[derive(Debug, clap::Args)]
+pub struct PlacementArgs {
+    /// Backend (overrides `run.backend`).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendRequest>,
+    /// GPU index for cuda/wgpu (overrides `run.device`).
+    #[arg(long)]
+    pub device: Option<usize>,
+}
+
+impl PlacementArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut v = Vec::new();
+        if let Some(b) = self.backend {
+            let name = clap::ValueEnum::to_possible_value(&b)
+                .map(|p| p.get_name().to_string())
+                .unwrap_or_default();
+            v.push(Override::flag(
+                "--backend",
+                "run.backend",
+                toml::Value::String(name),
+            ));
+        }
+        if let Some(d) = self.device {
+            v.push(Override::flag(
+                "--device",
+                "run.device",
+                toml::Value::Integer(d as i64),
+            ));
+        }
+        v
     }
-    if let Some(d) = device {
-        v.push(Override::flag(
-            "--device",
-            "run.device",
-            toml::Value::Integer(d as i64),
-        ));
-    }
-    v
 }
 
 /// `--precision` as a config override.
@@ -330,12 +340,9 @@ pub struct FitArgs {
     #[command(flatten)]
     /// Config file and overrides.
     pub config: ConfigArgs,
-    /// Backend (overrides `run.backend`).
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendRequest>,
-    /// GPU index for cuda/wgpu (overrides `run.device`).
-    #[arg(long)]
-    pub device: Option<usize>,
+    #[command(flatten)]
+    /// Backend and device.
+    pub placement: PlacementArgs,
     /// Data parallel over these CUDA devices: `all` or indices such as `0,1` (overrides
     /// `run.devices`).
     #[arg(long, value_name = "all|0,1,...", value_parser = DeviceList::parse_flag)]
@@ -396,7 +403,7 @@ pub struct BenchArgs {
 impl FitArgs {
     /// The dedicated flags as config overrides, applied after `--set`.
     pub fn flag_overrides(&self) -> Vec<Override> {
-        let mut v = placement_overrides(self.backend, self.device);
+        let mut v = self.placement.overrides();
         if let Some(d) = &self.devices {
             v.push(Override::flag("--devices", "run.devices", d.to_toml()));
         }

@@ -2,12 +2,12 @@
 
 use super::accumulate::Accumulation;
 use super::cadence::{checkpoint_due, step_seed};
-use super::parallel::Replicas;
+use super::parallel::{Replicas, batch_gradients};
 use super::precision::{Compute, check_supported, initial_loss_scale, materialize};
 use super::record::model_from_bytes;
 use super::schedule::learning_rate;
 use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
-use super::step::{StepSettings, batch_gradients, update};
+use super::step::{StepSettings, update};
 use super::{
     AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, check_fits, count_params,
     evaluate, params_finite,

@@ -22,7 +22,7 @@ pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_conf
 pub use events::{EndStatus, Event, Observer, Observers, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;
-pub use parallel::{Replicas, shard_sizes, sibling_device, split_batch};
+pub use parallel::{Replicas, batch_gradients, shard_sizes, sibling_device, split_batch};
 pub use params::{TRAINING_BYTES_PER_PARAM, check_fits, count_params, params_finite};
 pub use precision::{
     Compute, GROWTH_INTERVAL, INITIAL_LOSS_SCALE, cast_params, check_supported, compute_dtype,
@@ -32,9 +32,7 @@ pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
 pub use schedule::learning_rate;
 pub use snapshot::{ModelSpec, Position, SaveContext, snapshot};
-pub use step::{
-    StepOutput, StepSettings, batch_gradients, device_batch, gradients, train_step, update,
-};
+pub use step::{StepOutput, StepSettings, device_batch, gradients, train_step, update};
 
 /// Failures inside the training loop.
 #[derive(Debug, thiserror::Error)]

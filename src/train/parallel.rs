@@ -87,10 +87,10 @@ pub fn split_batch<T: Samples>(batch: &T, parts: usize) -> Vec<(T, f32)> {
         .collect()
 }
 
-/// `gradients` of `weight * loss` over the whole batch, computed shard by shard on the
-/// replicas (one thread per device) and summed on the main device; the batch loss (mean over
-/// its samples, unweighted) comes back on the main device too.
-pub fn parallel_gradients<B, M>(
+/// `gradients` of `weight * loss` over the whole batch: on the main device alone, or, when the
+/// replicas run data parallel, shard by shard (one thread per device) and summed on the main
+/// device; the batch loss (mean over its samples, unweighted) comes back on the main device.
+pub fn batch_gradients<B, M>(
     model: &M,
     batch: &M::Batch,
     weight: f32,
@@ -102,6 +102,9 @@ where
     M: Trainable<B> + AutodiffModule<B>,
 {
     let main = replicas.main();
+    if !replicas.is_parallel() {
+        return gradients(model, batch, weight, compute, main);
+    }
     let shards = split_batch(batch, replicas.all().len());
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = shards
@@ -197,7 +200,7 @@ mod tests {
         let (whole, loss) = gradients::<B, _>(&model, &batch, 0.5, Compute::F32, &device);
         let replicas = Replicas::parallel(vec![device; 3]).unwrap();
         let (split, split_loss) =
-            parallel_gradients::<B, _>(&model, &batch, 0.5, Compute::F32, &replicas);
+            batch_gradients::<B, _>(&model, &batch, 0.5, Compute::F32, &replicas);
         let (a, b) = (flat(&whole), flat(&split));
         assert!(
             !a.is_empty() && a.len() == b.len(),

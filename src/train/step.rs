@@ -2,7 +2,7 @@
 //! two halves (gradients, update) also serve gradient accumulation and data parallel.
 
 use super::clip::clip_grad_norm;
-use super::parallel::{Replicas, parallel_gradients};
+use super::parallel::{Replicas, batch_gradients};
 use super::precision::{Compute, advance_loss_scale, cast_params, unscale};
 use super::{AnyOptimizer, TrainError};
 use crate::checkpoint::LossScaleState;
@@ -48,25 +48,6 @@ where
     let (grads, loss) = batch_gradients(&model, batch, 1.0, compute, replicas);
     let model = update(model, optim, grads, settings, scale)?;
     Ok(StepOutput { model, loss })
-}
-
-/// `gradients` on one device, or split across the replicas when they run data parallel.
-pub fn batch_gradients<B, M>(
-    model: &M,
-    batch: &M::Batch,
-    weight: f32,
-    compute: Compute,
-    replicas: &Replicas<B::Device>,
-) -> (GradientsParams, Tensor<B::InnerBackend, 1>)
-where
-    B: AutodiffBackend,
-    M: Trainable<B> + AutodiffModule<B>,
-{
-    if replicas.is_parallel() {
-        parallel_gradients(model, batch, weight, compute, replicas)
-    } else {
-        gradients(model, batch, weight, compute, replicas.main())
-    }
 }
 
 /// Forward and backward on one batch: the gradients of `weight * loss` (times the loss scale),
