@@ -60,30 +60,33 @@ pub fn kernel_cache_location(
 
 /// Points CubeCL's kernel (PTX) and autotune caches at the trainer's directory, unless a CubeCL
 /// config file decides; must run before the first GPU tensor of the process (later calls and
-/// CPU-only builds change nothing). Returns where kernels are cached.
+/// CPU-only builds change nothing). Decided once per process; returns where kernels are cached.
 pub fn configure_kernel_cache() -> KernelCache {
+    static LOCATION: std::sync::OnceLock<KernelCache> = std::sync::OnceLock::new();
+    LOCATION.get_or_init(configure_once).clone()
+}
+
+/// Decides the location and configures CubeCL with it (the first call of the process).
+fn configure_once() -> KernelCache {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let location = kernel_cache_location(|k| std::env::var(k).ok(), &cwd);
     #[cfg(any(feature = "cuda", feature = "wgpu"))]
     if let KernelCache::Trainer(dir) = &location {
         use cubecl_runtime::config::cache::CacheConfig;
         use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                tracing::warn!(dir = %dir.display(), "kernel cache unavailable: {e}");
-                return;
-            }
-            // The defaults plus the CUBECL_* environment overrides, with our cache directory.
-            let mut cfg = CubeClRuntimeConfig::default().override_from_env();
-            cfg.compilation.cache = Some(CacheConfig::File(dir.clone()));
-            cfg.autotune.cache = CacheConfig::File(dir.clone());
-            // Refused (a panic inside CubeCL) only if the config was already read: keep that one.
-            let set = std::panic::catch_unwind(move || CubeClRuntimeConfig::set(cfg));
-            if set.is_err() {
-                tracing::warn!("kernel cache not configured: the GPU runtime had started");
-            }
-        });
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), "kernel cache unavailable: {e}");
+            return location;
+        }
+        // The defaults plus the CUBECL_* environment overrides, with our cache directory.
+        let mut cfg = CubeClRuntimeConfig::default().override_from_env();
+        cfg.compilation.cache = Some(CacheConfig::File(dir.clone()));
+        cfg.autotune.cache = CacheConfig::File(dir.clone());
+        // Refused (a panic inside CubeCL) only if the config was already read: keep that one.
+        let set = std::panic::catch_unwind(move || CubeClRuntimeConfig::set(cfg));
+        if set.is_err() {
+            tracing::warn!("kernel cache not configured: the GPU runtime had started");
+        }
     }
     location
 }

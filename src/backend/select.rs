@@ -69,15 +69,22 @@ pub struct Selection {
     pub parallel: Vec<usize>,
 }
 
-/// Resolves a request into a usable backend; `device` indexes the GPUs of the chosen kind.
-pub fn select(request: BackendRequest, device: usize) -> Result<Selection, BackendError> {
-    let explicit = |choice: Choice| {
-        let reason = format!("using {} on {} (requested)", choice.name(), choice.device());
-        Selection {
+impl Selection {
+    /// One device, no batch split.
+    pub fn one(choice: Choice, reason: String) -> Self {
+        Self {
             choice,
             reason,
             parallel: Vec::new(),
         }
+    }
+}
+
+/// Resolves a request into a usable backend; `device` indexes the GPUs of the chosen kind.
+pub fn select(request: BackendRequest, device: usize) -> Result<Selection, BackendError> {
+    let explicit = |choice: Choice| {
+        let reason = format!("using {} on {} (requested)", choice.name(), choice.device());
+        Selection::one(choice, reason)
     };
     match request {
         BackendRequest::Cuda => cuda(device).map(explicit),
@@ -102,11 +109,7 @@ pub fn select(request: BackendRequest, device: usize) -> Result<Selection, Backe
                             choice.device(),
                             skipped_text(&skipped)
                         );
-                        return Ok(Selection {
-                            choice,
-                            reason,
-                            parallel: Vec::new(),
-                        });
+                        return Ok(Selection::one(choice, reason));
                     }
                     Err(e) => skipped.push(format!("{name}: {}", short_reason(&e))),
                 }
@@ -118,11 +121,7 @@ pub fn select(request: BackendRequest, device: usize) -> Result<Selection, Backe
                 choice.device(),
                 skipped_text(&skipped)
             );
-            Ok(Selection {
-                choice,
-                reason,
-                parallel: Vec::new(),
-            })
+            Ok(Selection::one(choice, reason))
         }
     }
 }

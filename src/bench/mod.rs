@@ -7,7 +7,6 @@ mod checkpoint;
 pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint};
 
 use crate::backend::BackendJob;
-use crate::checkpoint::LossScaleState;
 use crate::config::{Config, Precision};
 use crate::data::{BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples};
 use crate::model::{Classifier, Gpt, Mlp, Trainable};
@@ -185,7 +184,7 @@ where
         lr: cfg.train.lr,
         clip_norm: cfg.train.grad_clip_norm,
     };
-    let mut step = |model: M, batch: &M::Batch, scale: &mut Option<LossScaleState>| {
+    let mut step = |model: M, batch: &M::Batch| {
         let compute = Compute::new(opt.precision, scale.as_ref());
         train_step(
             model,
@@ -199,7 +198,7 @@ where
     let t0 = Instant::now();
     for step_index in 0..warmup {
         let batch = next_batch()?;
-        model = step(model, &batch, &mut scale)?.model;
+        model = step(model, &batch)?.model;
         if step_index == 0 {
             sync("first step")?;
         }
@@ -213,7 +212,7 @@ where
         let t = Instant::now();
         let batch = next_batch()?;
         data_time += t.elapsed();
-        let out = step(model, &batch, &mut scale)?;
+        let out = step(model, &batch)?;
         model = out.model;
         loss_sum = Some(
             loss_sum.map_or(out.loss.clone(), |s: Tensor<B::InnerBackend, 1>| {

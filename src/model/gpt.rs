@@ -1,13 +1,12 @@
 //! Character-level GPT: token + position embeddings, pre-norm transformer blocks with causal
 //! self-attention and a GELU MLP, a final LayerNorm and a linear head over the vocabulary.
 
+use super::dropout::dropout;
+use super::gpt_blocks::causal_forward;
 use super::{Scores, Trainable};
 use crate::config::GptConfig;
 use crate::data::TokenBatch;
-use burn::nn::attention::generate_autoregressive_mask;
-use burn::nn::transformer::{
-    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
-};
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
     Linear, LinearConfig,
@@ -62,13 +61,11 @@ impl<B: Backend> Gpt<B> {
         let pos = Tensor::<B, 1, Int>::arange(0..t as i64, &device)
             .reshape([1, t])
             .repeat_dim(0, b);
-        let x = self
-            .dropout
-            .forward(self.tokens.forward(tokens) + self.positions.forward(pos));
-        let mask = generate_autoregressive_mask::<B>(b, t, &device);
-        let x = self
-            .blocks
-            .forward(TransformerEncoderInput::new(x).mask_attn(mask));
+        let x = dropout(
+            &self.dropout,
+            self.tokens.forward(tokens) + self.positions.forward(pos),
+        );
+        let x = causal_forward(&self.blocks, x);
         self.head.forward(self.norm.forward(x))
     }
 }

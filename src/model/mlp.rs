@@ -1,5 +1,6 @@
 //! Multi-layer perceptron: Linear -> ReLU -> Dropout, repeated, then a Linear head.
 
+use super::dropout::dropout;
 use super::{Scores, Trainable};
 use crate::config::MlpConfig;
 use crate::data::{Samples, TableBatch, TableTargets};
@@ -39,8 +40,7 @@ impl<B: Backend> Mlp<B> {
             .split_last()
             .expect("an MLP has at least one layer");
         let x = hidden.iter().fold(x, |x, layer| {
-            self.dropout
-                .forward(self.activation.forward(layer.forward(x)))
+            dropout(&self.dropout, self.activation.forward(layer.forward(x)))
         });
         head.forward(x)
     }

@@ -2,9 +2,11 @@
 //! the tabular MLP and the character-level GPT; each is `Trainable` on its own kind of batch.
 
 mod cnn;
+mod dropout;
 mod export;
 mod generate;
 mod gpt;
+mod gpt_blocks;
 mod mlp;
 mod resnet;
 mod trainable;

@@ -102,25 +102,33 @@ pub fn advance_loss_scale(s: &mut LossScaleState, grads_finite: bool) -> bool {
     true
 }
 
-/// Divides the (loss-scaled) `grads` by `scale` and reports whether every one is finite; one
-/// read-back (a device sync) per update.
+/// Divides the (loss-scaled) `grads` by `scale` and, when `clip_norm > 0`, clips them to that
+/// global L2 norm in the same pass (the overflow check has read the norm back already).
+/// Reports whether every gradient is finite; one read-back (a device sync) per update.
 pub fn unscale<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
     scale: f64,
+    clip_norm: f64,
 ) -> Result<bool, TrainError> {
     let mut norm = SquaredNorm::<B> { grads, sum: None };
     model.visit(&mut norm);
     let Some(squared) = norm.sum else {
         return Ok(true);
     };
-    let finite = super::read_scalar(Some(squared))?.is_finite();
-    if finite {
-        let device = model.devices().into_iter().next().unwrap_or_default();
-        let factor = Tensor::<B::InnerBackend, 1>::from_floats([(1.0 / scale) as f32], &device);
-        model.visit(&mut Rescale::<B> { grads, factor });
+    let device = squared.device();
+    let squared = super::read_scalar(Some(squared))?;
+    if !squared.is_finite() {
+        return Ok(false);
     }
-    Ok(finite)
+    let mut factor = 1.0 / scale;
+    if clip_norm > 0.0 {
+        // clip_grad_norm's factor, on the unscaled norm.
+        factor *= (clip_norm / (squared.sqrt() / scale + 1e-6)).min(1.0);
+    }
+    let factor = Tensor::<B::InnerBackend, 1>::from_floats([factor as f32], &device);
+    model.visit(&mut Rescale::<B> { grads, factor });
+    Ok(true)
 }
 
 /// A copy of `model` with every float parameter cast to `dtype` inside the autodiff graph: the
@@ -234,9 +242,20 @@ mod tests {
         };
         let want = read(&grads_times(1.0));
         let mut scaled = grads_times(1024.0);
-        assert!(unscale(&layer, &mut scaled, 1024.0).unwrap());
+        assert!(unscale(&layer, &mut scaled, 1024.0, 0.0).unwrap());
         assert_eq!(read(&scaled), want);
         let mut overflow = grads_times(f32::INFINITY);
-        assert!(!unscale(&layer, &mut overflow, 1024.0).unwrap());
+        assert!(!unscale(&layer, &mut overflow, 1024.0, 0.0).unwrap());
+        // Clipping in the same pass equals unscaling, then clip_grad_norm.
+        let mut once = grads_times(1024.0);
+        assert!(unscale(&layer, &mut once, 1024.0, 0.5).unwrap());
+        let mut twice = grads_times(1.0);
+        crate::train::clip::clip_grad_norm(&layer, &mut twice, 0.5);
+        let (a, b) = (read(&once), read(&twice));
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5),
+            "{a:?} vs {b:?}"
+        );
+        assert_ne!(a, want, "the clip applied");
     }
 }

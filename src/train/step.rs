@@ -92,7 +92,8 @@ where
     M: AutodiffModule<B>,
 {
     if let Some(s) = scale {
-        let finite = unscale(&model, &mut grads, s.scale)?;
+        // Unscales and clips in one pass.
+        let finite = unscale(&model, &mut grads, s.scale, settings.clip_norm)?;
         if !advance_loss_scale(s, finite) {
             tracing::warn!(
                 loss_scale = s.scale,
@@ -100,8 +101,7 @@ where
             );
             return Ok(model);
         }
-    }
-    if settings.clip_norm > 0.0 {
+    } else if settings.clip_norm > 0.0 {
         clip_grad_norm(&model, &mut grads, settings.clip_norm);
     }
     Ok(optim.step(settings.lr, model, grads))
