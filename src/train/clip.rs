@@ -38,6 +38,10 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Rescale<'_, B> {
     }
 }
 
+/// Added to the norm before dividing (PyTorch's `clip_grad_norm_` uses the same), so a zero
+/// gradient clips to zero rather than NaN. Shared with the f16 path's fused unscale + clip.
+pub(super) const CLIP_EPSILON: f64 = 1e-6;
+
 /// Scales `grads` so their global L2 norm is at most `max_norm` (unchanged when below).
 pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
@@ -47,7 +51,7 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     let mut norm = SquaredNorm::<B> { grads, sum: None };
     model.visit(&mut norm);
     let Some(squared) = norm.sum else { return };
-    let factor = (squared.sqrt().add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
+    let factor = (squared.sqrt().add_scalar(CLIP_EPSILON).recip() * max_norm).clamp_max(1.0);
     model.visit(&mut Rescale::<B> { grads, factor });
 }
 

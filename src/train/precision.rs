@@ -3,7 +3,7 @@
 //! scaling for f16 (PyTorch's `autocast` + `GradScaler`, as the loop needs them).
 
 use super::TrainError;
-use super::clip::{Rescale, SquaredNorm};
+use super::clip::{CLIP_EPSILON, Rescale, SquaredNorm};
 use crate::checkpoint::LossScaleState;
 use crate::config::Precision;
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
@@ -124,7 +124,7 @@ pub fn unscale<B: AutodiffBackend, M: AutodiffModule<B>>(
     let mut factor = 1.0 / scale;
     if clip_norm > 0.0 {
         // clip_grad_norm's factor, on the unscaled norm.
-        factor *= (clip_norm / (squared.sqrt() / scale + 1e-6)).min(1.0);
+        factor *= (clip_norm / (squared.sqrt() / scale + CLIP_EPSILON)).min(1.0);
     }
     let factor = Tensor::<B::InnerBackend, 1>::from_floats([factor as f32], &device);
     model.visit(&mut Rescale::<B> { grads, factor });
