@@ -2,6 +2,7 @@
 //! dense hidden layer, dropout, dense head. Tensor names match that module.
 
 use super::dropout::dropout;
+use super::host_conv::conv2d;
 use crate::config::CnnConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -47,8 +48,8 @@ impl<B: Backend> Cnn<B> {
 
     /// Logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self.activation.forward(self.conv1.forward(x)); // [b, c1, h-2, w-2]
-        let x = self.activation.forward(self.conv2.forward(x)); // [b, c2, h-4, w-4]
+        let x = self.activation.forward(conv2d(&self.conv1, x)); // [b, c1, h-2, w-2]
+        let x = self.activation.forward(conv2d(&self.conv2, x)); // [b, c2, h-4, w-4]
         let x = dropout(&self.dropout1, self.pool.forward(x)); // [b, c2, (h-4)/2, (w-4)/2]
         let x = self.activation.forward(self.fc1.forward(x.flatten(1, 3))); // [b, fc_hidden]
         self.fc2.forward(dropout(&self.dropout2, x)) // [b, classes]

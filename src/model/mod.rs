@@ -7,6 +7,8 @@ mod export;
 mod generate;
 mod gpt;
 mod gpt_blocks;
+mod host_conv;
+mod im2col;
 mod mlp;
 mod resnet;
 mod trainable;

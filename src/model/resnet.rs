@@ -3,6 +3,7 @@
 //! pooling and a linear head. Tensor names are torchvision's (`layer1.0.conv1.weight`,
 //! `bn1.running_mean`), except the shortcut projection: `downsample.conv` / `downsample.bn`.
 
+use super::host_conv::conv2d;
 use crate::config::ResnetConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
@@ -56,13 +57,13 @@ impl<B: Backend> BasicBlock<B> {
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let shortcut = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
         let y = self
             .activation
-            .forward(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+            .forward(self.bn1.forward(conv2d(&self.conv1, x)));
+        let y = self.bn2.forward(conv2d(&self.conv2, y));
         self.activation.forward(y + shortcut)
     }
 }
@@ -111,7 +112,7 @@ impl<B: Backend> Resnet<B> {
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = self
             .activation
-            .forward(self.bn1.forward(self.conv1.forward(x)));
+            .forward(self.bn1.forward(conv2d(&self.conv1, x)));
         let x = [&self.layer1, &self.layer2, &self.layer3]
             .into_iter()
             .flatten()

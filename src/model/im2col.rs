@@ -1,0 +1,228 @@
+//! Host-side `im2col` for one image of a 2-D convolution (`groups = 1`).
+//!
+//! `cols` is `[channels * kh * kw, out_h * out_w]`, row `(c * kh + i) * kw + j` holding input
+//! pixel `(c, oh * sh + i * dh - ph, ow * sw + j * dw - pw)` (0 outside the image) at column
+//! `oh * out_w + ow`: the layout where a convolution is `weight[co, K] @ cols[K, L]`.
+
+/// Shape of one 2-D convolution over one image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input channels.
+    pub channels: usize,
+    /// Input `[height, width]`.
+    pub input: [usize; 2],
+    /// Kernel `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// Stride `[sh, sw]`.
+    pub stride: [usize; 2],
+    /// Zero padding on each side `[ph, pw]`.
+    pub padding: [usize; 2],
+    /// Dilation `[dh, dw]`.
+    pub dilation: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output `[out_h, out_w]` (0 where the kernel does not fit).
+    pub fn output(&self) -> [usize; 2] {
+        [0, 1].map(|a| {
+            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
+            let padded = self.input[a] + 2 * self.padding[a];
+            if padded < span {
+                0
+            } else {
+                (padded - span) / self.stride[a] + 1
+            }
+        })
+    }
+
+    /// Rows of `cols`: `channels * kh * kw`.
+    pub fn patch_len(&self) -> usize {
+        self.channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Columns of `cols`: `out_h * out_w`.
+    pub fn positions(&self) -> usize {
+        let [oh, ow] = self.output();
+        oh * ow
+    }
+
+    /// Elements of one input image: `channels * height * width`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.input[0] * self.input[1]
+    }
+
+    /// For kernel offset `k` along axis `a`: the outputs `lo..hi` whose input index lies inside
+    /// the image, and the input index of output 0 (`-padding + k * dilation`, may be negative).
+    fn valid(&self, a: usize, k: usize) -> (usize, usize, isize) {
+        let out = self.output()[a] as isize;
+        let stride = self.stride[a] as isize;
+        let offset = (k * self.dilation[a]) as isize - self.padding[a] as isize;
+        let len = self.input[a] as isize;
+        let lo = if offset >= 0 {
+            0
+        } else {
+            (-offset + stride - 1) / stride
+        };
+        let hi = if len - offset <= 0 {
+            0
+        } else {
+            ((len - offset + stride - 1) / stride).min(out)
+        };
+        (lo as usize, hi.max(lo) as usize, offset)
+    }
+}
+
+/// Fills `cols` (`patch_len * positions`) from one image (`image_len`, `[c, h, w]`).
+pub fn im2col(geo: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
+    let [_, out_w] = geo.output();
+    let sw = geo.stride[1];
+    for (r, row) in cols.chunks_mut(geo.positions()).enumerate() {
+        let plan = RowPlan::new(geo, r);
+        for (oh, line) in row.chunks_mut(out_w).enumerate() {
+            let Some(start) = plan.first_input(oh) else {
+                line.fill(0.0);
+                continue;
+            };
+            let (lo, hi) = plan.columns;
+            line[..lo].fill(0.0);
+            line[hi..].fill(0.0);
+            let inside = &mut line[lo..hi];
+            if sw == 1 {
+                inside.copy_from_slice(&image[start..start + inside.len()]);
+            } else {
+                for (k, v) in inside.iter_mut().enumerate() {
+                    *v = image[start + k * sw];
+                }
+            }
+        }
+    }
+}
+
+/// Where row `(c, i, j)` of `cols` reads the image.
+struct RowPlan {
+    /// Output rows inside the image vertically, and the input row of output row 0.
+    rows: (usize, usize, isize),
+    /// Output columns inside the image horizontally.
+    columns: (usize, usize),
+    /// Image index of (channel `c`, row 0, the input column of output column `columns.0`).
+    base: usize,
+    /// Image row length and vertical stride.
+    width: usize,
+    stride_h: usize,
+}
+
+impl RowPlan {
+    fn new(geo: &ConvGeometry, r: usize) -> Self {
+        let [kh, kw] = geo.kernel;
+        let [h, w] = geo.input;
+        let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let rows = geo.valid(0, i);
+        let (w_lo, w_hi, w_off) = geo.valid(1, j);
+        // For w_lo < w_hi the input column is inside the image by `valid`'s bounds.
+        let first_column = ((w_lo * geo.stride[1]) as isize + w_off).max(0) as usize;
+        Self {
+            rows,
+            columns: (w_lo, w_hi),
+            base: c * h * w + first_column,
+            width: w,
+            stride_h: geo.stride[0],
+        }
+    }
+
+    /// Image index of output row `oh`'s first inside column; `None` where the row reads only
+    /// padding.
+    fn first_input(&self, oh: usize) -> Option<usize> {
+        let (lo, hi, offset) = self.rows;
+        if oh < lo || oh >= hi || self.columns.0 >= self.columns.1 {
+            return None;
+        }
+        // Inside the image by `valid`'s bounds.
+        let ih = ((oh * self.stride_h) as isize + offset) as usize;
+        Some(self.base + ih * self.width)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// im2col by the definition, element by element.
+    fn reference(geo: &ConvGeometry, image: &[f32]) -> Vec<f32> {
+        let [oh_n, ow_n] = geo.output();
+        let [kh, kw] = geo.kernel;
+        let [h, w] = geo.input;
+        let mut cols = Vec::new();
+        for c in 0..geo.channels {
+            for i in 0..kh {
+                for j in 0..kw {
+                    for oh in 0..oh_n {
+                        for ow in 0..ow_n {
+                            let ih = (oh * geo.stride[0] + i * geo.dilation[0]) as isize
+                                - geo.padding[0] as isize;
+                            let iw = (ow * geo.stride[1] + j * geo.dilation[1]) as isize
+                                - geo.padding[1] as isize;
+                            let inside =
+                                (0..h as isize).contains(&ih) && (0..w as isize).contains(&iw);
+                            cols.push(if inside {
+                                image[(c * h + ih as usize) * w + iw as usize]
+                            } else {
+                                0.0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+
+    fn geometries() -> Vec<ConvGeometry> {
+        let mut all = Vec::new();
+        for (stride, padding, dilation) in [
+            ([1, 1], [0, 0], [1, 1]),
+            ([2, 2], [1, 1], [1, 1]),
+            ([1, 2], [2, 1], [2, 1]),
+            ([3, 1], [0, 3], [1, 2]),
+        ] {
+            all.push(ConvGeometry {
+                channels: 2,
+                input: [7, 6],
+                kernel: [3, 2],
+                stride,
+                padding,
+                dilation,
+            });
+        }
+        all
+    }
+
+    #[test]
+    fn im2col_matches_the_definition() {
+        for geo in geometries() {
+            let image: Vec<f32> = (0..geo.image_len()).map(|v| v as f32 + 1.0).collect();
+            // Garbage in `cols` must be overwritten, padding included.
+            let mut cols = vec![f32::NAN; geo.patch_len() * geo.positions()];
+            im2col(&geo, &image, &mut cols);
+            assert_eq!(cols, reference(&geo, &image), "{geo:?}");
+        }
+    }
+
+    #[test]
+    fn output_size_follows_the_convolution_formula() {
+        let geo = ConvGeometry {
+            channels: 1,
+            input: [28, 28],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        assert_eq!(geo.output(), [26, 26]);
+        let strided = ConvGeometry {
+            stride: [2, 2],
+            padding: [1, 1],
+            ..geo
+        };
+        assert_eq!(strided.output(), [14, 14]);
+    }
+}
