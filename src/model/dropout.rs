@@ -8,6 +8,7 @@
 //! fills the mask with xoshiro256++ (`rand`'s `SmallRng`), two elements per 64-bit draw. GPU
 //! backends keep Burn's on-device sampling: a host mask would be an upload per call.
 
+use super::host_backend::host_autodiff;
 use burn::nn::Dropout;
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -17,10 +18,10 @@ use rand::{Rng, SeedableRng};
 /// `layer.forward(x)`: while training (autodiff), zeroes each element with probability
 /// `layer.prob` and scales the others by `1 / (1 - prob)`; the identity otherwise.
 pub fn dropout<B: Backend, const D: usize>(layer: &Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
-    let device = x.device();
-    if layer.prob == 0.0 || !B::ad_enabled(&device) || !host_memory::<B>(&device) {
+    if layer.prob == 0.0 || !host_autodiff::<B>() {
         return layer.forward(x);
     }
+    let device = x.device();
     let mask = host_mask(x.shape(), layer.prob, draw_seed::<B>(&device));
     let mask = Tensor::<B, D>::from_data(mask, &device);
     let mask = if mask.dtype() == x.dtype() {
@@ -29,16 +30,6 @@ pub fn dropout<B: Backend, const D: usize>(layer: &Dropout, x: Tensor<B, D>) -> 
         mask.cast(x.dtype())
     };
     x * mask
-}
-
-/// Whether `B` keeps its tensors in host memory (flex or ndarray, under autodiff or not).
-fn host_memory<B: Backend>(device: &B::Device) -> bool {
-    let name = B::name(device);
-    let inner = name
-        .strip_prefix("autodiff<")
-        .and_then(|n| n.strip_suffix('>'))
-        .unwrap_or(&name);
-    matches!(inner, "flex" | "ndarray")
 }
 
 /// A 60-bit seed from the backend's generator (two 30-bit draws: ints may be i32), so

@@ -13,6 +13,7 @@
 //! backend, dtype, grouped or asymmetrically padded convolution goes through Burn's
 //! `Conv2d::forward` unchanged; the module and its record are Burn's either way.
 
+use super::host_backend::is_autodiff_of;
 use super::im2col::{ConvGeometry, im2col};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
@@ -26,7 +27,7 @@ use burn::prelude::*;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{DType, TensorPrimitive};
 use rayon::prelude::*;
-use std::any::{Any, TypeId};
+use std::any::Any;
 
 /// Columns built per chunk of samples in the backward, at most: 16 MiB of f32, under the
 /// trainer's 32 MiB `mmap` threshold (`host_memory.rs`), so the buffer is reused, not faulted in.
@@ -75,7 +76,7 @@ fn on_host<B: Backend, I: Backend>(
     x: &Tensor<B, 4>,
     geo: ConvGeometry,
 ) -> Option<Tensor<B, 4>> {
-    if TypeId::of::<B>() != TypeId::of::<Autodiff<I>>() {
+    if !is_autodiff_of::<B, I>() {
         return None;
     }
     let primitive = |t: Tensor<B, 4>| t.into_primitive().tensor();
@@ -87,7 +88,7 @@ fn on_host<B: Backend, I: Backend>(
         )?),
         None => None,
     };
-    let options = ConvOptions::new(geo.stride, geo.padding, geo.dilation, 1);
+    let options = conv_options(&geo);
     let y = match bias {
         Some(bias) => record(
             HostConv2d
@@ -114,6 +115,11 @@ fn on_host<B: Backend, I: Backend>(
     };
     let y = cast::<_, FloatTensor<B>>(y)?;
     Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+}
+
+/// Burn's options for `geo`'s convolution (one group).
+fn conv_options(geo: &ConvGeometry) -> ConvOptions<2> {
+    ConvOptions::new(geo.stride, geo.padding, geo.dilation, 1)
 }
 
 /// `value` as `U` when it is one (a checked `TypeId` downcast), else `None`.
@@ -195,12 +201,13 @@ fn gradients<I: Backend>(
     geo: ConvGeometry,
     [want_x, want_weight, want_bias]: [bool; 3],
 ) -> Grads<I> {
-    let options = ConvOptions::new(geo.stride, geo.padding, geo.dilation, 1);
+    let options = conv_options(&geo);
     let tensor = |p: FloatTensor<I>| Tensor::<I, 4>::from_primitive(TensorPrimitive::Float(p));
     let bias_grad = want_bias.then(|| {
-        let [n, co, h, w] = tensor(grad.clone()).dims();
-        let rows = tensor(grad.clone()).reshape([n, co, h * w]);
-        rows.sum_dim(2)
+        let grad = tensor(grad.clone());
+        let [n, co, h, w] = grad.dims();
+        grad.reshape([n, co, h * w])
+            .sum_dim(2)
             .sum_dim(0)
             .reshape([co])
             .into_primitive()

@@ -7,6 +7,7 @@ mod export;
 mod generate;
 mod gpt;
 mod gpt_blocks;
+mod host_backend;
 mod host_conv;
 mod im2col;
 mod mlp;
