@@ -8,8 +8,12 @@
 //! attends through a column slice of the projections, which matmul reads in place. Same math,
 //! same dropout sites.
 
+use super::causal_attention::AttentionShape;
 use super::dropout::dropout;
+use super::host_attention;
+use super::host_gelu;
 use burn::nn::Linear;
+use burn::nn::activation::Activation;
 use burn::nn::attention::{MultiHeadAttention, generate_autoregressive_mask};
 use burn::nn::transformer::{PositionWiseFeedForward, TransformerEncoder, TransformerEncoderLayer};
 use burn::prelude::*;
@@ -55,8 +59,27 @@ fn attention<B: Backend>(
 ) -> Tensor<B, 2> {
     let (heads, d_k) = (mha.n_heads, mha.d_k);
     let d = heads * d_k;
-    let project = |linear: &Linear<B>| linear.forward(h.clone()).reshape([b, t, d]);
-    let (q, k, v) = (project(&mha.query), project(&mha.key), project(&mha.value));
+    let rows = |linear: &Linear<B>| linear.forward(h.clone());
+    let (q, k, v) = (rows(&mha.query), rows(&mha.key), rows(&mha.value));
+    // The host op has no score dropout and no quiet softmax: those keep the composed path.
+    let plain = !mha.quiet_softmax && (mha.dropout.prob == 0.0 || !B::ad_enabled(&h.device()));
+    let shape = AttentionShape {
+        batch: b,
+        t,
+        heads,
+        d_k,
+    };
+    if let Some(context) = plain
+        .then(|| host_attention::causal([&q, &k, &v], shape))
+        .flatten()
+    {
+        return mha.output.forward(context);
+    }
+    let (q, k, v) = (
+        q.reshape([b, t, d]),
+        k.reshape([b, t, d]),
+        v.reshape([b, t, d]),
+    );
     let root_d_k = (d_k as f64).sqrt();
     let contexts = (0..heads)
         .map(|i| {
@@ -80,7 +103,11 @@ fn attention<B: Backend>(
 
 /// The position-wise feed-forward on rows.
 fn feed_forward<B: Backend>(pwff: &PositionWiseFeedForward<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let x = pwff.activation.forward(pwff.linear_inner.forward(x));
+    let x = pwff.linear_inner.forward(x);
+    let x = match &pwff.activation {
+        Activation::Gelu(layer) => host_gelu::gelu(layer, x),
+        other => other.forward(x),
+    };
     pwff.linear_outer.forward(dropout(&pwff.dropout, x))
 }
 

@@ -1,9 +1,12 @@
 //! Which backend a model runs on, for the paths that only pay off where tensors live in host
-//! memory (host dropout masks, the convolution's host weight gradient).
+//! memory (host dropout masks, the host convolution and attention ops), and the moves between
+//! a backend's tensors and host `f32` vectors that those paths make.
 
 use burn::backend::Autodiff;
 use burn::prelude::*;
-use std::any::TypeId;
+use burn::tensor::TensorPrimitive;
+use burn::tensor::ops::FloatTensor;
+use std::any::{Any, TypeId};
 
 /// Whether `B` is `Autodiff<I>` (without gradient checkpointing, as every trainer run is).
 pub fn is_autodiff_of<B: Backend, I: Backend>() -> bool {
@@ -21,4 +24,32 @@ pub fn host_autodiff<B: Backend>() -> bool {
         return true;
     }
     false
+}
+
+/// `value` as `U` when it is one (a checked `TypeId` downcast), else `None`.
+pub fn cast<T: 'static, U: 'static>(value: T) -> Option<U> {
+    (Box::new(value) as Box<dyn Any>)
+        .downcast::<U>()
+        .ok()
+        .map(|u| *u)
+}
+
+/// A float tensor's elements as a host `f32` vector (a copy only where the tensor is shared or
+/// strided); `None` if they are not f32.
+pub fn host_vec<I: Backend, const D: usize>(tensor: FloatTensor<I>) -> Option<Vec<f32>> {
+    Tensor::<I, D>::from_primitive(TensorPrimitive::Float(tensor))
+        .into_data()
+        .into_vec::<f32>()
+        .ok()
+}
+
+/// A host `f32` vector as a float tensor of `shape` on `device`.
+pub fn from_host<I: Backend, const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &I::Device,
+) -> FloatTensor<I> {
+    Tensor::<I, D>::from_data(TensorData::new(values, shape), device)
+        .into_primitive()
+        .tensor()
 }

@@ -1,22 +1,20 @@
-//! 2-D convolution whose weight gradient is `im2col` + matmul where tensors live in host memory.
+//! 2-D convolution on host memory: forward and gradients as per-sample `im2col` + matmul.
 //!
 //! Burn 0.21's default `conv2d_weight_backward` (which flex and ndarray use) convolves the
-//! batch-swapped input with the batch-swapped output gradient: two element-by-element strided
-//! copies, then a convolution with an output-sized kernel. On flex that was ~76 ms of the MNIST
-//! CNN's ~190 ms step for its second convolution alone, against ~11 ms in PyTorch
-//! (`benches/results/2026-12-02-cpu-conv-backward/`). Under `Autodiff<Flex>` and
-//! `Autodiff<NdArray>`, [`conv2d`] records its own autodiff op instead: the forward and the
-//! input gradient are the backend's own; the weight gradient builds the input's columns
-//! (`im2col`) per chunk of samples and takes one batched matmul with the output gradient.
-//! (An input gradient as `weightᵀ @ grad` + `col2im` was slower than flex's transposed
-//! convolution: its `[batch, K, L]` product is written to memory and read back.) Every other
-//! backend, dtype, grouped or asymmetrically padded convolution goes through Burn's
-//! `Conv2d::forward` unchanged; the module and its record are Burn's either way.
+//! batch-swapped input with the batch-swapped output gradient through element-by-element
+//! strided copies, and flex's forward and transposed convolutions loop over the samples on one
+//! thread around a matmul (`benches/results/2026-12-02-cpu-conv-backward/`,
+//! `benches/results/2026-12-03-cpu-host-conv-attention/`). Under `Autodiff<Flex>` and
+//! `Autodiff<NdArray>`, [`conv2d`] records its own autodiff op instead, whose forward and
+//! gradients are [`conv_gemm`](super::conv_gemm)'s: one rayon task per sample, the columns in
+//! that core's cache. Every other backend, dtype, grouped or asymmetrically padded convolution
+//! goes through Burn's `Conv2d::forward` unchanged; the module and its record are Burn's either
+//! way.
 
-use super::host_backend::is_autodiff_of;
-use super::im2col::{ConvGeometry, im2col};
+use super::conv_gemm;
+use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use super::im2col::ConvGeometry;
 use burn::backend::Autodiff;
-use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -24,16 +22,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, TensorPrimitive};
-use rayon::prelude::*;
-use std::any::Any;
+use std::sync::Arc;
 
-/// Columns built per chunk of samples in the backward, at most: 16 MiB of f32, under the
-/// trainer's 32 MiB `mmap` threshold (`host_memory.rs`), so the buffer is reused, not faulted in.
-const CHUNK_ELEMENTS: usize = 4 << 20;
-
-/// `layer.forward(x)`, with the host backward above where it applies.
+/// `layer.forward(x)`, by the host op above where it applies.
 pub fn conv2d<B: Backend>(layer: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     if let Some(geo) = host_geometry(layer, &x) {
         #[cfg(feature = "flex")]
@@ -88,179 +81,113 @@ fn on_host<B: Backend, I: Backend>(
         )?),
         None => None,
     };
-    let options = conv_options(&geo);
-    let y = match bias {
+    let shape =
+        Tensor::<I, 4>::from_primitive(TensorPrimitive::Float(weight.primitive.clone())).dims();
+    let device = I::float_device(&x.primitive);
+    let images = Arc::new(host_vec::<I, 4>(x.primitive.clone())?);
+    let weights = Arc::new(host_vec::<I, 4>(weight.primitive.clone())?);
+    let biases = match &bias {
+        Some(b) => Some(host_vec::<I, 1>(b.primitive.clone())?),
+        None => None,
+    };
+    let y = conv_gemm::forward(&geo, &images, &weights, biases.as_deref());
+    let [batch, out] = [images.len() / geo.image_len(), shape[0]];
+    let [out_h, out_w] = geo.output();
+    let y = from_host::<I, 4>(y, [batch, out, out_h, out_w], &device);
+    let saved = Saved {
+        images,
+        weight: weights,
+        geo,
+    };
+    let y: FloatTensor<Autodiff<I>> = match bias {
         Some(bias) => record(
             HostConv2d
-                .prepare::<NoCheckpointing>([
-                    x.node.clone(),
-                    weight.node.clone(),
-                    bias.node.clone(),
-                ])
+                .prepare::<NoCheckpointing>([x.node, weight.node, bias.node])
                 .compute_bound()
                 .stateful(),
-            (x, weight, Some(bias.primitive)),
-            options,
-            geo,
+            y,
+            saved,
         ),
         None => record(
             HostConv2d
-                .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone()])
+                .prepare::<NoCheckpointing>([x.node, weight.node])
                 .compute_bound()
                 .stateful(),
-            (x, weight, None),
-            options,
-            geo,
+            y,
+            saved,
         ),
     };
     let y = cast::<_, FloatTensor<B>>(y)?;
     Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
 }
 
-/// Burn's options for `geo`'s convolution (one group).
-fn conv_options(geo: &ConvGeometry) -> ConvOptions<2> {
-    ConvOptions::new(geo.stride, geo.padding, geo.dilation, 1)
-}
-
-/// `value` as `U` when it is one (a checked `TypeId` downcast), else `None`.
-fn cast<T: 'static, U: 'static>(value: T) -> Option<U> {
-    (Box::new(value) as Box<dyn Any>)
-        .downcast::<U>()
-        .ok()
-        .map(|u| *u)
-}
-
 /// Autodiff op for [`conv2d`]; `N` is 3 with a bias, 2 without.
 #[derive(Debug)]
 struct HostConv2d;
 
-/// What the backward keeps: the input's and the weight's checkpoints and the geometry.
-type State = (NodeId, NodeId, ConvGeometry);
-
-/// The input, weight and optional bias of one convolution under `Autodiff<I>`.
-type Operands<I> = (
-    FloatTensor<Autodiff<I>>,
-    FloatTensor<Autodiff<I>>,
-    Option<FloatTensor<I>>,
-);
-
-/// Runs the forward with the backend's own convolution and registers the backward if tracked.
-fn record<I: Backend, const N: usize>(
-    kind: OpsKind<HostConv2d, I, State, NoCheckpointing, N>,
-    (x, weight, bias): Operands<I>,
-    options: ConvOptions<2>,
+/// What the backward keeps: the input's and the weight's host values and the geometry.
+#[derive(Clone)]
+struct Saved {
+    images: Arc<Vec<f32>>,
+    weight: Arc<Vec<f32>>,
     geo: ConvGeometry,
+}
+
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Saved({:?})", self.geo)
+    }
+}
+
+/// Registers the backward of `y` if the op is tracked.
+fn record<I: Backend, const N: usize>(
+    kind: OpsKind<HostConv2d, I, Saved, NoCheckpointing, N>,
+    y: FloatTensor<I>,
+    saved: Saved,
 ) -> FloatTensor<Autodiff<I>>
 where
-    HostConv2d: Backward<I, N, State = State>,
+    HostConv2d: Backward<I, N, State = Saved>,
 {
     match kind {
-        OpsKind::Tracked(mut prep) => {
-            let state = (prep.checkpoint(&x), prep.checkpoint(&weight), geo);
-            prep.finish(
-                state,
-                I::conv2d(x.primitive, weight.primitive, bias, options),
-            )
-        }
-        OpsKind::UnTracked(prep) => {
-            prep.finish(I::conv2d(x.primitive, weight.primitive, bias, options))
-        }
+        OpsKind::Tracked(prep) => prep.finish(saved, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 
 impl<I: Backend, const N: usize> Backward<I, N> for HostConv2d {
-    type State = State;
+    type State = Saved;
 
-    fn backward(self, ops: Ops<State, N>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Saved, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
-        let (x_id, weight_id, geo) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FloatTensor<I>>(x_id);
-        let weight = checkpointer.retrieve_node_output::<FloatTensor<I>>(weight_id);
+        let device = I::float_device(&grad);
+        let saved = ops.state;
         let mut parents = ops.parents.into_iter();
         let nodes = [(); 3].map(|_| parents.next().flatten());
-        let wanted = nodes.each_ref().map(Option::is_some);
-        let computed = gradients::<I>(x, weight, grad, geo, wanted);
-        for (node, grad) in nodes.into_iter().zip(computed) {
-            if let (Some(node), Some(grad)) = (node, grad) {
-                grads.register::<I>(node.id, grad);
-            }
+        let Some(grad) = host_vec::<I, 4>(grad) else {
+            // The output is f32 host data by construction; nothing to register otherwise.
+            return;
+        };
+        let geo = &saved.geo;
+        let out = saved.weight.len() / geo.patch_len();
+        let [kh, kw] = geo.kernel;
+        let [h, w] = geo.input;
+        let batch = saved.images.len() / geo.image_len();
+        let [x_node, weight_node, bias_node] = nodes;
+        if let Some(node) = x_node {
+            let dx = conv_gemm::input_grad(geo, &saved.weight, &grad);
+            let shape = [batch, geo.channels, h, w];
+            grads.register::<I>(node.id, from_host::<I, 4>(dx, shape, &device));
+        }
+        if let Some(node) = weight_node {
+            let dw = conv_gemm::weight_grad(geo, &saved.images, &grad);
+            let shape = [out, geo.channels, kh, kw];
+            grads.register::<I>(node.id, from_host::<I, 4>(dw, shape, &device));
+        }
+        if let Some(node) = bias_node {
+            let db = conv_gemm::bias_grad(&grad, out, geo.positions());
+            grads.register::<I>(node.id, from_host::<I, 1>(db, [out], &device));
         }
     }
-}
-
-/// Gradients of (input, weight, bias), each only where `wanted`.
-type Grads<I> = [Option<FloatTensor<I>>; 3];
-
-/// The input gradient by the backend (flex: a transposed convolution), the weight gradient by
-/// `im2col` + matmul on the host (Burn's if the input is not f32 host data), the bias gradient
-/// as a sum over samples and positions.
-fn gradients<I: Backend>(
-    x: FloatTensor<I>,
-    weight: FloatTensor<I>,
-    grad: FloatTensor<I>,
-    geo: ConvGeometry,
-    [want_x, want_weight, want_bias]: [bool; 3],
-) -> Grads<I> {
-    let options = conv_options(&geo);
-    let tensor = |p: FloatTensor<I>| Tensor::<I, 4>::from_primitive(TensorPrimitive::Float(p));
-    let bias_grad = want_bias.then(|| {
-        let grad = tensor(grad.clone());
-        let [n, co, h, w] = grad.dims();
-        grad.reshape([n, co, h * w])
-            .sum_dim(2)
-            .sum_dim(0)
-            .reshape([co])
-            .into_primitive()
-            .tensor()
-    });
-    let x_grad = want_x
-        .then(|| I::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
-    let weight_grad = want_weight.then(|| {
-        let dims = tensor(weight.clone()).dims();
-        match host_weight_grad::<I>(tensor(x.clone()), tensor(grad.clone()), geo) {
-            Some(g) => g.reshape(dims).into_primitive().tensor(),
-            None => I::conv2d_weight_backward(x, weight, grad, options),
-        }
-    });
-    [x_grad, weight_grad, bias_grad]
-}
-
-/// `Σ_samples grad[co, L] @ cols[K, L]ᵀ` as `[1, co, K]`, the columns built per chunk of
-/// samples; `None` if the input's host data is not f32.
-fn host_weight_grad<I: Backend>(
-    x: Tensor<I, 4>,
-    grad: Tensor<I, 4>,
-    geo: ConvGeometry,
-) -> Option<Tensor<I, 3>> {
-    let device = grad.device();
-    let [n, co, _, _] = grad.dims();
-    let (patch, positions, image) = (geo.patch_len(), geo.positions(), geo.image_len());
-    let grad = grad.reshape([n, co, positions]);
-    let images = x.into_data().into_vec::<f32>().ok()?;
-    let chunks = (n * patch * positions).div_ceil(CHUNK_ELEMENTS).max(1);
-    let per_chunk = n.div_ceil(chunks).max(1);
-    let mut sum: Option<Tensor<I, 3>> = None;
-    for start in (0..n).step_by(per_chunk) {
-        let end = (start + per_chunk).min(n);
-        let mut cols = vec![0f32; (end - start) * patch * positions];
-        cols.par_chunks_mut(patch * positions)
-            .zip(images[start * image..end * image].par_chunks(image))
-            .for_each(|(cols, image)| im2col(&geo, image, cols));
-        let cols = Tensor::<I, 3>::from_data(
-            TensorData::new(cols, [end - start, patch, positions]),
-            &device,
-        );
-        let part = grad
-            .clone()
-            .narrow(0, start, end - start)
-            .matmul(cols.swap_dims(1, 2))
-            .sum_dim(0);
-        sum = Some(match sum {
-            Some(sum) => sum + part,
-            None => part,
-        });
-    }
-    sum
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Host-side `im2col` for one image of a 2-D convolution (`groups = 1`).
+//! Host-side `im2col` and its adjoint `col2im` for one image of a 2-D convolution (`groups = 1`).
 //!
 //! `cols` is `[channels * kh * kw, out_h * out_w]`, row `(c * kh + i) * kw + j` holding input
 //! pixel `(c, oh * sh + i * dh - ph, ow * sw + j * dw - pw)` (0 outside the image) at column
@@ -98,6 +98,33 @@ pub fn im2col(geo: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
     }
 }
 
+/// Adds `cols` (`patch_len * positions`) into one image (`image_len`): the adjoint of
+/// [`im2col`], so a zeroed image receives each pixel's gradient summed over its patches.
+pub fn col2im(geo: &ConvGeometry, cols: &[f32], image: &mut [f32]) {
+    let [_, out_w] = geo.output();
+    let sw = geo.stride[1];
+    for (r, row) in cols.chunks(geo.positions()).enumerate() {
+        let plan = RowPlan::new(geo, r);
+        for (oh, line) in row.chunks(out_w).enumerate() {
+            let Some(start) = plan.first_input(oh) else {
+                continue;
+            };
+            let (lo, hi) = plan.columns;
+            let inside = &line[lo..hi];
+            if sw == 1 {
+                let pixels = &mut image[start..start + inside.len()];
+                for (pixel, v) in pixels.iter_mut().zip(inside) {
+                    *pixel += v;
+                }
+            } else {
+                for (k, v) in inside.iter().enumerate() {
+                    image[start + k * sw] += v;
+                }
+            }
+        }
+    }
+}
+
 /// Where row `(c, i, j)` of `cols` reads the image.
 struct RowPlan {
     /// Output rows inside the image vertically, and the input row of output row 0.
@@ -143,6 +170,27 @@ impl RowPlan {
 }
 
 #[cfg(test)]
+impl ConvGeometry {
+    /// By the definition: the index in one `[c, h, w]` image that output `(oh, ow)` reads at
+    /// kernel offset `(i, j)` of channel `c`; `None` where that is padding.
+    pub(super) fn source_pixel(
+        &self,
+        c: usize,
+        out: [usize; 2],
+        kernel: [usize; 2],
+    ) -> Option<usize> {
+        let [h, w] = self.input;
+        let at = |a: usize| {
+            (out[a] * self.stride[a] + kernel[a] * self.dilation[a]) as isize
+                - self.padding[a] as isize
+        };
+        let (ih, iw) = (at(0), at(1));
+        ((0..h as isize).contains(&ih) && (0..w as isize).contains(&iw))
+            .then(|| (c * h + ih as usize) * w + iw as usize)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -150,24 +198,14 @@ mod tests {
     fn reference(geo: &ConvGeometry, image: &[f32]) -> Vec<f32> {
         let [oh_n, ow_n] = geo.output();
         let [kh, kw] = geo.kernel;
-        let [h, w] = geo.input;
         let mut cols = Vec::new();
         for c in 0..geo.channels {
             for i in 0..kh {
                 for j in 0..kw {
                     for oh in 0..oh_n {
                         for ow in 0..ow_n {
-                            let ih = (oh * geo.stride[0] + i * geo.dilation[0]) as isize
-                                - geo.padding[0] as isize;
-                            let iw = (ow * geo.stride[1] + j * geo.dilation[1]) as isize
-                                - geo.padding[1] as isize;
-                            let inside =
-                                (0..h as isize).contains(&ih) && (0..w as isize).contains(&iw);
-                            cols.push(if inside {
-                                image[(c * h + ih as usize) * w + iw as usize]
-                            } else {
-                                0.0
-                            });
+                            let pixel = geo.source_pixel(c, [oh, ow], [i, j]);
+                            cols.push(pixel.map_or(0.0, |p| image[p]));
                         }
                     }
                 }
@@ -204,6 +242,28 @@ mod tests {
             let mut cols = vec![f32::NAN; geo.patch_len() * geo.positions()];
             im2col(&geo, &image, &mut cols);
             assert_eq!(cols, reference(&geo, &image), "{geo:?}");
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for all x, c; with one-hot x this checks every pixel.
+        for geo in geometries() {
+            let cols: Vec<f32> = (0..geo.patch_len() * geo.positions())
+                .map(|v| (v % 13) as f32 - 6.0)
+                .collect();
+            let mut back = vec![0.0; geo.image_len()];
+            col2im(&geo, &cols, &mut back);
+            for (pixel, got) in back.iter().enumerate() {
+                let mut one_hot = vec![0.0; geo.image_len()];
+                one_hot[pixel] = 1.0;
+                let want: f32 = reference(&geo, &one_hot)
+                    .iter()
+                    .zip(&cols)
+                    .map(|(a, b)| a * b)
+                    .sum();
+                assert_eq!(*got, want, "{geo:?} pixel {pixel}");
+            }
         }
     }
 

@@ -1,16 +1,22 @@
 //! Models, generic over the Burn backend: image classifiers behind one `Classifier` module enum,
 //! the tabular MLP and the character-level GPT; each is `Trainable` on its own kind of batch.
 
+mod causal_attention;
 mod cnn;
+mod conv_gemm;
 mod dropout;
 mod export;
 mod generate;
 mod gpt;
 mod gpt_blocks;
+mod host_attention;
 mod host_backend;
 mod host_conv;
+mod host_gelu;
+mod host_gemm;
 mod im2col;
 mod mlp;
+mod normal_cdf;
 mod resnet;
 mod trainable;
 

@@ -1,0 +1,217 @@
+//! A 2-D convolution (`groups = 1`) and its gradients on host slices: one rayon task per
+//! sample (or per fixed group of samples), `im2col`/`col2im` and single-threaded matmuls
+//! inside, so each task's columns stay in its core's cache.
+//!
+//! Layouts are row-major: images `[batch, channels, h, w]`, weight `[out, channels, kh, kw]`
+//! (`[out, K]` with `K = channels * kh * kw`), outputs and output gradients `[batch, out, L]`
+//! with `L = out_h * out_w`. Every sum runs in a fixed order, whatever the thread count, so
+//! results are bit-reproducible.
+
+use super::host_gemm::{MatRef, matmul};
+use super::im2col::{ConvGeometry, col2im, im2col};
+use rayon::prelude::*;
+
+/// Samples whose weight gradients one task sums before the tasks' sums are added in order.
+const SAMPLES_PER_TASK: usize = 8;
+
+/// `y[s] = weight @ im2col(x[s]) + bias` for every sample: `[batch, out, L]`.
+pub fn forward(
+    geo: &ConvGeometry,
+    images: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let (k, l) = (geo.patch_len(), geo.positions());
+    let out = weight.len() / k;
+    let batch = images.len() / geo.image_len();
+    let weight = MatRef::row_major(weight, out, k);
+    let mut y = vec![0.0; batch * out * l];
+    y.par_chunks_mut(out * l)
+        .zip(images.par_chunks(geo.image_len()))
+        .for_each_init(
+            || vec![0.0; k * l],
+            |cols, (y, image)| {
+                im2col(geo, image, cols);
+                if let Some(bias) = bias {
+                    for (row, b) in y.chunks_mut(l).zip(bias) {
+                        row.fill(*b);
+                    }
+                }
+                matmul(y, weight, MatRef::row_major(cols, k, l), bias.is_some());
+            },
+        );
+    y
+}
+
+/// The input gradient: `col2im(weightᵀ @ grad[s])` for every sample, `[batch, channels, h, w]`.
+pub fn input_grad(geo: &ConvGeometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (k, l) = (geo.patch_len(), geo.positions());
+    let out = weight.len() / k;
+    let batch = grad.len() / (out * l);
+    let weight_t = MatRef::row_major(weight, out, k).t();
+    let mut dx = vec![0.0; batch * geo.image_len()];
+    dx.par_chunks_mut(geo.image_len())
+        .zip(grad.par_chunks(out * l))
+        .for_each_init(
+            || vec![0.0; k * l],
+            |cols, (dx, grad)| {
+                matmul(cols, weight_t, MatRef::row_major(grad, out, l), false);
+                col2im(geo, cols, dx);
+            },
+        );
+    dx
+}
+
+/// The weight gradient: `Σ_s grad[s] @ im2col(x[s])ᵀ`, `[out, K]`.
+pub fn weight_grad(geo: &ConvGeometry, images: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (k, l, image) = (geo.patch_len(), geo.positions(), geo.image_len());
+    let batch = images.len() / image;
+    let out = grad.len() / (batch * l).max(1);
+    let partial = |task: usize| {
+        let mut cols = vec![0.0; k * l];
+        let mut dw = vec![0.0; out * k];
+        let samples = task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(batch);
+        for s in samples {
+            im2col(geo, &images[s * image..][..image], &mut cols);
+            let grad = MatRef::row_major(&grad[s * out * l..][..out * l], out, l);
+            matmul(&mut dw, grad, MatRef::row_major(&cols, k, l).t(), true);
+        }
+        dw
+    };
+    let partials: Vec<Vec<f32>> = (0..batch.div_ceil(SAMPLES_PER_TASK))
+        .into_par_iter()
+        .map(partial)
+        .collect();
+    sum_in_order(partials, out * k)
+}
+
+/// The bias gradient: `grad` summed over samples and positions, `[out]`.
+pub fn bias_grad(grad: &[f32], out: usize, positions: usize) -> Vec<f32> {
+    let partials: Vec<Vec<f32>> = grad
+        .par_chunks(out * positions)
+        .map(|sample| {
+            sample
+                .chunks(positions)
+                .map(|row| row.iter().sum())
+                .collect()
+        })
+        .collect();
+    sum_in_order(partials, out)
+}
+
+/// Element-wise sum of `parts` (each `len` long), added in their order.
+fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().unwrap_or_else(|| vec![0.0; len]);
+    for part in parts {
+        for (s, p) in sum.iter_mut().zip(part) {
+            *s += p;
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GEO: ConvGeometry = ConvGeometry {
+        channels: 3,
+        input: [7, 6],
+        kernel: [3, 2],
+        stride: [2, 1],
+        padding: [1, 1],
+        dilation: [1, 2],
+    };
+    const OUT: usize = 4;
+    // More samples than one weight-gradient task takes, so partial sums are added.
+    const BATCH: usize = SAMPLES_PER_TASK + 3;
+
+    fn values(len: usize, seed: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as f32 * 0.53 + seed).sin() * 8.0).round() / 8.0)
+            .collect()
+    }
+
+    /// The convolution by its definition, in f64.
+    fn reference(images: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f64> {
+        let [oh_n, ow_n] = GEO.output();
+        let [kh, kw] = GEO.kernel;
+        let mut y = Vec::new();
+        for image in images.chunks(GEO.image_len()) {
+            for o in 0..OUT {
+                for oh in 0..oh_n {
+                    for ow in 0..ow_n {
+                        let mut acc = f64::from(bias[o]);
+                        for c in 0..GEO.channels {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    if let Some(p) = GEO.source_pixel(c, [oh, ow], [i, j]) {
+                                        let wt = weight[((o * GEO.channels + c) * kh + i) * kw + j];
+                                        acc += f64::from(image[p]) * f64::from(wt);
+                                    }
+                                }
+                            }
+                        }
+                        y.push(acc);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn operands() -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        (
+            values(BATCH * GEO.image_len(), 0.2),
+            values(OUT * GEO.patch_len(), 1.7),
+            values(OUT, 3.1),
+        )
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        let (x, w, b) = operands();
+        let want = reference(&x, &w, &b);
+        let got = forward(&GEO, &x, &w, Some(&b));
+        assert_eq!(got.len(), want.len());
+        for (g, r) in got.iter().zip(&want) {
+            assert!((f64::from(*g) - r).abs() < 1e-4, "{g} vs {r}");
+        }
+        let no_bias = forward(&GEO, &x, &w, None);
+        let zero = reference(&x, &w, &[0.0; OUT]);
+        for (g, r) in no_bias.iter().zip(&zero) {
+            assert!((f64::from(*g) - r).abs() < 1e-4, "{g} vs {r}");
+        }
+    }
+
+    #[test]
+    fn gradients_are_the_adjoints_of_the_forward() {
+        // For the linear map y(x, w, b): <y, g> = <x, dx> + ... holds term by term:
+        // <y(x, w, 0), g> = <x, input_grad(w, g)> = <w, weight_grad(x, g)>, and
+        // <y(0, 0, b), g> = <b, bias_grad(g)>.
+        let (x, w, b) = operands();
+        let g = values(BATCH * OUT * GEO.positions(), 4.4);
+        let dot = |a: &[f32], b: &[f32]| -> f64 {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum()
+        };
+        let y_g: f64 = reference(&x, &w, &[0.0; OUT])
+            .iter()
+            .zip(&g)
+            .map(|(y, g)| y * f64::from(*g))
+            .sum();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-3 * (1.0 + b.abs());
+        let via_x = dot(&x, &input_grad(&GEO, &w, &g));
+        let via_w = dot(&w, &weight_grad(&GEO, &x, &g));
+        assert!(close(via_x, y_g), "{via_x} vs {y_g}");
+        assert!(close(via_w, y_g), "{via_w} vs {y_g}");
+        let y_b: f64 = (0..BATCH * OUT * GEO.positions())
+            .map(|e| f64::from(b[(e / GEO.positions()) % OUT]) * f64::from(g[e]))
+            .sum();
+        let via_b = dot(&b, &bias_grad(&g, OUT, GEO.positions()));
+        assert!(close(via_b, y_b), "{via_b} vs {y_b}");
+    }
+}

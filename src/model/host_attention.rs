@@ -1,0 +1,200 @@
+//! Causal self-attention as one autodiff op where tensors live in host memory.
+//!
+//! Composed from Burn tensor ops, each head of the GPT's attention is a slice, a batched
+//! matmul of tiny `[t, d_k]` matrices, a scale, a mask fill, a softmax and a second matmul, and
+//! autodiff keeps and walks back through every one of them, with a zero-filled full-width
+//! gradient per head slice. Under `Autodiff<Flex>` and `Autodiff<NdArray>`, [`causal`] runs
+//! all heads of all sequences as one op instead ([`causal_attention`](super::causal_attention):
+//! one rayon task per sequence and head, keeping only the attention weights for the backward).
+//! Other backends and dtypes get `None` and keep the composed path.
+
+use super::causal_attention::{self, AttentionShape};
+use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::prelude::*;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, TensorPrimitive};
+use std::sync::Arc;
+
+/// The attention context `[batch * t, d_model]` of rows `q`, `k`, `v` (each
+/// `[batch * t, d_model]`), where the host op applies; `None` where the caller must compose it.
+pub fn causal<B: Backend>(
+    [q, k, v]: [&Tensor<B, 2>; 3],
+    shape: AttentionShape,
+) -> Option<Tensor<B, 2>> {
+    if [q, k, v].iter().any(|x| x.dtype() != DType::F32) || shape.t == 0 {
+        return None;
+    }
+    #[cfg(feature = "flex")]
+    if let Some(y) = on_host::<B, burn::backend::Flex>([q, k, v], shape) {
+        return Some(y);
+    }
+    #[cfg(feature = "ndarray")]
+    if let Some(y) = on_host::<B, burn::backend::NdArray>([q, k, v], shape) {
+        return Some(y);
+    }
+    None
+}
+
+/// Runs the host op when `B` is `Autodiff<I>`; `None` for any other backend.
+fn on_host<B: Backend, I: Backend>(
+    operands: [&Tensor<B, 2>; 3],
+    shape: AttentionShape,
+) -> Option<Tensor<B, 2>> {
+    if !is_autodiff_of::<B, I>() {
+        return None;
+    }
+    let [q, k, v] =
+        operands.map(|x| cast::<_, FloatTensor<Autodiff<I>>>(x.clone().into_primitive().tensor()));
+    let (q, k, v) = (q?, k?, v?);
+    let device = I::float_device(&q.primitive);
+    let host = |x: &FloatTensor<Autodiff<I>>| host_vec::<I, 2>(x.primitive.clone()).map(Arc::new);
+    let (qs, ks, vs) = (host(&q)?, host(&k)?, host(&v)?);
+    let (context, weights) = causal_attention::forward(shape, &qs, &ks, &vs);
+    let rows = [shape.batch * shape.t, shape.d_model()];
+    let context = from_host::<I, 2>(context, rows, &device);
+    let y: FloatTensor<Autodiff<I>> = match HostCausalAttention
+        .prepare::<NoCheckpointing>([q.node, k.node, v.node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            Saved {
+                operands: [qs, ks, vs],
+                weights: Arc::new(weights),
+                shape,
+            },
+            context,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(context),
+    };
+    let y = cast::<_, FloatTensor<B>>(y)?;
+    Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+}
+
+/// Autodiff op for [`causal`].
+#[derive(Debug)]
+struct HostCausalAttention;
+
+/// What the backward keeps: `q`, `k`, `v`, the attention weights and the shape.
+#[derive(Clone)]
+struct Saved {
+    operands: [Arc<Vec<f32>>; 3],
+    weights: Arc<Vec<f32>>,
+    shape: AttentionShape,
+}
+
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Saved({:?})", self.shape)
+    }
+}
+
+impl<I: Backend> Backward<I, 3> for HostCausalAttention {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<I>(&ops.node);
+        let device = I::float_device(&grad);
+        let Some(grad) = host_vec::<I, 2>(grad) else {
+            // The output is f32 host data by construction; nothing to register otherwise.
+            return;
+        };
+        let Saved {
+            operands: [q, k, v],
+            weights,
+            shape,
+        } = ops.state;
+        let computed = causal_attention::backward(shape, (&q, &k, &v), &weights, &grad);
+        let rows = [shape.batch * shape.t, shape.d_model()];
+        for (node, grad) in ops.parents.into_iter().zip(computed) {
+            if let Some(node) = node {
+                grads.register::<I>(node.id, from_host::<I, 2>(grad, rows, &device));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::nn::attention::generate_autoregressive_mask;
+    use burn::tensor::activation::softmax;
+    use burn::tensor::{Distribution, Tolerance};
+
+    type A = Autodiff<Flex>;
+
+    /// Causal attention composed from Burn ops, the reference.
+    fn composed(
+        q: Tensor<A, 2>,
+        k: Tensor<A, 2>,
+        v: Tensor<A, 2>,
+        s: AttentionShape,
+    ) -> Tensor<A, 2> {
+        let split = |x: Tensor<A, 2>| x.reshape([s.batch, s.t, s.heads, s.d_k]).swap_dims(1, 2);
+        let mask = generate_autoregressive_mask::<A>(s.batch, s.t, &q.device())
+            .unsqueeze_dim::<4>(1)
+            .expand([s.batch, s.heads, s.t, s.t]);
+        let scores = split(q)
+            .matmul(split(k).swap_dims(2, 3))
+            .div_scalar((s.d_k as f64).sqrt())
+            .mask_fill(mask, -1.0e4);
+        softmax(scores, 3)
+            .matmul(split(v))
+            .swap_dims(1, 2)
+            .reshape([s.batch * s.t, s.d_model()])
+    }
+
+    #[test]
+    fn matches_burns_composed_attention_and_its_gradients() {
+        let device = Default::default();
+        let shape = AttentionShape {
+            batch: 3,
+            t: 6,
+            heads: 2,
+            d_k: 5,
+        };
+        A::seed(&device, 5);
+        let rows = [shape.batch * shape.t, shape.d_model()];
+        let inputs: Vec<Tensor<A, 2>> = (0..3)
+            .map(|_| Tensor::random(rows, Distribution::Normal(0.0, 1.0), &device))
+            .collect();
+        let weight = Tensor::<A, 2>::random(rows, Distribution::Normal(0.0, 1.0), &device);
+        let run = |ours: bool| {
+            let [q, k, v] = [0, 1, 2].map(|i| inputs[i].clone().detach().require_grad());
+            let y = if ours {
+                causal([&q, &k, &v], shape).expect("the host op ran")
+            } else {
+                composed(q.clone(), k.clone(), v.clone(), shape)
+            };
+            let grads = (y.clone() * weight.clone()).sum().backward();
+            let grad = |x: &Tensor<A, 2>| x.grad(&grads).expect("gradient").into_data();
+            (y.into_data(), [grad(&q), grad(&k), grad(&v)])
+        };
+        let (ours, burns) = (run(true), run(false));
+        let tol = Tolerance::<f32>::absolute(1e-5);
+        ours.0.assert_approx_eq::<f32>(&burns.0, tol);
+        for (a, b) in ours.1.iter().zip(&burns.1) {
+            a.assert_approx_eq::<f32>(b, tol);
+        }
+    }
+
+    #[test]
+    fn other_backends_compose_it() {
+        let device = Default::default();
+        let x = Tensor::<Flex, 2>::zeros([4, 6], &device);
+        let shape = AttentionShape {
+            batch: 2,
+            t: 2,
+            heads: 2,
+            d_k: 3,
+        };
+        // The inner backend alone records no autodiff op: the caller composes attention.
+        assert!(causal([&x, &x, &x], shape).is_none());
+    }
+}

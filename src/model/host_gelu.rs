@@ -1,0 +1,138 @@
+//! Exact GELU as one autodiff op where tensors live in host memory: forward and backward are
+//! [`normal_cdf`](super::normal_cdf)'s vectorized loops instead of flex's per-element
+//! `libm::erff`. Other backends and dtypes, and the tanh approximation, keep Burn's `Gelu`.
+
+use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use super::normal_cdf;
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::nn::Gelu;
+use burn::prelude::*;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, TensorPrimitive};
+use std::sync::Arc;
+
+/// `layer.forward(x)`, by the host op where it applies.
+pub fn gelu<B: Backend, const D: usize>(layer: &Gelu, x: Tensor<B, D>) -> Tensor<B, D> {
+    if !layer.approximate && x.dtype() == DType::F32 {
+        #[cfg(feature = "flex")]
+        if let Some(y) = on_host::<B, burn::backend::Flex, D>(&x) {
+            return y;
+        }
+        #[cfg(feature = "ndarray")]
+        if let Some(y) = on_host::<B, burn::backend::NdArray, D>(&x) {
+            return y;
+        }
+    }
+    layer.forward(x)
+}
+
+/// Runs the host op when `B` is `Autodiff<I>`; `None` for any other backend.
+fn on_host<B: Backend, I: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
+    if !is_autodiff_of::<B, I>() {
+        return None;
+    }
+    let shape: [usize; D] = x.dims();
+    let x = cast::<_, FloatTensor<Autodiff<I>>>(x.clone().into_primitive().tensor())?;
+    let device = I::float_device(&x.primitive);
+    let values = Arc::new(host_vec::<I, D>(x.primitive)?);
+    let (y, cdf) = normal_cdf::gelu(&values);
+    let y = from_host::<I, D>(y, shape, &device);
+    let y: FloatTensor<Autodiff<I>> = match HostGelu::<D>
+        .prepare::<NoCheckpointing>([x.node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            Saved {
+                values,
+                cdf: Arc::new(cdf),
+                shape,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    let y = cast::<_, FloatTensor<B>>(y)?;
+    Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+}
+
+/// Autodiff op for [`gelu`] on a rank-`D` tensor.
+#[derive(Debug)]
+struct HostGelu<const D: usize>;
+
+/// What the backward keeps: the input's host values, their `Φ` and the shape.
+#[derive(Clone)]
+struct Saved<const D: usize> {
+    values: Arc<Vec<f32>>,
+    cdf: Arc<Vec<f32>>,
+    shape: [usize; D],
+}
+
+impl<const D: usize> std::fmt::Debug for Saved<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Saved({:?})", self.shape)
+    }
+}
+
+impl<I: Backend, const D: usize> Backward<I, 1> for HostGelu<D> {
+    type State = Saved<D>;
+
+    fn backward(self, ops: Ops<Saved<D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<I>(&ops.node);
+        let device = I::float_device(&grad);
+        let [Some(node)] = ops.parents else {
+            return;
+        };
+        // The output is f32 host data by construction; nothing to register otherwise.
+        if let Some(grad) = host_vec::<I, D>(grad) {
+            let dx = normal_cdf::gelu_backward(&ops.state.values, &ops.state.cdf, &grad);
+            grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape, &device));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::{Distribution, Tolerance};
+
+    type A = Autodiff<Flex>;
+
+    #[test]
+    fn matches_burns_gelu_and_its_gradient() {
+        let device = Default::default();
+        A::seed(&device, 3);
+        let x = Tensor::<A, 3>::random([3, 4, 50], Distribution::Normal(0.0, 2.0), &device);
+        let upstream = Tensor::<A, 3>::random([3, 4, 50], Distribution::Normal(0.0, 1.0), &device);
+        let run = |ours: bool| {
+            let x = x.clone().detach().require_grad();
+            let y = if ours {
+                on_host::<A, Flex, 3>(&x).expect("the host op ran")
+            } else {
+                Gelu::new().forward(x.clone())
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            (y.into_data(), x.grad(&grads).expect("gradient").into_data())
+        };
+        let (ours, burns) = (run(true), run(false));
+        let tol = Tolerance::<f32>::absolute(1e-5);
+        ours.0.assert_approx_eq::<f32>(&burns.0, tol);
+        ours.1.assert_approx_eq::<f32>(&burns.1, tol);
+    }
+
+    #[test]
+    fn the_tanh_approximation_and_other_backends_keep_burns_gelu() {
+        let device = Default::default();
+        let x = Tensor::<Flex, 1>::from_floats([-1.0, 0.5, 2.0], &device);
+        assert!(on_host::<Flex, Flex, 1>(&x).is_none());
+        let approx = Gelu { approximate: true };
+        let xa = Tensor::<A, 1>::from_floats([-1.0, 0.5, 2.0], &device);
+        let want = approx.forward(xa.clone()).into_data();
+        gelu(&approx, xa).into_data().assert_eq(&want, true);
+    }
+}
