@@ -9,15 +9,15 @@
 //! Other backends and dtypes get `None` and keep the composed path.
 
 use super::causal_attention::{self, AttentionShape};
-use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, TensorPrimitive};
 use std::sync::Arc;
 
 /// The attention context `[batch * t, d_model]` of rows `q`, `k`, `v` (each
@@ -48,8 +48,7 @@ fn on_host<B: Backend, I: Backend>(
     if !is_autodiff_of::<B, I>() {
         return None;
     }
-    let [q, k, v] =
-        operands.map(|x| cast::<_, FloatTensor<Autodiff<I>>>(x.clone().into_primitive().tensor()));
+    let [q, k, v] = operands.map(as_autodiff::<B, I, 2>);
     let (q, k, v) = (q?, k?, v?);
     let device = I::float_device(&q.primitive);
     let host = |x: &FloatTensor<Autodiff<I>>| host_vec::<I, 2>(x.primitive.clone()).map(Arc::new);
@@ -72,8 +71,7 @@ fn on_host<B: Backend, I: Backend>(
         ),
         OpsKind::UnTracked(prep) => prep.finish(context),
     };
-    let y = cast::<_, FloatTensor<B>>(y)?;
-    Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+    from_autodiff::<B, I, 2>(y)
 }
 
 /// Autodiff op for [`causal`].

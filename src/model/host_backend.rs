@@ -27,11 +27,25 @@ pub fn host_autodiff<B: Backend>() -> bool {
 }
 
 /// `value` as `U` when it is one (a checked `TypeId` downcast), else `None`.
-pub fn cast<T: 'static, U: 'static>(value: T) -> Option<U> {
+fn cast<T: 'static, U: 'static>(value: T) -> Option<U> {
     (Box::new(value) as Box<dyn Any>)
         .downcast::<U>()
         .ok()
         .map(|u| *u)
+}
+
+/// `x` as an `Autodiff<I>` primitive (sharing its data) when `B` is `Autodiff<I>`, else `None`.
+pub fn as_autodiff<B: Backend, I: Backend, const D: usize>(
+    x: &Tensor<B, D>,
+) -> Option<FloatTensor<Autodiff<I>>> {
+    cast(x.clone().into_primitive().tensor())
+}
+
+/// An `Autodiff<I>` primitive back as a tensor of `B` when `B` is `Autodiff<I>`, else `None`.
+pub fn from_autodiff<B: Backend, I: Backend, const D: usize>(
+    y: FloatTensor<Autodiff<I>>,
+) -> Option<Tensor<B, D>> {
+    cast::<_, FloatTensor<B>>(y).map(|y| Tensor::from_primitive(TensorPrimitive::Float(y)))
 }
 
 /// A float tensor's elements as a host `f32` vector (a copy only where the tensor is shared or

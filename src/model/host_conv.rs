@@ -12,7 +12,7 @@
 //! way.
 
 use super::conv_gemm;
-use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
 use super::im2col::ConvGeometry;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -22,8 +22,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, TensorPrimitive};
 use std::sync::Arc;
 
 /// `layer.forward(x)`, by the host op above where it applies.
@@ -72,17 +72,12 @@ fn on_host<B: Backend, I: Backend>(
     if !is_autodiff_of::<B, I>() {
         return None;
     }
-    let primitive = |t: Tensor<B, 4>| t.into_primitive().tensor();
-    let x = cast::<_, FloatTensor<Autodiff<I>>>(primitive(x.clone()))?;
-    let weight = cast::<_, FloatTensor<Autodiff<I>>>(primitive(layer.weight.val()))?;
+    let x = as_autodiff::<B, I, 4>(x)?;
+    let weight = as_autodiff::<B, I, 4>(&layer.weight.val())?;
     let bias = match &layer.bias {
-        Some(b) => Some(cast::<_, FloatTensor<Autodiff<I>>>(
-            b.val().into_primitive().tensor(),
-        )?),
+        Some(b) => Some(as_autodiff::<B, I, 1>(&b.val())?),
         None => None,
     };
-    let shape =
-        Tensor::<I, 4>::from_primitive(TensorPrimitive::Float(weight.primitive.clone())).dims();
     let device = I::float_device(&x.primitive);
     let images = Arc::new(host_vec::<I, 4>(x.primitive.clone())?);
     let weights = Arc::new(host_vec::<I, 4>(weight.primitive.clone())?);
@@ -91,7 +86,7 @@ fn on_host<B: Backend, I: Backend>(
         None => None,
     };
     let y = conv_gemm::forward(&geo, &images, &weights, biases.as_deref());
-    let [batch, out] = [images.len() / geo.image_len(), shape[0]];
+    let [batch, out] = [images.len() / geo.image_len(), layer.weight.dims()[0]];
     let [out_h, out_w] = geo.output();
     let y = from_host::<I, 4>(y, [batch, out, out_h, out_w], &device);
     let saved = Saved {
@@ -117,8 +112,7 @@ fn on_host<B: Backend, I: Backend>(
             saved,
         ),
     };
-    let y = cast::<_, FloatTensor<B>>(y)?;
-    Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+    from_autodiff::<B, I, 4>(y)
 }
 
 /// Autodiff op for [`conv2d`]; `N` is 3 with a bias, 2 without.

@@ -2,7 +2,7 @@
 //! [`normal_cdf`](super::normal_cdf)'s vectorized loops instead of flex's per-element
 //! `libm::erff`. Other backends and dtypes, and the tanh approximation, keep Burn's `Gelu`.
 
-use super::host_backend::{cast, from_host, host_vec, is_autodiff_of};
+use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
 use super::normal_cdf;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -11,8 +11,8 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::nn::Gelu;
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, TensorPrimitive};
 use std::sync::Arc;
 
 /// `layer.forward(x)`, by the host op where it applies.
@@ -36,7 +36,7 @@ fn on_host<B: Backend, I: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<T
         return None;
     }
     let shape: [usize; D] = x.dims();
-    let x = cast::<_, FloatTensor<Autodiff<I>>>(x.clone().into_primitive().tensor())?;
+    let x = as_autodiff::<B, I, D>(x)?;
     let device = I::float_device(&x.primitive);
     let values = Arc::new(host_vec::<I, D>(x.primitive)?);
     let (y, cdf) = normal_cdf::gelu(&values);
@@ -56,8 +56,7 @@ fn on_host<B: Backend, I: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<T
         ),
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    let y = cast::<_, FloatTensor<B>>(y)?;
-    Some(Tensor::from_primitive(TensorPrimitive::Float(y)))
+    from_autodiff::<B, I, D>(y)
 }
 
 /// Autodiff op for [`gelu`] on a rank-`D` tensor.

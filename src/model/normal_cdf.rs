@@ -132,8 +132,8 @@ mod avx2 {
 mod tests {
     use super::*;
 
-    /// Φ in f64 from libm's `erfc`-free series: 0.5·(1 + erf(x/√2)) via `f64` `erf` is not in
-    /// std, so integrate the density (Simpson, fine grid) from -12.
+    /// Φ(x) in f64 by integrating the density from -12 (Simpson's rule, 20,000 intervals):
+    /// std has no `erf`.
     fn cdf_reference(x: f64) -> f64 {
         let pdf = |u: f64| (-0.5 * u * u).exp() / (2.0 * std::f64::consts::PI).sqrt();
         let (a, n) = (-12.0, 20_000);
