@@ -1,22 +1,17 @@
 //! `trainer`: config-driven training on Burn, generic over the backend, chosen at run time.
+//!
+//! This crate is the command line (`cli`, `commands`, `fetch`); the work lives in the
+//! workspace's crates, re-exported here under their module names: `trainer-core` (config,
+//! data, models, the training loop, checkpoints, runs, jobs), `trainer-backends` (probing,
+//! choice, dispatch) and `trainer-tracking` (MLflow).
 
-pub mod backend;
-pub mod bench;
-pub mod checkpoint;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod console;
-pub mod data;
-pub mod digest;
 pub mod fetch;
-pub mod fsutil;
-pub mod host_memory;
-pub mod metrics;
-pub mod model;
-pub mod observe;
-pub mod run;
-pub mod sweep;
-pub mod task;
-pub mod tracking;
-pub mod train;
+
+pub use trainer_backends as backend;
+pub use trainer_core::{
+    bench, checkpoint, config, console, data, digest, exit, fsutil, host_memory, jobs, metrics,
+    model, observe, outln, run, sweep, task, train,
+};
+pub use trainer_tracking as tracking;

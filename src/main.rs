@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use trainer::cli::{Cli, Command};
 use trainer::commands::{self, Failure, panic_message};
+use trainer::exit::Exit;
 
 fn main() -> ExitCode {
     // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
             eprintln!("error: {}", one_line_usage_error(&e));
-            return ExitCode::from(2);
+            return Exit::BadInput.into();
         }
     };
     let is_fit = matches!(cli.command, Command::Fit(_) | Command::Sweep(_));
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
             // Training output is progress only: the run directory holds the results.
             Some(e) if !is_fit => {
                 eprintln!("error: cannot write to standard output: {e}");
-                ExitCode::from(1)
+                Exit::Failure.into()
             }
             Some(e) => {
                 eprintln!(
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
         },
         Err(Failure { code, error }) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(code)
+            code.into()
         }
     }
 }

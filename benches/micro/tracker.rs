@@ -4,8 +4,8 @@
 
 use criterion::{Criterion, Throughput};
 use std::time::Duration;
+use trainer::observe::metrics_of;
 use trainer::observe::{Journal, JournalLine};
-use trainer::tracking::metrics_of;
 use trainer::train::{EvalResult, Event, Observer, Split};
 
 fn step_event(global_step: usize) -> Event {

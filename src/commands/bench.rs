@@ -1,7 +1,7 @@
 //! `trainer bench`.
 
 use super::{Failure, guarded};
-use crate::backend::{Choice, dispatch, select};
+use crate::backend::{Choice, select};
 use crate::bench::{BenchJob, BenchOptions, BenchResult, CheckpointBenchOptions};
 use crate::cli::BenchArgs;
 use crate::config::{self, BackendRequest};
@@ -57,7 +57,7 @@ pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
             options,
             checkpoint: checkpoint.as_ref(),
         };
-        match guarded("benchmark", || dispatch(choice, job))
+        match guarded("benchmark", || crate::backend::bench(choice, job))
             .and_then(|r| r.map_err(Failure::runtime))
         {
             Ok(mut r) => {

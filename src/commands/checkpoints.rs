@@ -1,14 +1,11 @@
 //! `trainer checkpoints ls|verify|export`.
 
 use super::Failure;
-use super::restore::restore;
 use crate::checkpoint::{DirStore, Retention, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
-use crate::model::to_pytorch_safetensors;
 use crate::run::RunLayout;
 use anyhow::anyhow;
-use burn::backend::Flex;
 use std::path::Path;
 
 /// Runs a `checkpoints` subcommand.
@@ -104,15 +101,8 @@ pub(super) fn write_safetensors(
     checkpoint: &Path,
     out: &Path,
 ) -> Result<(&'static str, usize), Failure> {
-    let r = restore::<Flex>(checkpoint, &Default::default())?;
-    let model = r.config.model.kind.name();
-    let metadata = [
-        ("producer", "trainer".to_string()),
-        ("trainer_version", env!("CARGO_PKG_VERSION").to_string()),
-        ("model", model.to_string()),
-        ("global_step", r.state.global_step.to_string()),
-    ];
-    let bytes = to_pytorch_safetensors(&r.model, &metadata).map_err(Failure::runtime)?;
-    write_atomic(out, &bytes).map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
-    Ok((model, r.state.global_step))
+    let export = crate::backend::pytorch_export(checkpoint)?;
+    write_atomic(out, &export.bytes)
+        .map_err(|e| Failure::runtime(anyhow!("{}: {e}", out.display())))?;
+    Ok((export.model, export.global_step))
 }

@@ -2,66 +2,14 @@
 //! image directory's test files, or on a whole other table or text file; prints the metrics
 //! and can write them as JSON.
 
-use super::restore::{Opened, open};
 use super::{Failure, guarded};
-use crate::backend::{BackendJob, dispatch, select};
+use crate::backend::select;
 use crate::cli::{EvalArgs, EvalSplit};
-use crate::data::{BatchSource, LoaderSettings};
 use crate::fsutil::write_atomic;
+use crate::jobs::{EvalJob, open};
 use crate::metrics::ConfusionMatrix;
-use crate::model::Trainable;
-use crate::task::{Task, TaskData, TaskModel, TaskSource};
-use crate::train::{EvalResult, evaluate_with_confusion};
+use crate::task::{Task, TaskData, TaskSource};
 use anyhow::anyhow;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use std::sync::Arc;
-
-struct EvalJob<'a> {
-    checkpoint: &'a Opened,
-    source: &'a TaskSource,
-}
-
-impl BackendJob for EvalJob<'_> {
-    type Output = Result<(EvalResult, ConfusionMatrix), Failure>;
-
-    fn run<B: AutodiffBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
-        let r = self.checkpoint;
-        let d = &r.config.data;
-        let loader = LoaderSettings::resolve(d.workers, d.prefetch);
-        let (bs, dev) = (d.eval_batch_size, &device);
-        match (r.restore::<B::InnerBackend>(dev)?, self.source) {
-            (TaskModel::Images(m), TaskSource::Images(s)) => on_source(m, s, loader, bs, dev),
-            (TaskModel::Text(m, _), TaskSource::Text(s)) => on_source(m, s, loader, bs, dev),
-            (TaskModel::Table(m, _), TaskSource::Table(s)) => on_source(m, s, loader, bs, dev),
-            _ => Err(Failure::input(anyhow!(
-                "{}: the data is not what the checkpoint's {} model reads",
-                r.path.display(),
-                r.state.model
-            ))),
-        }
-    }
-}
-
-/// Evaluates `model` on `source`.
-fn on_source<B, M, S>(
-    model: M,
-    source: &Arc<S>,
-    loader: LoaderSettings,
-    batch_size: usize,
-    device: &B::Device,
-) -> Result<(EvalResult, ConfusionMatrix), Failure>
-where
-    B: Backend,
-    M: Trainable<B>,
-    S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
-{
-    if source.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "nothing to evaluate: the split is empty (check data.validation_fraction / data.test_fraction)"
-        )));
-    }
-    evaluate_with_confusion(&model, source, batch_size, loader, device).map_err(Failure::train)
-}
 
 /// Prints the split's loss and task metrics (per-class ones for up to 20 classes); with
 /// `--output`, writes them as JSON.
@@ -108,7 +56,9 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
         checkpoint: &checkpoint,
         source: &source,
     };
-    let (r, confusion) = guarded("evaluation", || dispatch(&selection.choice, job))??;
+    let (r, confusion) = guarded("evaluation", || {
+        crate::backend::eval(&selection.choice, job)
+    })??;
     let names = checkpoint.saved().class_names(confusion.classes());
     crate::outln!("{what}: {} ({} {})", r.describe(), r.samples, task.unit());
     let classes = confusion.classes();

@@ -3,51 +3,26 @@
 use super::final_artifacts::write_final_artifacts;
 use super::{Failure, guarded};
 use crate::backend::Selection;
-use crate::backend::{BackendJob, dispatch, select_devices};
+use crate::backend::select_devices;
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
+use crate::exit::Exit;
+use crate::jobs::FitJob;
 use crate::observe::{Journal, Progress, append_event};
 use crate::run::{
     CONFIG_FILE, RunDir, RunDirError, RunLayout, RunRecord, RunStatus, SUMMARY_FILE, Summary,
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{
-    EndStatus, Event, FitOutcome, FitPorts, Observers, Replicas, TrainError, sibling_device,
-};
+use crate::train::{EndStatus, Event, FitOutcome, FitPorts, Observers};
 use anyhow::{Context, anyhow};
-use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Raised by Ctrl-C / SIGTERM: the loop saves a checkpoint after the current step and stops.
 static STOP: AtomicBool = AtomicBool::new(false);
-
-struct FitJob<'a> {
-    cfg: &'a Config,
-    data: &'a TaskData,
-    resume: Option<&'a Snapshot>,
-    ports: FitPorts<'a>,
-    /// Device indices each batch is split over (empty: just the dispatched device).
-    parallel: &'a [usize],
-}
-
-impl BackendJob for FitJob<'_> {
-    type Output = Result<FitOutcome, TrainError>;
-
-    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let siblings: Vec<B::Device> = self
-            .parallel
-            .iter()
-            .map(|&i| sibling_device::<B>(&device, i))
-            .collect();
-        let replicas = Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device));
-        self.data
-            .fit::<B>(self.cfg, backend, &replicas, self.resume, self.ports)
-    }
-}
 
 /// Trains per the config (or continues a checkpointed run with `--resume`); writes
 /// `config.toml`, `journal.jsonl`, `checkpoints/` and `summary.json` in the run directory.
@@ -107,7 +82,7 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         started,
     );
     if fresh
-        && result.as_ref().is_err_and(|f| f.code == 2)
+        && result.as_ref().is_err_and(|f| f.code == Exit::BadInput)
         && std::fs::metadata(&journal_path).is_ok_and(|m| m.len() == 0)
     {
         // Bad input found before the first event: leave no directory that blocks the name.
@@ -172,7 +147,7 @@ fn close_run(
     }
     let status = match result {
         Ok(_) => EndStatus::Finished,
-        Err(f) if f.code == 130 => EndStatus::Killed,
+        Err(f) if f.code == Exit::Interrupted => EndStatus::Killed,
         Err(_) => EndStatus::Failed,
     };
     let journal_path = RunLayout::of(run_dir).journal();
@@ -267,7 +242,7 @@ fn train_and_summarize(
         ports,
         parallel: &selection.parallel,
     };
-    let outcome = guarded("training", || dispatch(&selection.choice, job));
+    let outcome = guarded("training", || crate::backend::fit(&selection.choice, job));
     drop(observers); // flushes the journal
     let outcome = outcome?.map_err(Failure::train)?;
 
@@ -308,7 +283,7 @@ fn interrupted(global_step: usize, checkpoint: Option<String>, run_dir: &RunDir)
         |c| format!("checkpoint {c} saved"),
     );
     Failure {
-        code: 130,
+        code: Exit::Interrupted,
         error: anyhow!(
             "interrupted after step {global_step}; {saved} in {}; continue with the same command plus `--run-name {} --resume auto`",
             run_dir.path.display(),
@@ -509,7 +484,7 @@ fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
 fn install_stop_handler() {
     let result = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(i32::from(Exit::Interrupted.code()));
         }
         eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
     });

@@ -8,7 +8,6 @@ mod eval;
 mod final_artifacts;
 mod fit;
 mod predict;
-mod restore;
 mod runs;
 mod sample;
 mod sweep;
@@ -26,15 +25,17 @@ pub use sample::sample;
 pub use sweep::sweep;
 pub use warmup::warmup;
 
+use crate::exit::Exit;
+
 /// Set by `trainer sweep` for its trials: `fit` stops (checkpoint, KILLED) when its parent dies.
 pub const STOP_WITH_PARENT_ENV: &str = "TRAINER_STOP_WITH_PARENT";
 
-/// A command failure with its exit code: 2 for bad input (config, data, unavailable backend),
-/// 1 for failures while running.
+/// A command failure with its exit code: bad input (config, data, unavailable backend), a
+/// failure while running, or an interrupted run.
 #[derive(Debug)]
 pub struct Failure {
     /// Process exit code.
-    pub code: u8,
+    pub code: Exit,
     /// What went wrong.
     pub error: anyhow::Error,
 }
@@ -43,7 +44,7 @@ impl Failure {
     /// Bad input from the user: exit code 2.
     pub fn input(error: impl Into<anyhow::Error>) -> Self {
         Self {
-            code: 2,
+            code: Exit::BadInput,
             error: error.into(),
         }
     }
@@ -57,12 +58,26 @@ impl Failure {
         }
     }
 
+    /// A job's failure, with the exit code its kind calls for.
+    pub fn job(error: crate::jobs::JobError) -> Self {
+        Self {
+            code: error.exit(),
+            error: error.into(),
+        }
+    }
+
     /// A failure while running: exit code 1.
     pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
         Self {
-            code: 1,
+            code: Exit::Failure,
             error: error.into(),
         }
+    }
+}
+
+impl From<crate::jobs::JobError> for Failure {
+    fn from(error: crate::jobs::JobError) -> Self {
+        Failure::job(error)
     }
 }
 

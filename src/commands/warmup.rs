@@ -2,7 +2,7 @@
 //! tunes its kernels into the kernel cache, and reports the first-step and warm step times.
 
 use super::{Failure, guarded};
-use crate::backend::{Choice, KernelCache, configure_kernel_cache, dispatch, select};
+use crate::backend::{Choice, KernelCache, configure_kernel_cache, select};
 use crate::bench::{BenchJob, BenchOptions, DataFeed};
 use crate::cli::WarmupArgs;
 use crate::config;
@@ -31,7 +31,8 @@ pub fn warmup(args: WarmupArgs) -> Result<(), Failure> {
         options,
         checkpoint: None,
     };
-    let r = guarded("warm-up", || dispatch(&selection.choice, job))?.map_err(Failure::train)?;
+    let r = guarded("warm-up", || crate::backend::bench(&selection.choice, job))?
+        .map_err(Failure::train)?;
     crate::outln!(
         "{} {} {}: first step {:.2} s, then {:.1} ms/step",
         r.backend,

@@ -85,7 +85,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     let outcome = trials::run_all(&plan, &mut state, &uuid, &event);
     let status = match &outcome {
         Ok(()) => EndStatus::Finished,
-        Err(f) if f.code == 130 => EndStatus::Killed,
+        Err(f) if f.code == crate::exit::Exit::Interrupted => EndStatus::Killed,
         Err(_) => EndStatus::Failed,
     };
     let result = outcome.and_then(|()| report::finish(&plan, &mut state, &event));

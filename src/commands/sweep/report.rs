@@ -187,7 +187,7 @@ fn write_plots(plan: &SweepPlan, rows: &[(usize, TrialStatus, Option<f64>)]) {
             .collect();
         let file = plan.dir.join(format!(
             "objective_vs_{}.png",
-            crate::tracking::sanitize_key(key).replace('/', "_")
+            crate::observe::sanitize_key(key).replace('/', "_")
         ));
         let log_x = matches!(dim, Dim::LogUniform(..));
         match scatter_png(&points, log_x) {

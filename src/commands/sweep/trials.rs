@@ -159,7 +159,7 @@ pub(super) fn run_all(
     }
     if stopping {
         return Err(Failure {
-            code: 130,
+            code: crate::exit::Exit::Interrupted,
             error: anyhow!(
                 "sweep interrupted; run the same command again to finish it (finished trials are kept)"
             ),

@@ -6,9 +6,9 @@ mod checkpoint;
 
 pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint};
 
-use crate::backend::BackendJob;
 use crate::config::{Config, Precision};
 use crate::data::{BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples};
+use crate::jobs::BackendJob;
 use crate::model::{Classifier, Gpt, Mlp, Trainable};
 use crate::task::TaskData;
 use crate::train::{

@@ -1,16 +1,19 @@
 //! Run-time backend choice: probing, `auto` fallback, and the one place that names concrete
-//! Burn backends (`dispatch`).
+//! Burn backends (`dispatch`). The jobs of `trainer-core` are monomorphized here, once per
+//! compiled backend, behind the non-generic entry points of `run`: crates above this one
+//! (tracking, the CLI) compile no backend code, so editing them never recompiles it.
 
 mod dispatch;
 mod kernel_cache;
 mod probe;
+mod run;
 mod select;
 
-pub use dispatch::{BackendJob, dispatch};
 pub use kernel_cache::{
     KERNEL_CACHE_ENV, KernelCache, configure_kernel_cache, kernel_cache_location,
 };
 pub use probe::{AdapterKind, CudaInfo, WgpuAdapter};
+pub use run::{bench, eval, fit, predict, pytorch_export, sample};
 pub use select::{BackendStatus, Choice, Selection, list, select, select_devices};
 
 /// Why the requested backend cannot be used.

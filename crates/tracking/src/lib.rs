@@ -8,7 +8,7 @@ mod sync;
 mod worker;
 
 pub use client::{MlflowClient, MlflowError};
-pub use convert::{Point, metric_value, metrics_of, params_of, sanitize_key};
+pub use convert::{metric_value, params_of, point_json};
 pub use settings::{Auth, MlflowSettings};
 pub use sync::{SyncState, Syncer, pending_lines};
 pub use worker::{Backoff, DrainReport, MlflowWorker};

@@ -2,15 +2,16 @@
 //! acknowledged offset (kept in `tracking.json`) is pending, whether the process lives or not.
 
 use super::client::{MlflowClient, MlflowError};
-use super::convert::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, Point, metrics_of, params_of};
+use super::convert::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, params_of, point_json};
 use super::settings::MlflowSettings;
-use crate::fsutil::write_atomic;
-use crate::observe::JournalLine;
-use crate::run::RunLayout;
-use crate::train::Event;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use trainer_core::fsutil::write_atomic;
+use trainer_core::observe::JournalLine;
+use trainer_core::observe::{Point, metrics_of, sanitize_key};
+use trainer_core::run::RunLayout;
+use trainer_core::train::Event;
 
 /// Journal bytes read per pass (bounded memory however large the backlog).
 const READ_CHUNK: u64 = 4 << 20;
@@ -243,7 +244,7 @@ impl Syncer {
             false
         };
         if !landed {
-            let metrics = batch.iter().map(Point::to_json).collect();
+            let metrics = batch.iter().map(point_json).collect();
             match self.client.log_batch(&run_id, metrics, &[], &[]) {
                 Ok(()) => {}
                 Err(e) if e.is_final_answer() => self.reject(batch.len(), &e.to_string()),
@@ -269,7 +270,7 @@ impl Syncer {
         all.extend(params.iter().map(|(k, v)| (format!("best.{k}"), v.clone())));
         let all: Vec<(String, String)> = all
             .into_iter()
-            .map(|(k, v)| (super::convert::sanitize_key(&k), v))
+            .map(|(k, v)| (sanitize_key(&k), v))
             .collect();
         self.log_params(&all)
     }
@@ -302,7 +303,7 @@ impl Syncer {
             return self.client.update_run(&run_id, "RUNNING", None);
         };
         let ts = Some(line.ts_ms);
-        for name in crate::run::ARTIFACT_FILES {
+        for name in trainer_core::run::ARTIFACT_FILES {
             let Ok(bytes) = std::fs::read(self.dir.join(name)) else {
                 continue;
             };
@@ -373,7 +374,7 @@ impl Syncer {
         self.first_event()
             .map(|first| first.ts_ms)
             .filter(|&ts| ts > 0)
-            .unwrap_or_else(|| crate::observe::now_ms() as i64)
+            .unwrap_or_else(|| trainer_core::observe::now_ms() as i64)
     }
 
     /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
@@ -384,7 +385,7 @@ impl Syncer {
             ("trainer.version".into(), env!("CARGO_PKG_VERSION").into()),
             (
                 "trainer.config_sha256".into(),
-                crate::digest::sha256_hex(&config),
+                trainer_core::digest::sha256_hex(&config),
             ),
         ];
         let text = String::from_utf8_lossy(&config);

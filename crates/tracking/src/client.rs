@@ -166,7 +166,7 @@ impl MlflowClient {
         ))
     }
 
-    /// `runs/log-batch`: metrics (JSON from `Point::to_json`), params and tags.
+    /// `runs/log-batch`: metrics (JSON from `point_json`), params and tags.
     pub fn log_batch(
         &self,
         run_id: &str,

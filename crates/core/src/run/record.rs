@@ -4,7 +4,7 @@
 use super::{JOURNAL_FILE as JOURNAL, RunLayout};
 use crate::config::flatten_toml;
 use crate::observe::JournalLine;
-use crate::tracking::metrics_of;
+use crate::observe::metrics_of;
 use crate::train::{EndStatus, Event, Split};
 use std::collections::BTreeMap;
 use std::io::BufRead;

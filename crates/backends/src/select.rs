@@ -5,7 +5,7 @@ use super::BackendError;
 use super::probe::{CudaInfo, cuda_devices};
 #[cfg(feature = "wgpu")]
 use super::probe::{WgpuAdapter, wgpu_adapters};
-use crate::config::{BackendRequest, DeviceList};
+use trainer_core::config::{BackendRequest, DeviceList};
 
 /// A concrete, usable backend and device.
 #[derive(Debug, Clone, PartialEq, Eq)]

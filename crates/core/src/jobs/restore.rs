@@ -1,12 +1,11 @@
 //! Rebuilding a trained model from a checkpoint directory (for export, predict, eval).
 
-use super::Failure;
+use super::JobError;
 use crate::checkpoint::{TrainState, load};
 use crate::config::Config;
 use crate::data::{TablePreprocessing, Vocab};
 use crate::model::Classifier;
 use crate::task::{Assets, SavedModel, Task, TaskModel};
-use anyhow::anyhow;
 use burn::prelude::Backend;
 use std::path::{Path, PathBuf};
 
@@ -35,10 +34,10 @@ pub struct Restored<B: Backend> {
 }
 
 /// Verifies the checkpoint at `path` and parses its config (no backend involved).
-pub fn open(path: &Path) -> Result<Opened, Failure> {
-    let snap = load(path).map_err(Failure::input)?;
+pub fn open(path: &Path) -> Result<Opened, JobError> {
+    let snap = load(path).map_err(JobError::input)?;
     let config: Config = toml::from_str(&snap.config_toml).map_err(|e| {
-        Failure::input(anyhow!(
+        JobError::Input(format!(
             "{}: config.toml: {}",
             path.display(),
             e.message().trim()
@@ -64,12 +63,12 @@ impl Opened {
     }
 
     /// Bad input in this checkpoint, named by its path.
-    fn bad(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::input(anyhow!("{}: {e}", self.path.display()))
+    fn bad(&self, e: impl std::fmt::Display) -> JobError {
+        JobError::Input(format!("{}: {e}", self.path.display()))
     }
 
     /// The task's model on `device` with the stored weights.
-    pub fn restore<B: Backend>(&self, device: &B::Device) -> Result<TaskModel<B>, Failure> {
+    pub fn restore<B: Backend>(&self, device: &B::Device) -> Result<TaskModel<B>, JobError> {
         let model = self.saved().build::<B>(device).map_err(|e| self.bad(e))?;
         model
             .load(self.model.clone(), device)
@@ -77,7 +76,7 @@ impl Opened {
     }
 
     /// The image classifier on `device` with the stored weights; other tasks are refused.
-    pub fn classifier<B: Backend>(&self, device: &B::Device) -> Result<Classifier<B>, Failure> {
+    pub fn classifier<B: Backend>(&self, device: &B::Device) -> Result<Classifier<B>, JobError> {
         if self.saved().task() != Task::Images {
             return Err(self.bad(format!(
                 "holds a {} model trained on data.format = \"{}\"; this command reads image classifiers (idx, cifar10) only",
@@ -92,12 +91,12 @@ impl Opened {
     }
 
     /// The vocabulary of a `gpt` checkpoint (checked against the model's output size).
-    pub fn vocab(&self) -> Result<Vocab, Failure> {
+    pub fn vocab(&self) -> Result<Vocab, JobError> {
         self.saved().vocab().map_err(|e| self.bad(e))
     }
 
     /// The standardization, feature columns and classes saved with a table run.
-    pub fn preprocessing(&self) -> Result<TablePreprocessing, Failure> {
+    pub fn preprocessing(&self) -> Result<TablePreprocessing, JobError> {
         self.saved().preprocessing().map_err(|e| self.bad(e))
     }
 
@@ -108,7 +107,7 @@ impl Opened {
 }
 
 /// Verifies and loads the checkpoint at `path` onto `device`.
-pub fn restore<B: Backend>(path: &Path, device: &B::Device) -> Result<Restored<B>, Failure> {
+pub fn restore<B: Backend>(path: &Path, device: &B::Device) -> Result<Restored<B>, JobError> {
     let opened = open(path)?;
     let model = opened.classifier::<B>(device)?;
     Ok(Restored {

@@ -2,18 +2,10 @@
 //! choices first point the kernel cache at its directory).
 
 use super::Choice;
-use burn::tensor::backend::AutodiffBackend;
-
-/// Work that runs on any autodiff backend (training, benchmarking).
-pub trait BackendJob {
-    /// What the job returns.
-    type Output;
-    /// Runs the job on backend `B` and `device`; `backend` is the backend's name.
-    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output;
-}
+use trainer_core::jobs::BackendJob;
 
 /// Runs `job` on the chosen backend.
-pub fn dispatch<J: BackendJob>(choice: &Choice, job: J) -> J::Output {
+pub(crate) fn dispatch<J: BackendJob>(choice: &Choice, job: J) -> J::Output {
     #[allow(unused_imports)]
     use burn::backend::Autodiff;
     let name = choice.name();

@@ -1,6 +1,6 @@
 //! Where the MLflow server is and how to authenticate: config keys over `MLFLOW_*` variables.
 
-use crate::config::TrackingConfig;
+use trainer_core::config::TrackingConfig;
 
 /// How requests authenticate (never printed).
 #[derive(Clone, Default)]
@@ -79,7 +79,7 @@ impl MlflowSettings {
 
 /// `http://user:pw@host` -> (`http://host`, Basic(user, pw)).
 fn split_userinfo(uri: &str) -> (String, Auth) {
-    match crate::config::split_userinfo(uri) {
+    match trainer_core::config::split_userinfo(uri) {
         (clean, Some((user, pw))) => (clean, Auth::Basic(user, pw)),
         (clean, None) => (clean, Auth::None),
     }

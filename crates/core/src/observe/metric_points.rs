@@ -1,24 +1,18 @@
-//! Pure translation from journal lines and configs to MLflow entities, within MLflow's limits.
+//! The metric points a run's journal lines carry (what trackers and run reports read): names
+//! in the tracker-safe alphabet, each at the global step it happened after.
 
-use crate::observe::JournalLine;
+use super::JournalLine;
 use crate::train::Event;
-use serde_json::{Value, json};
 
-/// Most metrics in one `runs/log-batch` request.
-pub const MAX_METRICS_PER_BATCH: usize = 1000;
-/// Most params in one request.
-pub const MAX_PARAMS_PER_BATCH: usize = 100;
-/// Longest key MLflow accepts.
+/// Longest metric key trackers accept (MLflow's limit).
 pub const MAX_KEY_LEN: usize = 250;
-/// Longest param value MLflow accepts.
-pub const MAX_PARAM_VALUE_LEN: usize = 6000;
 
 /// One metric point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// Metric name.
     pub key: String,
-    /// Value (NaN/Inf allowed; sent as MLflow's strings).
+    /// Value (NaN/Inf allowed).
     pub value: f64,
     /// Milliseconds since the epoch (the journal line's `ts_ms`).
     pub timestamp: i64,
@@ -26,32 +20,7 @@ pub struct Point {
     pub step: i64,
 }
 
-impl Point {
-    /// The MLflow JSON form.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "key": self.key,
-            "value": metric_value(self.value),
-            "timestamp": self.timestamp,
-            "step": self.step,
-        })
-    }
-}
-
-/// Finite values as numbers; NaN and infinities as the strings MLflow's JSON parser accepts.
-pub fn metric_value(v: f64) -> Value {
-    if v.is_nan() {
-        json!("NaN")
-    } else if v == f64::INFINITY {
-        json!("Infinity")
-    } else if v == f64::NEG_INFINITY {
-        json!("-Infinity")
-    } else {
-        json!(v)
-    }
-}
-
-/// A key MLflow accepts: `[/\w.\- :]`, at most 250 characters; anything else becomes `_`.
+/// A key trackers accept (MLflow's rule): `[/\w.\- :]`, at most 250 characters; anything else becomes `_`.
 pub fn sanitize_key(key: &str) -> String {
     key.chars()
         .map(|c| {
@@ -131,23 +100,10 @@ pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
         .collect()
 }
 
-/// A resolved config flattened to `section.key = value` params, keys sanitized and values
-/// clipped to MLflow's limits.
-pub fn params_of(config_toml: &str) -> Vec<(String, String)> {
-    crate::config::flatten_toml(config_toml)
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                sanitize_key(&k),
-                v.chars().take(MAX_PARAM_VALUE_LEN).collect(),
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn line(v: Value) -> JournalLine {
         serde_json::from_value(v).expect("a journal line")
@@ -185,22 +141,8 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_values_use_mlflow_strings() {
-        assert_eq!(metric_value(f64::NAN), json!("NaN"));
-        assert_eq!(metric_value(f64::NEG_INFINITY), json!("-Infinity"));
-        assert_eq!(metric_value(1.5), json!(1.5));
-        let mut last = 3;
-        let step = json!({"event":"step","global_step":4,"loss":null,"lr":0.1,
-                          "samples_per_sec":1.0,"ts_ms":1});
-        assert!(metrics_of(&line(step), &mut last)[0].value.is_nan());
-    }
-
-    #[test]
-    fn keys_are_sanitized_and_params_flattened() {
+    fn keys_are_sanitized() {
         assert_eq!(sanitize_key("a$b/c d"), "a_b/c d");
         assert_eq!(sanitize_key(&"k".repeat(300)).len(), 250);
-        let p = params_of("[train]\nlr = 0.1\n[model.mlp]\nhidden = [1, 2]\n");
-        assert!(p.contains(&("train.lr".into(), "0.1".into())));
-        assert!(p.contains(&("model.mlp.hidden".into(), "[1, 2]".into())));
     }
 }

@@ -1,0 +1,22 @@
+//! `trainer-core`: config, data sources and the streaming loader, models, the training loop
+//! generic over the Burn backend, checkpoints, metrics, the run journal and layout, and the
+//! jobs that run on a backend. No concrete backend is chosen here and nothing talks HTTP: the
+//! backends crate instantiates the jobs, the tracking crate consumes the journal.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod console;
+pub mod data;
+pub mod digest;
+pub mod exit;
+pub mod fsutil;
+pub mod host_memory;
+pub mod jobs;
+pub mod metrics;
+pub mod model;
+pub mod observe;
+pub mod run;
+pub mod sweep;
+pub mod task;
+pub mod train;
