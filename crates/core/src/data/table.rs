@@ -685,7 +685,7 @@ mod tests {
 
     #[test]
     fn bundled_uci_tables_load_with_inferred_schemas() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/tabular");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/tabular");
         let spec = |label: &str| TableSpec {
             label: label.into(),
             task: TableTask::Classification,

@@ -382,7 +382,7 @@ mod tests {
     #[test]
     fn tiny_shakespeare_has_its_65_characters_and_nanogpt_split() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("datasets/tinyshakespeare/input.txt");
+            .join("../../datasets/tinyshakespeare/input.txt");
         let corpus = TextCorpus::open(&path, 0.1, 0.0, None).unwrap();
         assert_eq!(corpus.tokens, 1_115_394);
         assert_eq!(corpus.vocab.size(), 65 + 1);
