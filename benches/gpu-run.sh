@@ -20,6 +20,7 @@ STEPS="${STEPS:-300}"; WARMUP="${WARMUP:-30}"
   nproc; python3 -c 'import torch; print("torch", torch.__version__)'
   "$T" backends
 } 2>&1 | tee "$OUT/host.txt"
+rm -f "$OUT"/*-trainer.json  # bench --json never overwrites; a rerun replaces them
 for cfg in mnist-mlp mnist-cnn shakespeare-gpt; do
   "$T" bench --config configs/$cfg.toml --backends cuda,wgpu --steps "$STEPS" --warmup "$WARMUP" \
     --json "$OUT/$cfg-trainer.json" 2>&1 | tee -a "$OUT/bench.log"
@@ -29,6 +30,7 @@ done
 # #22: cuda f32 vs bf16 beside PyTorch eager and autocast bf16, then the first step cold
 # (empty kernel cache) and warm (the cache the cold run filled), for the GPT and the CNN.
 export TRAINER_KERNEL_CACHE="$OUT/kernel-cache"; rm -rf "$TRAINER_KERNEL_CACHE"
+rm -f "$OUT"/*-precision-trainer.json  # bench --json never overwrites
 for cfg in shakespeare-gpt mnist-cnn; do
   for pass in cold warm; do
     "$T" warmup --config configs/$cfg.toml --backend cuda --precision bf16 2>&1 | tee -a "$OUT/warmup-$cfg-$pass.log"

@@ -11,6 +11,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Errors and results only: no progress, no `backend:` line, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log lines on stderr: -v info, -vv debug (`TRAINER_LOG` overrides both).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
@@ -19,13 +25,23 @@ pub enum Command {
     /// Train a model from a config file (built-in defaults: the MNIST MLP quick start).
     Fit(FitArgs),
     /// List the backends compiled into this binary and whether each is usable here.
-    Backends,
+    Backends {
+        /// One JSON object a backend (name, usable, devices or reason) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (`trainer completions bash > ~/.local/share/bash-completion/completions/trainer`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Measure training throughput per backend.
     Bench(BenchArgs),
     /// Inspect, verify and export checkpoints.
     #[command(subcommand)]
     Checkpoints(CheckpointsCommand),
-    /// Score images with a checkpoint's model (IDX images in; JSONL, or CSV for `.csv`, out).
+    /// Score samples with a checkpoint's model: IDX images for image models, CSV rows for table
+    /// models; JSON lines, or CSV for `.csv`, out (text models generate with `sample`).
     Predict(PredictArgs),
     /// Generate text with a character-level GPT checkpoint (the text goes to stdout).
     Sample(SampleArgs),
@@ -57,7 +73,7 @@ pub struct WarmupArgs {
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
     /// Training steps to run (the first compiles; the rest show the warm step time).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
     pub steps: u64,
 }
 
@@ -77,7 +93,7 @@ pub struct PlacementArgs {
     #[arg(long, value_enum)]
     pub backend: Option<BackendRequest>,
     /// GPU index for cuda/wgpu (overrides `run.device`).
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub device: Option<usize>,
 }
 
@@ -131,7 +147,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Trial processes at once (overrides the space file's `parallel`).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, long, value_parser = clap::value_parser!(u64).range(1..))]
     pub parallel: Option<u64>,
     /// Backend of every trial (overrides `run.backend`).
     #[arg(long, value_enum)]
@@ -184,6 +200,9 @@ pub enum RunsCommand {
         /// Parent of run directories.
         #[arg(long, default_value = "checkpoints")]
         output: PathBuf,
+        /// A JSON array (one object a run: name, status, model, backend, steps, metrics).
+        #[arg(long)]
+        json: bool,
     },
     /// One run in detail: status, params, final metrics, epochs, checkpoints, MLflow state.
     Show {
@@ -192,6 +211,9 @@ pub enum RunsCommand {
         /// Parent of run directories.
         #[arg(long, default_value = "checkpoints")]
         output: PathBuf,
+        /// The whole record as JSON (status, params, metrics, epochs) instead of tables.
+        #[arg(long)]
+        json: bool,
     },
     /// Runs side by side: the params that differ and the final metrics.
     Compare {
@@ -201,6 +223,9 @@ pub enum RunsCommand {
         /// Parent of run directories.
         #[arg(long, default_value = "checkpoints")]
         output: PathBuf,
+        /// A JSON array of the runs' records instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -210,21 +235,28 @@ pub struct PredictArgs {
     /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// IDX image file (`...-images-idx3-ubyte`, gzipped or plain) with the training image size.
+    /// What to score: an IDX image file (`...-images-idx3-ubyte`, gzipped or plain) of the
+    /// training image size for image models; a CSV file with the run's feature columns (the
+    /// label column may be absent) for table models.
     #[arg(long)]
     pub input: PathBuf,
-    /// Output file: one row per image with the predicted class and the logits; CSV when it
-    /// ends in `.csv`, JSON lines otherwise. Written atomically.
+    /// Output file: one row per sample with the predicted class (and its name for tables) and
+    /// the logits, or the predicted value for a regression; CSV when it ends in `.csv`, JSON
+    /// lines otherwise. Written atomically; never overwrites.
     #[arg(long)]
     pub output: PathBuf,
+    /// Also write each class's probability (softmax of the logits): `prob_N` columns, or a
+    /// `probabilities` array.
+    #[arg(long)]
+    pub probabilities: bool,
     /// Backend to run on.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendRequest,
     /// GPU index for cuda/wgpu.
-    #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0)]
     pub device: usize,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
 }
 
@@ -248,7 +280,7 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendRequest,
     /// GPU index for cuda/wgpu.
-    #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0)]
     pub device: usize,
 }
 
@@ -281,22 +313,22 @@ pub struct SampleArgs {
     #[arg(long, default_value = "\n")]
     pub prompt: String,
     /// Characters to generate.
-    #[arg(long, default_value_t = 500)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 500)]
     pub tokens: usize,
     /// Sharpens (< 1) or flattens (> 1) the distribution; 0 always takes the likeliest character.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
     pub temperature: f64,
     /// Draw only among the K likeliest characters.
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub top_k: Option<usize>,
     /// Seed of the sampling RNG (same seed, same text).
-    #[arg(long, default_value_t = 42)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 42)]
     pub seed: u64,
     /// Backend to run on.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendRequest,
     /// GPU index for cuda/wgpu.
-    #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0)]
     pub device: usize,
 }
 
@@ -307,13 +339,17 @@ pub enum CheckpointsCommand {
     Ls {
         /// Run directory (or its `checkpoints/` directory).
         run: PathBuf,
+        /// A JSON array (one object a checkpoint: name, step, epoch, metric, status, latest).
+        #[arg(long)]
+        json: bool,
     },
     /// Check a checkpoint's manifest, format version and every file's SHA-256.
     Verify {
         /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
         checkpoint: PathBuf,
     },
-    /// Export a checkpoint's weights as .safetensors with PyTorch tensor names and layouts.
+    /// Export an image classifier's weights (mlp, cnn, resnet checkpoints) as .safetensors
+    /// with PyTorch tensor names and layouts.
     Export {
         /// Checkpoint directory.
         checkpoint: PathBuf,
@@ -373,13 +409,13 @@ pub struct BenchArgs {
     #[arg(long, default_value = "auto")]
     pub backends: String,
     /// Timed steps per backend.
-    #[arg(long, default_value_t = 50)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 50)]
     pub steps: usize,
     /// Untimed warm-up steps per backend (at least 1).
-    #[arg(long, default_value_t = 5)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 5)]
     pub warmup: usize,
     /// GPU index for cuda/wgpu.
-    #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0)]
     pub device: usize,
     /// Float types to benchmark, side by side: e.g. `f32,bf16` (default: `run.precision`).
     #[arg(long, value_delimiter = ',', value_enum)]
@@ -392,7 +428,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "streaming")]
     pub data_feed: crate::bench::DataFeed,
     /// Checkpoint saves and restores to time per backend (0: skip checkpoint timing).
-    #[arg(long, default_value_t = 3)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 3)]
     pub checkpoint_repeats: usize,
     /// Parent of the temporary directory benchmark checkpoints go to (default: `run.output_dir`,
     /// the disk real checkpoints go to); that directory is removed afterwards.

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod fetch;
 
 pub use trainer_backends as backend;
+pub use trainer_core::{HostOps, TrainBackend};
 pub use trainer_core::{
     bench, checkpoint, config, console, data, digest, exit, fsutil, host_memory, jobs, metrics,
     model, observe, outln, run, sweep, task, train,

@@ -5,29 +5,38 @@ use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use trainer::cli::{Cli, Command};
 use trainer::commands::{self, Failure, panic_message};
+use trainer::config::redact_userinfo;
 use trainer::exit::Exit;
 
 fn main() -> ExitCode {
     // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
     let memory = trainer::host_memory::retain_freed_memory();
     quiet_mesa();
+    let parsed = Cli::try_parse();
+    let level = match &parsed {
+        Ok(cli) if cli.quiet => "error",
+        Ok(cli) if cli.verbose == 1 => "info",
+        Ok(cli) if cli.verbose > 1 => "debug",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRAINER_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     tracing::debug!("host allocator: {memory:?}");
     quiet_panics();
-    let cli = match Cli::try_parse() {
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            eprintln!("error: {}", one_line_usage_error(&e));
+            eprintln!("error: {}", redact_userinfo(&one_line_usage_error(&e)));
             return Exit::BadInput.into();
         }
     };
+    commands::set_quiet(cli.quiet);
     let is_fit = matches!(cli.command, Command::Fit(_) | Command::Sweep(_));
     // A panic is a bug, but users get one line and exit code 1, never a bare exit 101.
     let result =
@@ -53,7 +62,8 @@ fn main() -> ExitCode {
             None => ExitCode::SUCCESS,
         },
         Err(Failure { code, error }) => {
-            eprintln!("error: {error:#}");
+            // Every message may quote a URL the user gave: never print its password.
+            eprintln!("error: {}", redact_userinfo(&format!("{error:#}")));
             code.into()
         }
     }
@@ -63,8 +73,13 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Fit(args) => commands::fit(args).map(|_| ()),
-        Command::Backends => {
-            commands::backends();
+        Command::Backends { json } => {
+            commands::backends(json);
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "trainer", &mut std::io::stdout());
             Ok(())
         }
         Command::Bench(args) => commands::bench(args).map(|_| ()),

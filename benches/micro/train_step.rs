@@ -7,9 +7,9 @@
 use super::support::{config, first};
 use burn::backend::{Autodiff, Flex, NdArray};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use std::time::Duration;
+use trainer::TrainBackend;
 use trainer::config::Config;
 use trainer::data::{
     BatchSource, HostBatch, Samples, load_splits, load_table_splits, load_text_splits,
@@ -30,7 +30,7 @@ enum Parts {
 }
 
 /// Every model on one backend: `train_step/<backend>/<config>/<part>`.
-fn backend<B: AutodiffBackend>(c: &mut Criterion, name: &str, parts: Parts) {
+fn backend<B: TrainBackend>(c: &mut Criterion, name: &str, parts: Parts) {
     let device = B::Device::default();
     let mut group = c.benchmark_group(format!("train_step/{name}"));
     // Steps take milliseconds to seconds: a fixed number of steps per sample.
@@ -116,7 +116,7 @@ fn time<B, M>(
     batch: M::Batch,
     device: &B::Device,
 ) where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
     M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
 {

@@ -12,6 +12,10 @@ use anyhow::anyhow;
 /// Benchmarks the config's training step on each requested backend; prints a table and
 /// optionally writes JSON (schema: `benches/README.md`).
 pub fn bench(args: BenchArgs) -> Result<Vec<BenchResult>, Failure> {
+    if let Some(path) = &args.json {
+        // Checked before anything runs: the JSON never replaces a file (the config included).
+        super::refuse_existing("--json", path)?;
+    }
     let cfg = config::load(args.config.config.as_deref(), &args.config.overrides)
         .map_err(Failure::input)?;
     let choices = resolve_backends(&args.backends, args.device)?;

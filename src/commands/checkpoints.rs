@@ -4,14 +4,14 @@ use super::Failure;
 use crate::checkpoint::{DirStore, Retention, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
-use crate::run::RunLayout;
+use crate::run::{CHECKPOINTS_DIR, RunLayout};
 use anyhow::anyhow;
 use std::path::Path;
 
 /// Runs a `checkpoints` subcommand.
 pub fn checkpoints(cmd: CheckpointsCommand) -> Result<(), Failure> {
     match cmd {
-        CheckpointsCommand::Ls { run } => ls(&run),
+        CheckpointsCommand::Ls { run, json } => ls(&run, json),
         CheckpointsCommand::Verify { checkpoint } => {
             let c = verify(&checkpoint).map_err(Failure::input)?;
             crate::outln!(
@@ -19,9 +19,9 @@ pub fn checkpoints(cmd: CheckpointsCommand) -> Result<(), Failure> {
                 checkpoint.display(),
                 c.state.format_version,
                 c.state.model,
-                c.state.epoch,
-                c.state.batch_in_epoch,
-                c.state.global_step
+                c.state.position.epoch,
+                c.state.position.batch,
+                c.state.position.global_step
             );
             Ok(())
         }
@@ -29,7 +29,7 @@ pub fn checkpoints(cmd: CheckpointsCommand) -> Result<(), Failure> {
     }
 }
 
-fn ls(run: &Path) -> Result<(), Failure> {
+fn ls(run: &Path, json: bool) -> Result<(), Failure> {
     let root = if RunLayout::of(run).checkpoints().is_dir() {
         RunLayout::of(run).checkpoints()
     } else {
@@ -49,7 +49,41 @@ fn ls(run: &Path) -> Result<(), Failure> {
             maximize: true,
         },
     );
+    let names = store.names().map_err(Failure::runtime)?;
+    let is_checkpoints_dir = root.file_name().is_some_and(|n| n == CHECKPOINTS_DIR);
+    if names.is_empty() && !is_checkpoints_dir && !root.join("latest").exists() {
+        return Err(Failure::input(anyhow!(
+            "{}: not a run directory or a checkpoints/ directory (nothing trainer wrote is here)",
+            run.display()
+        )));
+    }
     let latest = std::fs::read_to_string(root.join("latest")).unwrap_or_default();
+    if json {
+        let rows: Vec<serde_json::Value> = names
+            .iter()
+            .map(|name| {
+                let is_latest = *name == latest.trim();
+                match verify(&root.join(name)) {
+                    Ok(c) => serde_json::json!({
+                        "name": name,
+                        "step": c.state.position.global_step,
+                        "epoch": c.state.position.epoch,
+                        "metric": c.state.position.metric,
+                        "status": if c.state.interrupted { "ok, interrupted" } else { "ok" },
+                        "latest": is_latest,
+                    }),
+                    Err(e) => serde_json::json!({
+                        "name": name,
+                        "status": if root.join(name).exists() { "corrupt" } else { "removed" },
+                        "error": e.to_string(),
+                        "latest": is_latest,
+                    }),
+                }
+            })
+            .collect();
+        crate::outln!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
     crate::outln!(
         "{:<16} {:>8} {:>6} {:>9}  status",
         "checkpoint",
@@ -57,7 +91,7 @@ fn ls(run: &Path) -> Result<(), Failure> {
         "epoch",
         "metric"
     );
-    for name in store.names().map_err(Failure::runtime)? {
+    for name in names {
         let mark = if name == latest.trim() {
             " (latest)"
         } else {
@@ -66,14 +100,25 @@ fn ls(run: &Path) -> Result<(), Failure> {
         match verify(&root.join(&name)) {
             Ok(c) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  ok{}{mark}",
-                c.state.global_step,
-                c.state.epoch,
-                c.state.metric.map_or("-".into(), |m| format!("{m:.4}")),
+                c.state.position.global_step,
+                c.state.position.epoch,
+                c.state
+                    .position
+                    .metric
+                    .map_or("-".into(), |m| format!("{m:.4}")),
                 if c.state.interrupted {
                     ", interrupted"
                 } else {
                     ""
                 }
+            ),
+            // Retention renames a checkpoint away before removing it: one listed a moment
+            // ago and gone now was removed, not corrupted.
+            Err(_) if !root.join(&name).exists() => crate::outln!(
+                "{name:<16} {:>8} {:>6} {:>9}  removed by retention while listing",
+                "-",
+                "-",
+                "-"
             ),
             Err(e) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  CORRUPT: {e}{mark}",

@@ -24,6 +24,11 @@ pub fn data(cmd: DataCommand) -> Result<(), Failure> {
                     known: names().join(", "),
                 })
             })?;
+            if let Some(m) = mirror.as_deref().filter(|m| !crate::config::is_http_url(m)) {
+                return Err(Failure::input(anyhow::anyhow!(
+                    "--mirror {m}: expected an http:// or https:// URL"
+                )));
+            }
             let source = Source { mirror };
             let target = fetch(set, &dir, &source, &mut |line| eprintln!("fetch: {line}"))
                 .map_err(Failure::runtime)?;

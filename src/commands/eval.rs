@@ -21,17 +21,19 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     }
     let task = checkpoint.saved().task();
     let image_data = !task.reads_one_file();
-    let whole_file = match &args.data {
-        Some(file) => TaskSource::whole_file(&checkpoint.saved(), file).map_err(Failure::input)?,
-        None => None,
-    };
-    let source = match whole_file {
-        Some(source) => source,
-        None => {
-            if let Some(dir) = &args.data {
+    // `--data` scores a whole other file, or an image directory's test files; the validation
+    // split of another image directory comes from its training files, as in a run.
+    let other_valid_split = image_data && args.split == EvalSplit::Valid;
+    let source = match &args.data {
+        Some(path) if !other_valid_split => {
+            TaskSource::whole_file(&checkpoint.saved(), path).map_err(Failure::input)?
+        }
+        other => {
+            if let Some(dir) = other {
                 cfg.data.dir = dir.clone();
             }
-            let data = TaskData::open(&cfg, Some(checkpoint.assets())).map_err(Failure::input)?;
+            let data = TaskData::open(&cfg, Some(checkpoint.assets()))
+                .map_err(|e| Failure::input(relative_hint(e, &cfg)))?;
             data.split(args.split == EvalSplit::Test)
         }
     };
@@ -51,7 +53,8 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
         _ => format!("{} split", args.split.name()),
     };
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
-    crate::outln!("backend: {}", selection.reason);
+    // Diagnostics go to stderr, results to stdout.
+    super::note(format_args!("backend: {}", selection.reason));
     let job = EvalJob {
         checkpoint: &checkpoint,
         source: &source,
@@ -69,7 +72,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
         let mut json = serde_json::json!({
             "checkpoint": args.checkpoint.display().to_string(),
             "model": checkpoint.state.model,
-            "global_step": checkpoint.state.global_step,
+            "global_step": checkpoint.state.position.global_step,
             "data": match (&args.data, image_data) {
                 (Some(p), _) => p.display().to_string(),
                 (None, true) => cfg.data.dir.display().to_string(),
@@ -135,4 +138,22 @@ fn per_class_json(m: &ConfusionMatrix, names: &[String]) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(rows)
+}
+
+/// A data path from the run's config that is relative and missing here: the error says it is
+/// looked up from the current directory, and what to do.
+fn relative_hint(e: crate::data::DataError, cfg: &crate::config::Config) -> anyhow::Error {
+    let path = if Task::of(cfg.data.format).reads_one_file() {
+        &cfg.data.file
+    } else {
+        &cfg.data.dir
+    };
+    if path.is_relative() && !path.exists() {
+        let here = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
+        return anyhow!(
+            "{e} (the run's data path {} is relative to the current directory, {here}: start eval where the run was started, or give --data)",
+            path.display()
+        );
+    }
+    e.into()
 }

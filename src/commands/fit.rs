@@ -15,7 +15,7 @@ use crate::run::{
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{EndStatus, Event, FitOutcome, FitPorts, Observers};
+use crate::train::{Event, FitOutcome, FitPorts, Observers};
 use anyhow::{Context, anyhow};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +33,8 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select_devices(cfg.run.backend, cfg.run.device, &cfg.run.devices)
         .map_err(Failure::input)?;
-    crate::outln!("backend: {}", selection.reason);
+    // Diagnostics go to stderr, results to stdout.
+    super::note(format_args!("backend: {}", selection.reason));
     if cfg.run.precision != config::Precision::F32 {
         crate::outln!(
             "precision: {} forward/backward, f32 weights and optimizer state{}",
@@ -64,8 +65,8 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         crate::outln!(
             "resuming from {} (epoch {}, step {})",
             from.display(),
-            snap.state.epoch + 1,
-            snap.state.global_step
+            snap.state.position.epoch + 1,
+            snap.state.position.global_step
         );
     }
     let (journal, run_uuid) = open_run_files(&cfg, &run_dir)?;
@@ -146,9 +147,9 @@ fn close_run(
         write_final_artifacts(run_dir, data.task().exports_weights());
     }
     let status = match result {
-        Ok(_) => EndStatus::Finished,
-        Err(f) if f.code == Exit::Interrupted => EndStatus::Killed,
-        Err(_) => EndStatus::Failed,
+        Ok(_) => RunStatus::Finished,
+        Err(f) if f.code == Exit::Interrupted => RunStatus::Killed,
+        Err(_) => RunStatus::Failed,
     };
     let journal_path = RunLayout::of(run_dir).journal();
     if let Err(e) = append_event(&journal_path, &Event::RunEnded { status }) {
@@ -216,7 +217,10 @@ fn train_and_summarize(
     run_uuid: String,
     started: Instant,
 ) -> Result<Summary, Failure> {
-    let mut observers = Observers(vec![Box::new(Progress::new()), Box::new(journal)]);
+    let mut observers = Observers(vec![Box::new(journal)]);
+    if !super::quiet() {
+        observers.0.insert(0, Box::new(Progress::new()));
+    }
     let retention = Retention {
         keep_last: cfg.checkpoint.keep_last,
         keep_best: cfg.checkpoint.keep_best,
@@ -354,8 +358,15 @@ fn resume_point(
         }
     } else {
         // Absolute, so `--resume .` or `--resume step-N` inside a run resolve to the run.
-        let p = std::fs::canonicalize(spec)
-            .map_err(|e| Failure::input(anyhow!("--resume {spec}: {e}")))?;
+        let p = std::fs::canonicalize(spec).map_err(|e| {
+            let what = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such checkpoint directory".to_string(),
+                _ => e.to_string(),
+            };
+            Failure::input(anyhow!(
+                "--resume {spec}: {what}; expected a checkpoint (RUN/checkpoints/step-N), a run directory, or auto"
+            ))
+        })?;
         let checkpoints = RunLayout::of(&p).checkpoints();
         if checkpoints.is_dir() {
             newest_valid(&checkpoints)?.ok_or_else(|| {

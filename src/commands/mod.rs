@@ -26,6 +26,7 @@ pub use sweep::sweep;
 pub use warmup::warmup;
 
 use crate::exit::Exit;
+pub use trainer_core::background::panic_message;
 
 /// Set by `trainer sweep` for its trials: `fit` stops (checkpoint, KILLED) when its parent dies.
 pub const STOP_WITH_PARENT_ENV: &str = "TRAINER_STOP_WITH_PARENT";
@@ -93,6 +94,25 @@ pub(crate) fn refuse_existing(flag: &str, out: &std::path::Path) -> Result<(), F
     Ok(())
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-q/--quiet`: errors and results only.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `-q/--quiet` is on.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A diagnostic line on stderr (the `backend:` line), left out under `--quiet`.
+pub(crate) fn note(args: std::fmt::Arguments<'_>) {
+    if !quiet() {
+        eprintln!("{args}");
+    }
+}
+
 /// Runs `f` on a backend, turning a panic inside Burn (e.g. a driver failure on a runner
 /// thread) into a runtime failure instead of a crash.
 pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Failure> {
@@ -102,17 +122,4 @@ pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Failure
             panic_message(payload.as_ref())
         ))
     })
-}
-
-/// The first line of the text a panic was raised with.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic")
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string()
 }

@@ -28,7 +28,7 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     let checkpoint = open(&args.checkpoint)?;
     checkpoint.vocab()?; // a wrong checkpoint fails here, before a backend is touched
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
-    eprintln!("backend: {}", selection.reason);
+    super::note(format_args!("backend: {}", selection.reason));
     let job = SampleJob {
         checkpoint: &checkpoint,
         prompt: &args.prompt,

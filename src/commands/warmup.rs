@@ -15,7 +15,8 @@ pub fn warmup(args: WarmupArgs) -> Result<(), Failure> {
     overrides.extend(args.flag_overrides());
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select(cfg.run.backend, cfg.run.device).map_err(Failure::input)?;
-    crate::outln!("backend: {}", selection.reason);
+    // Diagnostics go to stderr, results to stdout.
+    super::note(format_args!("backend: {}", selection.reason));
     let data = TaskData::open(&cfg, None).map_err(Failure::input)?;
     let steps = usize::try_from(args.steps).unwrap_or(usize::MAX);
     let options = BenchOptions {

@@ -33,7 +33,10 @@ fn fit_writes_config_summary_and_journal() {
         stdout(&o),
         crate::common::stderr(&o)
     );
-    assert!(stdout(&o).contains("backend: using flex"), "{}", stdout(&o));
+    // Diagnostics on stderr, results on stdout.
+    let err = crate::common::stderr(&o);
+    assert!(err.contains("backend: using flex"), "{err}");
+    assert!(!stdout(&o).contains("backend:"), "{}", stdout(&o));
     let run = dir.path().join("r1");
 
     // The saved config is the resolved one (overrides applied) and loads back as it is.
@@ -129,7 +132,7 @@ fn auto_says_what_it_chose_and_why() {
         "auto",
     ]);
     assert!(o.status.success(), "{}", crate::common::stderr(&o));
-    let line = stdout(&o)
+    let line = crate::common::stderr(&o)
         .lines()
         .find(|l| l.starts_with("backend: "))
         .unwrap_or_default()

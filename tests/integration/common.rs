@@ -84,10 +84,14 @@ pub fn stdout(o: &Output) -> String {
 }
 
 /// Asserts a bad-input failure: exit code 2, exactly one non-empty stderr line starting with
-/// `error:`, no panic or backtrace; returns that line.
+/// `error:` (besides the `backend: ...` line, a diagnostic that goes to stderr before the work
+/// starts), no panic or backtrace; returns that line.
 pub fn one_line_error(o: &Output) -> String {
     let err = stderr(o);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("backend: "))
+        .collect();
     assert_eq!(
         o.status.code(),
         Some(2),

@@ -238,7 +238,8 @@ fn task_feature_and_accumulation_mistakes_name_the_key() {
             "regression reads a csv table",
         ),
         (
-            format!("{csv}task = \"regression\"\n"),
+            // A regression's best checkpoint defaults to valid_loss; accuracy, asked for, is refused.
+            format!("{csv}task = \"regression\"\n[checkpoint]\nbest_metric = \"valid_accuracy\"\n"),
             "checkpoint.best_metric",
             "\"valid_loss\"",
         ),

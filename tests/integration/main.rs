@@ -1,6 +1,7 @@
 //! Integration tests, one binary (linking the Burn stack once keeps CI fast).
 
 mod bad_input;
+mod bad_input_round2;
 mod bench_cli;
 mod checkpoints;
 mod cli_fit;

@@ -3,19 +3,17 @@
 //! loader workers in each part.
 
 use crate::train_backends::{Recorder, small_config, step_losses};
-use burn::backend::{Autodiff, Flex};
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use trainer::backend::{self, Choice};
 use trainer::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
 use trainer::config::Config;
-use trainer::data::{Splits, load_splits};
-use trainer::model::Classifier;
-use trainer::task::fit_images;
-use trainer::train::{Event, FitOutcome, FitPorts, Observer, Replicas};
-
-type B = Autodiff<Flex>;
+use trainer::data::load_splits;
+use trainer::jobs::FitJob;
+use trainer::task::TaskData;
+use trainer::train::{Event, FitOutcome, FitPorts, Observer};
 
 /// Records events and raises the stop flag once `global_step` reaches `stop_at`.
 struct StopAt {
@@ -46,14 +44,14 @@ fn config() -> Config {
     cfg
 }
 
-/// Runs `fit` until the end or until step `stop_at`; returns losses, the outcome and the model.
+/// Runs `fit` on flex until the end or until step `stop_at`; returns losses and the outcome.
 fn run(
     cfg: &Config,
-    data: &Splits,
+    data: &TaskData,
     store: &mut DirStore,
     resume: Option<&Snapshot>,
     stop_at: Option<usize>,
-) -> (Vec<f64>, FitOutcome, Classifier<B>) {
+) -> (Vec<f64>, FitOutcome) {
     let flag = Arc::new(AtomicBool::new(false));
     let mut obs = StopAt {
         rec: Recorder::default(),
@@ -67,39 +65,57 @@ fn run(
         tracker_run_id: String::new(),
         memory_budget: None,
     };
-    let replicas = Replicas::one(Default::default());
-    let fitted = fit_images::<B>(cfg, data, "flex", &replicas, resume, ports).expect("fit runs");
-    (step_losses(&obs.rec.0), fitted.outcome, fitted.model)
+    let job = FitJob {
+        cfg,
+        data,
+        resume,
+        ports,
+        parallel: &[],
+    };
+    let outcome = backend::fit(&Choice::Flex, job).expect("fit runs");
+    (step_losses(&obs.rec.0), outcome)
 }
 
-/// Float parameters in visiting order: (serialized param id, values).
-struct Params(Vec<(String, Vec<f32>)>);
+/// The final weights: the checkpoint's model as safetensors (every tensor by name).
+fn weights(checkpoint: &Path) -> Vec<u8> {
+    backend::pytorch_export(checkpoint)
+        .expect("the final checkpoint exports")
+        .bytes
+}
 
-impl ModuleVisitor<B> for Params {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let values = param.val().into_data().to_vec::<f32>().expect("f32 params");
-        self.0.push((param.id.serialize(), values));
+/// Parameter ids in the order the model record holds them (Burn writes each parameter as
+/// `{id, param}`).
+fn param_ids(snapshot: &Snapshot) -> HashMap<String, usize> {
+    fn walk(v: &rmpv::Value, out: &mut Vec<String>) {
+        match v {
+            rmpv::Value::Map(entries) => {
+                for (k, val) in entries {
+                    match (k.as_str(), val.as_str()) {
+                        (Some("id"), Some(id)) => out.push(id.to_string()),
+                        _ => walk(val, out),
+                    }
+                }
+            }
+            rmpv::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
     }
-}
-
-fn params(model: &Classifier<B>) -> Vec<(String, Vec<f32>)> {
-    let mut v = Params(Vec::new());
-    model.visit(&mut v);
-    v.0
+    let record = rmpv::decode::read_value(&mut snapshot.model.as_slice())
+        .expect("the model record is MessagePack");
+    let mut ids = Vec::new();
+    walk(&record, &mut ids);
+    assert!(!ids.is_empty(), "no parameter ids in the model record");
+    ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect()
 }
 
 /// Optimizer state with parameter ids replaced by parameter positions, so the states of two
 /// runs (whose models got different random ids) can be compared exactly.
-fn optimizer_state(snapshot_dir: &std::path::Path, model: &Classifier<B>) -> rmpv::Value {
+fn optimizer_state(snapshot_dir: &Path) -> rmpv::Value {
     let snap = load(snapshot_dir).expect("final checkpoint verifies");
-    let position: std::collections::HashMap<String, usize> = params(model)
-        .into_iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id, i))
-        .collect();
+    let position = param_ids(&snap);
     let mut value = rmpv::decode::read_value(&mut snap.optimizer.as_slice())
         .expect("optimizer state is MessagePack");
-    fn remap(v: &mut rmpv::Value, position: &std::collections::HashMap<String, usize>) {
+    fn remap(v: &mut rmpv::Value, position: &HashMap<String, usize>) {
         match v {
             rmpv::Value::Map(entries) => {
                 for (k, val) in entries.iter_mut() {
@@ -124,7 +140,7 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
     let _serial = crate::common::train_lock();
     let mut cfg = config();
     cfg.train.grad_accumulation_steps = accumulation;
-    let data = load_splits(&cfg.data, cfg.run.seed).unwrap();
+    let data = TaskData::Images(load_splits(&cfg.data, cfg.run.seed).unwrap());
     let retention = Retention {
         keep_last: 10,
         keep_best: false,
@@ -133,17 +149,17 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
 
     let dir_a = tempfile::tempdir().unwrap();
     let mut store_a = DirStore::open_for_writing(dir_a.path(), retention).unwrap();
-    let (losses_a, outcome_a, model_a) = run(&cfg, &data, &mut store_a, None, None);
+    let (losses_a, outcome_a) = run(&cfg, &data, &mut store_a, None, None);
     assert!(matches!(outcome_a, FitOutcome::Finished(_)));
 
     let dir_b = tempfile::tempdir().unwrap();
     let mut store_b = DirStore::open_for_writing(dir_b.path(), retention).unwrap();
-    let (mut losses_b, mut resume, mut model_b) = (Vec::new(), None::<Snapshot>, None);
+    let (mut losses_b, mut resume, mut finished) = (Vec::new(), None::<Snapshot>, false);
     for (part, stop) in stops.iter().copied().map(Some).chain([None]).enumerate() {
         // Each part streams with a different worker count: the batch order must not care.
         let mut cfg = cfg.clone();
         (cfg.data.workers, cfg.data.prefetch) = [(8, 2), (2, 16), (3, 1)][part % 3];
-        let (losses, outcome, model) = run(&cfg, &data, &mut store_b, resume.as_ref(), stop);
+        let (losses, outcome) = run(&cfg, &data, &mut store_b, resume.as_ref(), stop);
         losses_b.extend(losses);
         match outcome {
             FitOutcome::Interrupted {
@@ -157,10 +173,10 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
                 resume = Some(load(&dir_b.path().join(name)).unwrap());
                 assert!(resume.as_ref().unwrap().state.interrupted);
             }
-            FitOutcome::Finished(_) => model_b = Some(model),
+            FitOutcome::Finished(_) => finished = true,
         }
     }
-    let model_b = model_b.expect("the last resume finishes");
+    assert!(finished, "the last resume finishes");
 
     assert_eq!(
         losses_a.len(),
@@ -168,15 +184,15 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
         "one loss per step (8,000 - 800 validation = 7,200 training samples)"
     );
     assert_eq!(losses_a, losses_b, "per-step losses must be bit-identical");
-    let (pa, pb) = (params(&model_a), params(&model_b));
+    let last = |d: &Path| d.join(std::fs::read_to_string(d.join("latest")).unwrap());
+    let (last_a, last_b) = (last(dir_a.path()), last(dir_b.path()));
     assert!(
-        pa.iter().zip(&pb).all(|(a, b)| a.1 == b.1),
+        weights(&last_a) == weights(&last_b),
         "final weights must be bit-identical"
     );
-    let last = |d: &std::path::Path| d.join(std::fs::read_to_string(d.join("latest")).unwrap());
     assert_eq!(
-        optimizer_state(&last(dir_a.path()), &model_a),
-        optimizer_state(&last(dir_b.path()), &model_b),
+        optimizer_state(&last_a),
+        optimizer_state(&last_b),
         "final optimizer state must be bit-identical"
     );
 }

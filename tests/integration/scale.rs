@@ -3,12 +3,9 @@
 //! GPUs needs a multi-GPU box; here its path runs with replicas on one device.
 
 use crate::common::{one_line_error, stdout, trainer, trainer_env};
-use crate::train_backends::{small_config, step_losses, train, train_on};
-use burn::backend::{Autodiff, Flex, Wgpu};
+use crate::train_backends::{lavapipe, small_config, step_losses, train, train_on};
+use trainer::backend::Choice;
 use trainer::config::Precision;
-use trainer::train::Replicas;
-
-type F = Autodiff<Flex>;
 
 /// Each logged loss of `reduced` is within `tol` (relative) of the f32 run's, every one finite,
 /// and the two differ somewhere (the reduced run really computed in another type).
@@ -27,10 +24,10 @@ fn close_to_f32(f32_losses: &[f64], reduced: &[f64], tol: f64) {
 #[test]
 fn bf16_and_f16_on_flex_learn_like_f32() {
     let mut cfg = small_config(42, 1);
-    let (full, f32_events) = train::<F>("flex", Default::default(), &cfg);
+    let (full, f32_events) = train(&Choice::Flex, &cfg);
     for precision in [Precision::Bf16, Precision::F16] {
         cfg.run.precision = precision;
-        let (report, events) = train::<F>("flex", Default::default(), &cfg);
+        let (report, events) = train(&Choice::Flex, &cfg);
         close_to_f32(&step_losses(&f32_events), &step_losses(&events), 0.1);
         let (a, b) = (full.test.accuracy.unwrap(), report.test.accuracy.unwrap());
         assert!(
@@ -47,10 +44,9 @@ fn f16_on_wgpu_learns_like_f32() {
     cfg.train.batch_size = 400;
     cfg.data.eval_batch_size = 400;
     cfg.train.log_every = 5;
-    let dev = burn::backend::wgpu::WgpuDevice::Cpu;
-    let (_, f32_events) = train::<Autodiff<Wgpu>>("wgpu", dev.clone(), &cfg);
+    let (_, f32_events) = train(&lavapipe(), &cfg);
     cfg.run.precision = Precision::F16;
-    let (report, events) = train::<Autodiff<Wgpu>>("wgpu", dev, &cfg);
+    let (report, events) = train(&lavapipe(), &cfg);
     close_to_f32(&step_losses(&f32_events), &step_losses(&events), 0.1);
     assert!(report.test.accuracy.is_some_and(|a| a > 0.8), "{report:?}");
 }
@@ -58,9 +54,8 @@ fn f16_on_wgpu_learns_like_f32() {
 #[test]
 fn the_data_parallel_path_with_one_device_is_bit_identical_to_one_device() {
     let cfg = small_config(3, 1);
-    let (_, plain) = train::<F>("flex", Default::default(), &cfg);
-    let one = Replicas::parallel(vec![Default::default()]).unwrap();
-    let (_, parallel) = train_on::<F>("flex", &one, &cfg);
+    let (_, plain) = train(&Choice::Flex, &cfg);
+    let (_, parallel) = train_on(&Choice::Flex, &[0], &cfg);
     assert_eq!(step_losses(&plain), step_losses(&parallel));
 }
 
@@ -68,10 +63,9 @@ fn the_data_parallel_path_with_one_device_is_bit_identical_to_one_device() {
 fn batches_split_over_three_replicas_train_like_the_whole_batch() {
     let mut cfg = small_config(3, 1);
     cfg.model.mlp.dropout = 0.0; // dropout masks are drawn per shard
-    let (whole, plain) = train::<F>("flex", Default::default(), &cfg);
+    let (whole, plain) = train(&Choice::Flex, &cfg);
     // Three replicas on the one CPU device: shards of 34, 33 and 33 samples per batch of 100.
-    let three = Replicas::parallel(vec![Default::default(); 3]).unwrap();
-    let (split, parallel) = train_on::<F>("flex", &three, &cfg);
+    let (split, parallel) = train_on(&Choice::Flex, &[0, 0, 0], &cfg);
     let (a, b) = (step_losses(&plain), step_losses(&parallel));
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() < 1e-3 * x.abs().max(1.0), "{a:?} vs {b:?}");
@@ -161,9 +155,9 @@ fn fit_on_one_listed_device_takes_the_data_parallel_path() {
     ]);
     assert!(o.status.success(), "{}", crate::common::stderr(&o));
     assert!(
-        stdout(&o).contains("(data parallel path, one device)"),
+        crate::common::stderr(&o).contains("(data parallel path, one device)"),
         "{}",
-        stdout(&o)
+        crate::common::stderr(&o)
     );
     let saved = std::fs::read_to_string(dir.path().join("dp/config.toml")).unwrap();
     assert!(saved.contains("devices = [0]"), "{saved}");

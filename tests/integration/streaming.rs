@@ -3,9 +3,7 @@
 
 use crate::common::{repo, stdout, summary, trainer};
 use crate::train_backends::{small_config, step_losses, train};
-use burn::backend::{Autodiff, Flex};
-
-type B = Autodiff<Flex>;
+use trainer::backend::Choice;
 
 fn losses_with(workers: usize, prefetch: usize) -> Vec<f64> {
     let mut cfg = small_config(3, 1);
@@ -13,7 +11,7 @@ fn losses_with(workers: usize, prefetch: usize) -> Vec<f64> {
     cfg.train.drop_last = false;
     cfg.data.workers = workers;
     cfg.data.prefetch = prefetch;
-    step_losses(&train::<B>("flex", Default::default(), &cfg).1)
+    step_losses(&train(&Choice::Flex, &cfg).1)
 }
 
 #[test]

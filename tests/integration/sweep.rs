@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use trainer::observe::JournalLine;
-use trainer::train::{EndStatus, Event};
+use trainer::train::{Event, RunStatus};
 
 /// The base every sweep here starts from: the bundled MNIST MLP, shortened.
 const BASE: [&str; 6] = [
@@ -40,7 +40,7 @@ fn events(run: &Path) -> Vec<Event> {
         .collect()
 }
 
-fn ends(run: &Path) -> Vec<EndStatus> {
+fn ends(run: &Path) -> Vec<RunStatus> {
     events(run)
         .into_iter()
         .filter_map(|e| match e {
@@ -91,7 +91,7 @@ seed = 1
     let mut best = f64::INFINITY;
     for i in 0..8 {
         let trial = sweep.join(format!("trial-{i:03}"));
-        assert_eq!(ends(&trial), [EndStatus::Finished], "{}", trial.display());
+        assert_eq!(ends(&trial), [RunStatus::Finished], "{}", trial.display());
         best = best.min(summary(&trial)["valid_loss"].as_f64().unwrap());
     }
     assert!(
@@ -171,8 +171,8 @@ fn a_sweep_killed_mid_trial_reruns_to_completion_with_each_trial_once() {
         assert!(Instant::now() < deadline, "the second trial did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(ends(&second), [EndStatus::Killed]);
-    assert_eq!(ends(&first), [EndStatus::Finished]);
+    assert_eq!(ends(&second), [RunStatus::Killed]);
+    assert_eq!(ends(&first), [RunStatus::Finished]);
     let first_journal = std::fs::read(first.join("journal.jsonl")).unwrap();
     std::thread::sleep(Duration::from_millis(500)); // its lock is released on exit
 
@@ -182,8 +182,8 @@ fn a_sweep_killed_mid_trial_reruns_to_completion_with_each_trial_once() {
         first_journal
     );
     assert_eq!(starts(&second), 2, "the second trial resumed once");
-    assert_eq!(ends(&second), [EndStatus::Killed, EndStatus::Finished]);
-    assert_eq!(ends(&root.join("trial-002")), [EndStatus::Finished]);
+    assert_eq!(ends(&second), [RunStatus::Killed, RunStatus::Finished]);
+    assert_eq!(ends(&root.join("trial-002")), [RunStatus::Finished]);
     // The sweep's journal reports each trial exactly once, across both sessions.
     let reported: Vec<String> = events(&root)
         .into_iter()
@@ -226,12 +226,12 @@ eta = 2
     // The first trial at a rung goes on; the two hopeless ones are not in the best half.
     assert_eq!(
         ends(&root.join("trial-000")),
-        [EndStatus::Finished],
+        [RunStatus::Finished],
         "{text}"
     );
     for t in ["trial-001", "trial-002"] {
         let run = root.join(t);
-        assert_eq!(ends(&run), [EndStatus::Killed], "{t}: {text}");
+        assert_eq!(ends(&run), [RunStatus::Killed], "{t}: {text}");
         let epochs = events(&run)
             .iter()
             .filter(|e| matches!(e, Event::EpochEnded { .. }))
@@ -244,7 +244,7 @@ eta = 2
     }
     // A rerun does not resume stopped trials.
     ok(&trainer(&args));
-    assert_eq!(ends(&root.join("trial-001")), [EndStatus::Killed]);
+    assert_eq!(ends(&root.join("trial-001")), [RunStatus::Killed]);
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! One training test body, run on every CPU backend and on wgpu (Mesa lavapipe in CI).
+//!
+//! Training runs through `trainer::backend::fit` (the dispatch the CLI uses), so this crate
+//! monomorphizes no backend: the jobs are compiled once, in trainer-backends.
 
-use burn::backend::Autodiff;
-use burn::tensor::backend::AutodiffBackend;
+use trainer::backend::{self, AdapterKind, Choice, WgpuAdapter};
 use trainer::config::{Config, ModelKind};
 use trainer::data::load_splits;
-use trainer::task::fit_images;
-use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Replicas, Split};
+use trainer::jobs::FitJob;
+use trainer::task::TaskData;
+use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
 
 /// Records every event.
 #[derive(Default)]
@@ -34,22 +37,26 @@ pub fn small_config(seed: u64, epochs: usize) -> Config {
     cfg
 }
 
-/// Trains `cfg` to the end on `backend`; returns the report and every event.
-pub fn train<B: AutodiffBackend>(
-    backend: &str,
-    device: B::Device,
-    cfg: &Config,
-) -> (FitReport, Vec<Event>) {
-    train_on::<B>(backend, &Replicas::one(device), cfg)
+/// wgpu on the software adapter (Mesa lavapipe; `.ci/run` installs it).
+pub fn lavapipe() -> Choice {
+    Choice::Wgpu(WgpuAdapter {
+        name: "lavapipe".into(),
+        api: "Vulkan".into(),
+        kind: AdapterKind::Software,
+        index_in_kind: 0,
+    })
 }
 
-/// Trains `cfg` to the end on the replicas' devices; returns the report and every event.
-pub fn train_on<B: AutodiffBackend>(
-    backend: &str,
-    replicas: &Replicas<B::Device>,
-    cfg: &Config,
-) -> (FitReport, Vec<Event>) {
-    let data = load_splits(&cfg.data, cfg.run.seed).expect("bundled dataset loads");
+/// Trains `cfg` to the end on `choice`; returns the report and every event.
+pub fn train(choice: &Choice, cfg: &Config) -> (FitReport, Vec<Event>) {
+    train_on(choice, &[], cfg)
+}
+
+/// Trains `cfg` to the end with each batch split over the chosen backend's devices `parallel`
+/// (indices; empty: one device, no splitting); returns the report and every event.
+pub fn train_on(choice: &Choice, parallel: &[usize], cfg: &Config) -> (FitReport, Vec<Event>) {
+    let data =
+        TaskData::Images(load_splits(&cfg.data, cfg.run.seed).expect("bundled dataset loads"));
     let mut rec = Recorder::default();
     let _serial = crate::common::train_lock();
     let ports = FitPorts {
@@ -59,9 +66,15 @@ pub fn train_on<B: AutodiffBackend>(
         tracker_run_id: String::new(),
         memory_budget: None,
     };
-    let fitted =
-        fit_images::<B>(cfg, &data, backend, replicas, None, ports).expect("training succeeds");
-    let FitOutcome::Finished(report) = fitted.outcome else {
+    let job = FitJob {
+        cfg,
+        data: &data,
+        resume: None,
+        ports,
+        parallel,
+    };
+    let outcome = backend::fit(choice, job).expect("training succeeds");
+    let FitOutcome::Finished(report) = outcome else {
         panic!("not interrupted, so it finishes")
     };
     (*report, rec.0)
@@ -81,9 +94,10 @@ pub fn step_losses(events: &[Event]) -> Vec<f64> {
 }
 
 /// The shared body: the model learns, and the loop reports what it did.
-fn learns<B: AutodiffBackend>(backend: &str, device: B::Device) {
+fn learns(choice: Choice) {
+    let backend = choice.name();
     let cfg = small_config(42, 2);
-    let (report, events) = train::<B>(backend, device, &cfg);
+    let (report, events) = train(&choice, &cfg);
     assert_eq!(
         report.steps,
         2 * (8000 / 100),
@@ -115,26 +129,25 @@ fn learns<B: AutodiffBackend>(backend: &str, device: B::Device) {
 
 #[test]
 fn learns_on_ndarray() {
-    learns::<Autodiff<burn::backend::NdArray>>("ndarray", Default::default());
+    learns(Choice::NdArray);
 }
 
 #[test]
 fn learns_on_flex() {
-    learns::<Autodiff<burn::backend::Flex>>("flex", Default::default());
+    learns(Choice::Flex);
 }
 
 #[test]
 fn learns_on_wgpu() {
     // Uses the software adapter (lavapipe) explicitly; `.ci/run` installs it.
-    learns::<Autodiff<burn::backend::Wgpu>>("wgpu", burn::backend::wgpu::WgpuDevice::Cpu);
+    learns(lavapipe());
 }
 
 #[test]
 fn same_seed_reproduces_every_loss_on_cpu() {
-    type B = Autodiff<burn::backend::Flex>;
-    let (a, ea) = train::<B>("flex", Default::default(), &small_config(7, 1));
-    let (b, eb) = train::<B>("flex", Default::default(), &small_config(7, 1));
-    let (c, ec) = train::<B>("flex", Default::default(), &small_config(8, 1));
+    let (a, ea) = train(&Choice::Flex, &small_config(7, 1));
+    let (b, eb) = train(&Choice::Flex, &small_config(7, 1));
+    let (c, ec) = train(&Choice::Flex, &small_config(8, 1));
     assert_eq!(step_losses(&ea), step_losses(&eb));
     assert_eq!(a.test, b.test);
     assert_ne!(
@@ -147,14 +160,13 @@ fn same_seed_reproduces_every_loss_on_cpu() {
 
 #[test]
 fn gradient_accumulation_matches_one_batch_of_the_window_size() {
-    type B = Autodiff<burn::backend::Flex>;
     let run = |batch_size: usize, accumulation: usize| {
         let mut cfg = small_config(5, 2);
         cfg.model.mlp.dropout = 0.0; // no random masks: the two runs see the same function
         cfg.train.drop_last = false;
         cfg.train.batch_size = batch_size;
         cfg.train.grad_accumulation_steps = accumulation;
-        train::<B>("flex", Default::default(), &cfg).0
+        train(&Choice::Flex, &cfg).0
     };
     // 4 batches of 100 per update cover exactly the samples of one batch of 400.
     let (accumulated, large, small) = (run(100, 4), run(400, 1), run(100, 1));

@@ -39,6 +39,20 @@ impl Choice {
         }
     }
 
+    /// Whether this is a CPU backend (one device, host memory).
+    pub fn is_cpu(&self) -> bool {
+        match self {
+            #[cfg(feature = "cuda")]
+            Choice::Cuda(_) => false,
+            #[cfg(feature = "wgpu")]
+            Choice::Wgpu(_) => false,
+            #[cfg(feature = "flex")]
+            Choice::Flex => true,
+            #[cfg(feature = "ndarray")]
+            Choice::NdArray => true,
+        }
+    }
+
     /// Human description of the device.
     pub fn device(&self) -> String {
         match self {
@@ -138,6 +152,16 @@ pub fn select_devices(
         DeviceList::Unset => select(request, device),
         DeviceList::Listed(list) if list.len() == 1 => {
             let mut selection = select(request, list[0])?;
+            if selection.choice.is_cpu() && list[0] > 0 {
+                // The CPU backends have one device: index 1 would train on device 0 silently.
+                return Err(BackendError::Unavailable {
+                    name: selection.choice.name(),
+                    reason: format!(
+                        "run.devices (--devices) lists device {}, but a CPU backend has one device, 0",
+                        list[0]
+                    ),
+                });
+            }
             selection
                 .reason
                 .push_str(" (data parallel path, one device)");

@@ -1,7 +1,41 @@
 //! Crash-safe file writes.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
+
+/// The most bytes a settings file the user names (config, sweep space) may hold.
+pub const MAX_SETTINGS_BYTES: u64 = 16 << 20;
+
+/// The bytes of a small settings file: a regular file (a FIFO, device or directory is refused
+/// before it is opened, so `/dev/zero` is never read and a FIFO never waited on) of at most
+/// `MAX_SETTINGS_BYTES`.
+pub fn read_settings_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    let refuse = |what: String| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+    if meta.is_dir() {
+        return refuse("is a directory; expected a TOML file".into());
+    }
+    if !meta.is_file() {
+        return refuse(
+            "not a regular file (a FIFO, socket or device); expected a TOML file".into(),
+        );
+    }
+    if meta.len() > MAX_SETTINGS_BYTES {
+        return refuse(format!(
+            "{} bytes; a settings file holds at most {MAX_SETTINGS_BYTES}",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the check: read no more than the limit (and one byte to tell).
+    std::fs::File::open(path)?
+        .take(MAX_SETTINGS_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SETTINGS_BYTES {
+        return refuse(format!("grew past {MAX_SETTINGS_BYTES} bytes while read"));
+    }
+    Ok(bytes)
+}
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -81,6 +115,27 @@ fn sync_dir(dir: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_files_must_be_small_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("a.toml");
+        std::fs::write(&ok, "x = 1\n").unwrap();
+        assert_eq!(read_settings_file(&ok).unwrap(), b"x = 1\n");
+        let e = read_settings_file(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+        let e = read_settings_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big.toml");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_SETTINGS_BYTES + 1).unwrap();
+        let e = read_settings_file(&big).unwrap_err().to_string();
+        assert!(e.contains("at most"), "{e}");
+    }
+
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! jobs that run on a backend. No concrete backend is chosen here and nothing talks HTTP: the
 //! backends crate instantiates the jobs, the tracking crate consumes the journal.
 
+pub mod background;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -20,3 +21,5 @@ pub mod run;
 pub mod sweep;
 pub mod task;
 pub mod train;
+
+pub use trainer_ops::{HostOps, TrainBackend};

@@ -52,7 +52,7 @@ impl MlflowSettings {
                 })
         };
         let uri = pick(&cfg.mlflow_uri, "MLFLOW_TRACKING_URI")?;
-        if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        if !trainer_core::config::is_http_url(&uri) {
             return None; // file: and databricks URIs are not REST servers we can talk to.
         }
         let (uri, url_auth) = split_userinfo(&uri);

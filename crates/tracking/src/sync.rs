@@ -316,7 +316,7 @@ impl Syncer {
                 Err(e) => return Err(e),
             }
         }
-        self.client.update_run(&run_id, status.name(), ts)?;
+        self.client.update_run(&run_id, status.mlflow_name(), ts)?;
         self.state.ended = true;
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use trainer_core::background::panic_message;
 
 /// Consecutive failures after which the breaker opens (and says so once).
 const BREAKER_THRESHOLD: u32 = 3;
@@ -80,7 +81,7 @@ impl MlflowWorker {
         let l = latest.clone();
         std::thread::Builder::new()
             .name("mlflow".into())
-            .spawn(move || follow(syncer, finishing, &l, tx))
+            .spawn(move || isolated(|| follow(syncer, finishing, &l, tx), &l))
             .map_err(|e| MlflowError::Local(e.to_string()))?;
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
@@ -102,6 +103,20 @@ impl MlflowWorker {
             }
         }
     }
+}
+
+/// Runs `follow`; a panic in it stops sending (not training): one warning, and the report's
+/// last error says why. The journal keeps every line for `trainer runs sync`.
+fn isolated(follow: impl FnOnce(), latest: &Mutex<Latest>) {
+    let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(follow)) else {
+        return;
+    };
+    let failure = format!(
+        "the mlflow thread panicked: {}",
+        panic_message(payload.as_ref())
+    );
+    tracing::warn!("{failure}; metrics stay in the journal (`trainer runs sync` sends them)");
+    latest.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(failure);
 }
 
 fn follow(
@@ -171,5 +186,16 @@ mod tests {
         assert_eq!(waits.iter().filter(|(_, o)| *o).count(), 1);
         assert!(b.succeeded());
         assert!(!b.succeeded());
+    }
+
+    #[test]
+    fn a_panic_in_the_sender_becomes_the_reports_last_error() {
+        let latest = Mutex::new((SyncState::default(), None));
+        isolated(|| panic!("injected: bad reply\nmore"), &latest);
+        let (_, last_error) = latest.into_inner().unwrap();
+        assert_eq!(
+            last_error.as_deref(),
+            Some("the mlflow thread panicked: injected: bad reply")
+        );
     }
 }

@@ -32,9 +32,13 @@ pub fn runs(cmd: RunsCommand) -> Result<(), Failure> {
             };
             sync::sync(&dirs, timeout)
         }
-        RunsCommand::Ls { output } => report::ls(&all_runs(&output)?, &output),
-        RunsCommand::Show { run, output } => report::show(&named_runs(&[run], &output)?[0]),
-        RunsCommand::Compare { runs, output } => report::compare(&named_runs(&runs, &output)?),
+        RunsCommand::Ls { output, json } => report::ls(&all_runs(&output)?, &output, json),
+        RunsCommand::Show { run, output, json } => {
+            report::show(&named_runs(&[run], &output)?[0], json)
+        }
+        RunsCommand::Compare { runs, output, json } => {
+            report::compare(&named_runs(&runs, &output)?, json)
+        }
     }
 }
 

@@ -18,8 +18,31 @@ const HEADLINE: [&str; 5] = [
     "epoch_train_loss",
 ];
 
-/// Prints one line per run under `output`.
-pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
+/// Prints one line per run under `output` (a JSON array with `json`).
+pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
+    if json {
+        let runs: Vec<serde_json::Value> = dirs
+            .iter()
+            .filter_map(|dir| match RunRecord::load(dir) {
+                Ok(r) => Some(serde_json::json!({
+                    "name": r.name,
+                    "dir": dir.display().to_string(),
+                    "status": r.status.name(),
+                    "model": r.param("model.kind"),
+                    "backend": r.backend,
+                    "steps": r.steps,
+                    "started_ms": r.started_ms,
+                    "metrics": r.metrics,
+                })),
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    None
+                }
+            })
+            .collect();
+        crate::outln!("{}", serde_json::Value::Array(runs));
+        return Ok(());
+    }
     if dirs.is_empty() {
         crate::outln!("no runs under {}", output.display());
         return Ok(());
@@ -34,8 +57,8 @@ pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
                 r.backend.clone().unwrap_or_else(|| "-".into()),
                 epochs(&r),
                 r.steps.to_string(),
-                percent(r.metrics.get("valid_accuracy")),
-                percent(r.metrics.get("test_accuracy")),
+                headline(&r, "valid"),
+                headline(&r, "test"),
                 r.started_ms.map_or_else(|| "-".into(), utc),
                 mlflow(dir).0,
             ]),
@@ -49,8 +72,8 @@ pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
         "BACKEND",
         "EPOCHS",
         "STEPS",
-        "VALID ACC",
-        "TEST ACC",
+        "VALID",
+        "TEST",
         "STARTED (UTC)",
         "MLFLOW",
     ];
@@ -58,9 +81,14 @@ pub fn ls(dirs: &[PathBuf], output: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Prints one run in detail.
-pub fn show(dir: &Path) -> Result<(), Failure> {
+/// Prints one run in detail (its record as JSON with `json`).
+pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
     let r = RunRecord::load(dir).map_err(Failure::input)?;
+    if json {
+        let text = serde_json::to_string_pretty(&r).map_err(Failure::runtime)?;
+        crate::outln!("{text}");
+        return Ok(());
+    }
     let mut status = r.status.name().to_string();
     if r.resumes > 0 {
         status.push_str(&format!(" (resumed {} time(s))", r.resumes));
@@ -147,11 +175,16 @@ pub fn show(dir: &Path) -> Result<(), Failure> {
 }
 
 /// Prints the params that differ between runs and their final metrics, side by side.
-pub fn compare(dirs: &[PathBuf]) -> Result<(), Failure> {
+pub fn compare(dirs: &[PathBuf], json: bool) -> Result<(), Failure> {
     let runs = dirs
         .iter()
         .map(|d| RunRecord::load(d).map_err(Failure::input))
         .collect::<Result<Vec<_>, _>>()?;
+    if json {
+        let text = serde_json::to_string_pretty(&runs).map_err(Failure::runtime)?;
+        crate::outln!("{text}");
+        return Ok(());
+    }
     let mut header = vec!["PARAM"];
     header.extend(runs.iter().map(|r| r.name.as_str()));
 
@@ -239,6 +272,18 @@ fn mlflow(dir: &Path) -> (String, String) {
         }
         Ok(_) => ("-".into(), String::new()),
         Err(e) => (format!("unreadable: {e}"), String::new()),
+    }
+}
+
+/// The split's headline metric for the run's task: accuracy for classes, RMSE for a
+/// regression, perplexity for the language model (named in the cell: columns mix tasks).
+fn headline(r: &RunRecord, split: &str) -> String {
+    let param = |k: &str| r.param(k).unwrap_or_default();
+    let get = |m: &str| r.metrics.get(&format!("{split}_{m}"));
+    match (param("data.format"), param("data.task")) {
+        ("csv", "regression") => get("rmse").map_or_else(|| "-".into(), |v| format!("rmse {v:.4}")),
+        ("text", _) => get("perplexity").map_or_else(|| "-".into(), |v| format!("ppl {v:.3}")),
+        _ => percent(get("accuracy")),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::observe::append_event;
 use crate::run::{CONFIG_FILE, RunDir, RunLayout, RunLock};
 use crate::sweep::{PlannedTrial, SweepSpec, SweepState};
 use crate::tracking::SyncState;
-use crate::train::{EndStatus, Event};
+use crate::train::{Event, RunStatus};
 use anyhow::anyhow;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,9 +40,28 @@ pub(super) struct SweepPlan {
 /// Runs (or continues) the sweep; prints the trials ranked by the objective.
 pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     let plan = prepare(&args)?;
+    if let Some(parent) = plan.dir.parent()
+        && parent.exists()
+        && !parent.is_dir()
+    {
+        return Err(Failure::input(anyhow!(
+            "--output {}: not a directory; expected the directory sweeps go in",
+            parent.display()
+        )));
+    }
     std::fs::create_dir_all(&plan.dir)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", plan.dir.display())))?;
-    let _lock = RunLock::acquire(&plan.dir).map_err(run_dir_failure)?;
+    // The sweep's name flag is --name (a trial's is --run-name).
+    let _lock = RunLock::acquire(&plan.dir).map_err(|e| {
+        let f = run_dir_failure(e);
+        Failure {
+            code: f.code,
+            error: anyhow!(
+                "{}",
+                format!("{:#}", f.error).replace("--run-name", "--name")
+            ),
+        }
+    })?;
     let mut state = SweepState::open(&plan.dir, &fingerprint(&plan), plan.trials.clone())
         .map_err(Failure::input)?;
     let journal = RunLayout::of(&plan.dir).journal();
@@ -84,13 +103,13 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     );
     let outcome = trials::run_all(&plan, &mut state, &uuid, &event);
     let status = match &outcome {
-        Ok(()) => EndStatus::Finished,
-        Err(f) if f.code == crate::exit::Exit::Interrupted => EndStatus::Killed,
-        Err(_) => EndStatus::Failed,
+        Ok(()) => RunStatus::Finished,
+        Err(f) if f.code == crate::exit::Exit::Interrupted => RunStatus::Killed,
+        Err(_) => RunStatus::Failed,
     };
     let result = outcome.and_then(|()| report::finish(&plan, &mut state, &event));
-    let status = if result.is_err() && status == EndStatus::Finished {
-        EndStatus::Failed
+    let status = if result.is_err() && status == RunStatus::Finished {
+        RunStatus::Failed
     } else {
         status
     };

@@ -3,17 +3,17 @@
 //! in the sweep's journal (and so on its MLflow run).
 
 use super::SweepPlan;
-use super::trials::{TrialStatus, describe, status_of};
+use super::trials::{describe, status_of};
 use crate::commands::Failure;
 use crate::commands::runs::render;
 use crate::config::Config;
-use crate::data::TableTask;
 use crate::fsutil::write_atomic;
 use crate::observe::scatter_png;
 use crate::run::RunLayout;
+use crate::sweep::TrialStatus;
 use crate::sweep::{Dim, SweepSpec, SweepState};
-use crate::task::Task;
-use crate::train::{EVAL_METRICS, Event};
+use crate::task::{Task, eval_metrics, is_regression};
+use crate::train::Event;
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 
@@ -25,23 +25,12 @@ pub const BEST_CONFIG_FILE: &str = "best.toml";
 /// top-5, macro F1, and perplexity for the language model).
 pub(super) fn check_objective(spec: &SweepSpec, cfg: &Config) -> Result<(), anyhow::Error> {
     let task = Task::of(cfg.data.format);
-    let regression = task == Task::Table && cfg.data.task == TableTask::Regression;
-    let logged = |m: &str| match m {
-        "loss" => true,
-        "rmse" | "mae" | "r2" => regression,
-        "perplexity" => task == Task::Text,
-        _ => !regression,
-    };
+    let regression = is_regression(cfg);
     let mut known: Vec<String> = ["train_loss", "epoch_train_loss"]
         .map(String::from)
         .to_vec();
     for split in ["valid", "test"] {
-        known.extend(
-            EVAL_METRICS
-                .iter()
-                .filter(|m| logged(m))
-                .map(|m| format!("{split}_{m}")),
-        );
+        known.extend(eval_metrics(cfg).iter().map(|m| format!("{split}_{m}")));
     }
     let at = format!("{}: objective", spec.path.display());
     if !known.contains(&spec.objective) {

@@ -5,8 +5,8 @@ use super::SweepPlan;
 use crate::cli::SweepArgs;
 use crate::commands::Failure;
 use crate::observe::JournalLine;
-use crate::run::{RunLayout, RunRecord, RunStatus};
-use crate::sweep::{Mode, PlannedTrial, SweepState, rungs, stops};
+use crate::run::{RunLayout, RunRecord};
+use crate::sweep::{Mode, PlannedTrial, SweepState, TrialStatus, rungs, stops};
 use crate::train::{Event, Split};
 use anyhow::anyhow;
 use std::io::{Read, Seek, SeekFrom};
@@ -43,31 +43,6 @@ impl Launch {
     }
 }
 
-/// What one trial ended as.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TrialStatus {
-    /// Not started, or interrupted: runs (again, resuming) next time.
-    Pending,
-    /// Trained to the end.
-    Finished,
-    /// Stopped early by successive halving.
-    Stopped,
-    /// The run failed.
-    Failed,
-}
-
-impl TrialStatus {
-    /// Its name in tables and the journal.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            TrialStatus::Pending => "pending",
-            TrialStatus::Finished => "finished",
-            TrialStatus::Stopped => "stopped early",
-            TrialStatus::Failed => "failed",
-        }
-    }
-}
-
 /// A trial's status and objective as its run directory and the sweep state say.
 pub(crate) fn status_of(
     plan: &SweepPlan,
@@ -79,12 +54,7 @@ pub(crate) fn status_of(
         .as_ref()
         .and_then(|r| r.metrics.get(&plan.spec.objective).copied())
         .filter(|v| v.is_finite());
-    let status = match record.map(|r| r.status) {
-        _ if state.pruned.contains(&trial.name) => TrialStatus::Stopped,
-        Some(RunStatus::Finished) => TrialStatus::Finished,
-        Some(RunStatus::Failed) => TrialStatus::Failed,
-        _ => TrialStatus::Pending,
-    };
+    let status = TrialStatus::of(record.map(|r| r.status), state.pruned.contains(&trial.name));
     (status, objective)
 }
 
@@ -198,7 +168,7 @@ fn report_end(
     event(&Event::TrialEnded {
         trial: index,
         name: name.clone(),
-        status: status.name().to_string(),
+        status: *status,
         objective,
     })?;
     state.reported.insert(name.clone());

@@ -1,12 +1,10 @@
 //! Checkpoint timing inside a benchmark: save (encode + durable write), restore (read, verify,
 //! decode), bytes, MB/s, and how long a save stalls the training loop.
 
-use crate::checkpoint::{CheckpointStore, DirStore, Retention, load};
+use crate::checkpoint::{CheckpointStore, DirStore, Position, Retention, load};
 use crate::config::Config;
-use crate::model::Classifier;
-use crate::train::{
-    AnyOptimizer, ModelSpec, Position, SaveContext, TrainError, model_from_bytes, snapshot,
-};
+use crate::train::{AnyOptimizer, ModelPlan, SaveContext, TrainError, model_from_bytes, snapshot};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -44,15 +42,21 @@ pub struct CheckpointResult {
     pub stall_steps_per_save: f64,
 }
 
-/// Times `options.repeats` saves and restores of `model`/`optim` on `device`.
-pub fn bench_checkpoint<B: AutodiffBackend>(
+/// Times `options.repeats` saves and restores of `model`/`optim` on `device`; `plan` is the
+/// model's checkpoint identity and builds the fresh model each restore loads into.
+pub fn bench_checkpoint<B, M, F>(
     cfg: &Config,
-    model: &Classifier<B>,
-    optim: &AnyOptimizer<B, Classifier<B>>,
-    model_shape: ([usize; 3], usize),
+    model: &M,
+    optim: &AnyOptimizer<B, M>,
+    plan: &ModelPlan<F>,
     device: &B::Device,
     options: &CheckpointBenchOptions,
-) -> Result<CheckpointResult, TrainError> {
+) -> Result<CheckpointResult, TrainError>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    F: Fn(&B::Device) -> M,
+{
     let ck = |e: crate::checkpoint::CheckpointError| TrainError::Checkpoint(e.to_string());
     let sync = || B::sync(device).map_err(|e| TrainError::Backend(format!("{e:?}")));
     let retention = Retention {
@@ -71,18 +75,12 @@ pub fn bench_checkpoint<B: AutodiffBackend>(
         };
         sync()?;
         let t0 = Instant::now();
-        let spec = ModelSpec {
-            kind: cfg.model.kind.name().to_string(),
-            input_shape: model_shape.0,
-            num_classes: model_shape.1,
-            assets: Default::default(),
-        };
         let ctx = SaveContext {
             cfg,
             model,
             optim,
             pos: &pos,
-            spec: &spec,
+            spec: &plan.spec,
         };
         let snap = snapshot(ctx, false, "")?;
         let t1 = Instant::now();
@@ -95,10 +93,8 @@ pub fn bench_checkpoint<B: AutodiffBackend>(
         bytes = dir_bytes(&dir);
         let t3 = Instant::now();
         let loaded = load(&dir).map_err(ck)?;
-        let fresh = Classifier::<B>::new(&cfg.model, model_shape.0, model_shape.1, device);
-        let restored = model_from_bytes(fresh, loaded.model, device)?;
-        let _optim = AnyOptimizer::<B, Classifier<B>>::new(&cfg.train)
-            .from_bytes(loaded.optimizer, device)?;
+        let restored = model_from_bytes((plan.build)(device), loaded.model, device)?;
+        let _optim = AnyOptimizer::<B, M>::new(&cfg.train).from_bytes(loaded.optimizer, device)?;
         drop(restored);
         sync()?;
         restore.push(ms(t3.elapsed()));

@@ -7,20 +7,22 @@ mod checkpoint;
 pub use checkpoint::{CheckpointBenchOptions, CheckpointResult, bench_checkpoint};
 
 use crate::config::{Config, Precision};
-use crate::data::{BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples};
+use crate::data::{
+    BatchList, BatchSource, DataError, EpochPlan, Loader, LoaderSettings, Samples, Splits,
+};
 use crate::jobs::BackendJob;
-use crate::model::{Classifier, Gpt, Mlp, Trainable};
-use crate::task::TaskData;
+use crate::model::Trainable;
+use crate::task::{ModelJob, TaskData};
 use crate::train::{
-    AnyOptimizer, Compute, Replicas, StepSettings, TrainError, check_supported, initial_loss_scale,
-    materialize, train_step,
+    AnyOptimizer, Compute, ModelPlan, Replicas, StepSettings, TrainError, check_supported,
+    initial_loss_scale, materialize, train_step,
 };
 use burn::module::AutodiffModule;
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trainer_ops::TrainBackend;
 
 /// Where the timed steps get their batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -99,41 +101,54 @@ pub struct BenchJob<'a> {
     pub data: &'a TaskData,
     /// Steps.
     pub options: BenchOptions,
-    /// Also time checkpoint saves and restores of the trained model (image models).
+    /// Also time checkpoint saves and restores of the trained model.
     pub checkpoint: Option<&'a CheckpointBenchOptions>,
 }
 
 impl BackendJob for BenchJob<'_> {
     type Output = Result<BenchResult, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let (cfg, opt, dev) = (self.cfg, self.options, &device);
-        check_supported::<B>(opt.precision, backend, dev)?;
-        B::seed(dev, cfg.run.seed);
-        let mut result = match self.data {
-            TaskData::Images(splits) => {
-                let data = &splits.train;
-                let shape = (data.feature_shape(), data.num_classes());
-                let model = Classifier::<B>::new(&cfg.model, shape.0, shape.1, dev);
-                let (mut result, model, optim) = measure(cfg, model, data, opt, dev)?;
-                if let Some(o) = self.checkpoint {
-                    let mut r = bench_checkpoint(cfg, &model, &optim, shape, dev, o)?;
-                    r.stall_steps_per_save = r.save_ms / result.ms_per_step.max(1e-9);
-                    result.checkpoint = Some(r);
-                }
-                result
-            }
-            TaskData::Text(splits, vocab) => {
-                let model = Gpt::<B>::new(&cfg.model.gpt, vocab.size(), dev);
-                measure(cfg, model, &splits.train, opt, dev)?.0
-            }
-            TaskData::Table(splits, prep) => {
-                let (features, outputs) = (prep.features.len(), prep.outputs());
-                let model = Mlp::<B>::new(&cfg.model.mlp, features, outputs, dev);
-                measure(cfg, model, &splits.train, opt, dev)?.0
-            }
+    fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
+        check_supported::<B>(self.options.precision, backend, &device)?;
+        B::seed(&device, self.cfg.run.seed);
+        let bench = Bench {
+            cfg: self.cfg,
+            options: self.options,
+            checkpoint: self.checkpoint,
+            device: &device,
         };
+        let mut result = self.data.with_model::<B, _>(self.cfg, bench)??;
         result.backend = backend;
+        Ok(result)
+    }
+}
+
+/// The timed steps (and checkpoint costs) on whichever model the task builds.
+struct Bench<'a, B: TrainBackend> {
+    cfg: &'a Config,
+    options: BenchOptions,
+    checkpoint: Option<&'a CheckpointBenchOptions>,
+    device: &'a B::Device,
+}
+
+impl<B: TrainBackend> ModelJob<B> for Bench<'_, B> {
+    type Output = Result<BenchResult, TrainError>;
+
+    fn run<M, S, F>(self, plan: ModelPlan<F>, data: &Splits<S>) -> Self::Output
+    where
+        M: Trainable<B> + AutodiffModule<B>,
+        M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+        S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+        F: Fn(&B::Device) -> M,
+    {
+        let (cfg, dev) = (self.cfg, self.device);
+        let model = (plan.build)(dev);
+        let (mut result, model, optim) = measure(cfg, model, &data.train, self.options, dev)?;
+        if let Some(o) = self.checkpoint {
+            let mut r = bench_checkpoint(cfg, &model, &optim, &plan, dev, o)?;
+            r.stall_steps_per_save = r.save_ms / result.ms_per_step.max(1e-9);
+            result.checkpoint = Some(r);
+        }
         Ok(result)
     }
 }
@@ -148,7 +163,7 @@ fn measure<B, M, S>(
     device: &B::Device,
 ) -> Result<(BenchResult, M, AnyOptimizer<B, M>), TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
 {

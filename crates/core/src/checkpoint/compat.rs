@@ -1,7 +1,7 @@
 //! May a run resume under a (possibly edited) config? Only keys that do not change the model,
 //! the data or the optimization path may differ.
 
-use crate::config::Config;
+use crate::config::{Config, flatten_value};
 use std::collections::BTreeMap;
 
 /// Keys (or key prefixes ending in '.') that may change between a checkpoint and its resume.
@@ -15,6 +15,7 @@ const SAFE_KEYS: &[&str] = &[
     "data.eval_batch_size",
     "train.epochs",
     "train.early_stopping_patience",
+    "train.divergence_factor",
     "train.log_every",
     "checkpoint.",
     "tracking.",
@@ -42,28 +43,11 @@ pub fn incompatible_keys(saved: &Config, now: &Config) -> Vec<String> {
         .collect()
 }
 
+/// `cfg` as `dotted.key -> value` (strings unquoted, as in `config.toml` listings).
 fn flatten(cfg: &Config) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(cfg) {
-        walk("", &t, &mut out);
-    }
-    out
-}
-
-fn walk(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => walk(&key, t, out),
-            other => {
-                out.insert(key, other.to_string());
-            }
-        }
-    }
+    toml::Value::try_from(cfg)
+        .map(|value| flatten_value(&value).into_iter().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

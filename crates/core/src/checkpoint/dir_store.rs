@@ -93,8 +93,37 @@ pub fn checkpoint_names(root: &Path) -> Result<Vec<String>, CheckpointError> {
     Ok(found.into_iter().map(|(_, n)| n).collect())
 }
 
+/// Why `path` is no checkpoint directory at all (missing, a file, a run directory, a
+/// directory of checkpoints), so the message says what to give instead of "incomplete".
+fn not_a_checkpoint(path: &Path) -> Option<String> {
+    let shape = "expected a checkpoint directory such as RUN/checkpoints/step-000000120";
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Some(format!("no such checkpoint directory; {shape}"));
+    };
+    if !meta.is_dir() {
+        return Some(format!("is a file, not a checkpoint; {shape}"));
+    }
+    if path.join(MANIFEST).exists() {
+        return None;
+    }
+    if path.join(crate::run::CHECKPOINTS_DIR).is_dir() {
+        return Some(
+            "is a run directory; give one of its checkpoints (RUN/checkpoints/step-N), or `--resume auto` with its --run-name"
+                .to_string(),
+        );
+    }
+    if path.join("latest").is_file() {
+        return Some(
+            "is a directory of checkpoints; give one of them (its `latest` file names the newest)"
+                .to_string(),
+        );
+    }
+    None
+}
+
 /// Checks a checkpoint directory: manifest present and of this format, every file's SHA-256.
 pub fn verify(dir: &Path) -> Result<StoredCheckpoint, CheckpointError> {
+    not_a_checkpoint(dir).map_or(Ok(()), |why| Err(CheckpointError::invalid(dir, why)))?;
     let manifest_path = dir.join(MANIFEST);
     let bytes = std::fs::read(&manifest_path).map_err(|e| {
         CheckpointError::invalid(
@@ -247,7 +276,7 @@ fn sync_dir(dir: &Path) {
 
 impl CheckpointStore for DirStore {
     fn save(&mut self, snap: &Snapshot) -> Result<String, CheckpointError> {
-        let name = format!("step-{:09}", snap.state.global_step);
+        let name = format!("step-{:09}", snap.state.position.global_step);
         let final_dir = self.root.join(&name);
         if final_dir.exists() {
             if verify(&final_dir).is_ok() {
@@ -294,7 +323,7 @@ impl DirStore {
                 // Only complete checkpoints take part; reading state.json is enough for that.
                 let bytes = std::fs::read(self.root.join(&n).join(STATE)).ok()?;
                 let state: TrainState = serde_json::from_slice(&bytes).ok()?;
-                Some((n, state.global_step, state.metric))
+                Some((n, state.position.global_step, state.position.metric))
             })
             .collect();
         for name in super::select_for_deletion(&all, self.retention) {
@@ -316,6 +345,7 @@ impl DirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::Position;
 
     fn retention() -> Retention {
         Retention {
@@ -356,17 +386,14 @@ mod tests {
                 model: "mlp".into(),
                 input_shape: [1, 1, 1],
                 num_classes: 2,
-                epoch: 0,
-                batch_in_epoch: 7,
-                global_step: 7,
-                epoch_loss_sum: 0.0,
+                position: Position {
+                    batch: 7,
+                    global_step: 7,
+                    ..Position::default()
+                },
                 seed: 1,
-                metric: None,
-                best_metric: None,
-                epochs_without_improvement: 0,
                 tracker_run_id: String::new(),
                 interrupted: false,
-                loss_scale: None,
             },
             model: vec![1, 2, 3],
             optimizer: vec![4],

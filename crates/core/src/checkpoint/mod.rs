@@ -11,7 +11,9 @@ pub use compat::incompatible_keys;
 pub use dir_store::{DirStore, checkpoint_names, load, verify};
 pub use error::CheckpointError;
 pub use retention::{Retention, select_for_deletion};
-pub use state::{FORMAT_VERSION, LossScaleState, StoredCheckpoint, TrainState};
+pub use state::{
+    FORMAT_VERSION, LossScaleState, Position, SmoothedLoss, StoredCheckpoint, TrainState,
+};
 
 /// Everything needed to continue a run exactly where it stopped.
 #[derive(Debug, Clone, PartialEq)]

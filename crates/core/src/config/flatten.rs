@@ -3,10 +3,15 @@
 /// Flattens a TOML document to `(dotted.key, value)` pairs in key order; strings unquoted,
 /// everything else in TOML syntax. Unparsable text gives no pairs.
 pub fn flatten_toml(text: &str) -> Vec<(String, String)> {
+    text.parse::<toml::Table>()
+        .map(|table| flatten_value(&toml::Value::Table(table)))
+        .unwrap_or_default()
+}
+
+/// Flattens a TOML value (a table: a config, a document) the same way.
+pub fn flatten_value(value: &toml::Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Ok(table) = text.parse::<toml::Table>() {
-        flatten("", &toml::Value::Table(table), &mut out);
-    }
+    flatten("", value, &mut out);
     out
 }
 

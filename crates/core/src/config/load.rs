@@ -82,7 +82,12 @@ pub fn load(path: Option<&Path>, overrides: &[Override]) -> Result<Config, Confi
     for o in overrides {
         apply_override(&mut table, o)?;
     }
-    let config: Config =
+    let chosen = |key: &str| has_key(&table, key);
+    let (metric_set, mode_set) = (
+        chosen("checkpoint.best_metric"),
+        chosen("checkpoint.best_mode"),
+    );
+    let mut config: Config =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.inner().to_string();
@@ -94,16 +99,20 @@ pub fn load(path: Option<&Path>, overrides: &[Override]) -> Result<Config, Confi
                 message,
             }
         })?;
-    validate(&config).map_err(|(key, message)| ConfigError::Key {
-        origin: origin_of(&key, &origin, overrides),
-        key,
-        message,
+    follow_the_task(&mut config, metric_set, mode_set);
+    validate(&config).map_err(|(key, message)| {
+        let key = blamed_key(&key, overrides);
+        ConfigError::Key {
+            origin: origin_of(&key, &origin, overrides),
+            key,
+            message,
+        }
     })?;
     Ok(config)
 }
 
 fn parse_file(path: &Path) -> Result<toml::Table, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
+    let bytes = crate::fsutil::read_settings_file(path).map_err(|cause| ConfigError::Read {
         path: path.to_path_buf(),
         cause,
     })?;
@@ -153,6 +162,44 @@ fn apply_override(table: &mut toml::Table, o: &Override) -> Result<(), ConfigErr
 }
 
 /// Where the value at `key` came from: the `--set` that wrote it (last wins), else the file.
+/// Defaults that depend on the task, where the user left them unset: a regression (no
+/// accuracy) keeps its best checkpoint by the validation loss, minimized.
+fn follow_the_task(cfg: &mut Config, metric_set: bool, mode_set: bool) {
+    let regression = cfg.data.format == super::DataFormat::Csv
+        && cfg.data.task == crate::data::TableTask::Regression;
+    if regression && !metric_set {
+        cfg.checkpoint.best_metric = super::BestMetric::ValidLoss;
+        if !mode_set {
+            cfg.checkpoint.best_mode = super::BestMode::Min;
+        }
+    }
+}
+
+/// Whether the dotted `key` (`a.b.c`) is present in `table`.
+fn has_key(table: &toml::Table, key: &str) -> bool {
+    let mut parts = key.split('.').peekable();
+    let mut t = table;
+    while let Some(part) = parts.next() {
+        match (t.get(part), parts.peek()) {
+            (Some(_), None) => return true,
+            (Some(toml::Value::Table(inner)), Some(_)) => t = inner,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A check on several keys names them `a|b`: the one an override set last, else the first.
+fn blamed_key(keys: &str, overrides: &[Override]) -> String {
+    let candidates: Vec<&str> = keys.split('|').collect();
+    overrides
+        .iter()
+        .rev()
+        .find_map(|o| candidates.iter().find(|k| **k == o.key))
+        .unwrap_or(&candidates[0])
+        .to_string()
+}
+
 fn origin_of(key: &str, file_origin: &str, overrides: &[Override]) -> String {
     overrides
         .iter()
@@ -218,6 +265,41 @@ fn with_suggestion(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with(sets: &[&str]) -> Result<Config, ConfigError> {
+        let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+        load(None, &overrides)
+    }
+
+    #[test]
+    fn a_regression_keeps_its_best_checkpoint_by_validation_loss_unless_told() {
+        let regression = [
+            "data.format=\"csv\"",
+            "data.task=\"regression\"",
+            "data.file=\"x.csv\"",
+            "data.label=\"y\"",
+        ];
+        let cfg = with(&regression).expect("a regression needs no checkpoint keys");
+        assert_eq!(
+            cfg.checkpoint.best_metric,
+            super::super::BestMetric::ValidLoss
+        );
+        assert_eq!(cfg.checkpoint.best_mode, super::super::BestMode::Min);
+        // Said explicitly, accuracy is still refused for a regression.
+        let mut told = regression.to_vec();
+        told.push("checkpoint.best_metric=\"valid_accuracy\"");
+        let e = with(&told).unwrap_err().to_string();
+        assert!(e.contains("checkpoint.best_metric"), "{e}");
+    }
+
+    #[test]
+    fn the_sum_of_the_fractions_blames_the_key_that_was_set() {
+        let e = with(&["data.validation_fraction=0.95"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.validation_fraction"), "{e}");
+        assert!(e.contains("--set data.validation_fraction=0.95"), "{e}");
+    }
 
     #[test]
     fn suggestion_picks_the_near_miss() {

@@ -10,13 +10,26 @@ mod placement;
 mod validate;
 
 pub use error::ConfigError;
-pub use flatten::flatten_toml;
+pub use flatten::{flatten_toml, flatten_value};
 pub use load::{Override, load};
 pub use placement::{DeviceList, Precision};
 pub use validate::toml_name;
 
 #[cfg(test)]
 mod redact_tests {
+    #[test]
+    fn secrets_in_urls_are_redacted_whatever_the_scheme_case() {
+        let r = super::redact_userinfo;
+        assert_eq!(
+            r("bad uri HTTP://alice:S3cr3tPW@host:5000/x and https://tok@h"),
+            "bad uri HTTP://alice:***@host:5000/x and https://***@h"
+        );
+        assert_eq!(r("no url here"), "no url here");
+        assert_eq!(r("\"http://u:p@h\""), "\"http://u:***@h\"");
+        assert!(super::is_http_url("HTTP://h") && super::is_http_url("Https://h"));
+        assert!(!super::is_http_url("file:///x") && !super::is_http_url("ht"));
+    }
+
     #[test]
     fn saved_config_leaves_credentials_out() {
         let mut cfg = super::Config::default();
@@ -379,6 +392,10 @@ pub struct TrainConfig {
     pub grad_clip_norm: f64,
     /// Stop when `checkpoint.best_metric` has not improved for this many epochs (0 = off).
     pub early_stopping_patience: usize,
+    /// Stop the run FAILED when the smoothed training loss (the mean between read-backs)
+    /// exceeds this multiple of its best so far (never less than 1% of the first): a run
+    /// diverging with finite losses. 0 = off.
+    pub divergence_factor: f64,
     /// Batches whose gradients are summed into each optimizer update (1 = none): the update
     /// sees `batch_size * grad_accumulation_steps` samples with the memory of one batch. Steps
     /// (logging, checkpoints, schedules) still count batches.
@@ -439,6 +456,7 @@ impl Default for TrainConfig {
             schedule: ScheduleConfig::default(),
             grad_clip_norm: 0.0,
             early_stopping_patience: 0,
+            divergence_factor: 1000.0,
             grad_accumulation_steps: 1,
         }
     }
@@ -529,6 +547,38 @@ impl Config {
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# could not render config: {e}\n"))
     }
+}
+
+/// `text` with the secret of every `scheme://user:secret@host` in it replaced by `***`
+/// (`scheme://user:***@host`; a lone `scheme://token@host` becomes `scheme://***@host`), whatever
+/// the scheme and its case: for every message that may quote a URL.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rsplit_once('@') {
+            Some((info, host)) => match info.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:***@{host}")),
+                None => out.push_str(&format!("***@{host}")),
+            },
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `uri` is an `http://` or `https://` URL (the scheme in any case).
+pub fn is_http_url(uri: &str) -> bool {
+    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// `http://user:pw@host/path` -> (`http://host/path`, Some((user, pw))); other strings unchanged.

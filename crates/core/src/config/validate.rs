@@ -153,8 +153,20 @@ fn data(c: &Config) -> Check {
             format!("expected 0 (one per two cores) to 256, got {}", d.workers),
         );
     }
+    if d.prefetch > MAX_PREFETCH {
+        return fail(
+            "data.prefetch",
+            format!(
+                "expected 0 (twice the workers) to {MAX_PREFETCH} batches, got {}",
+                d.prefetch
+            ),
+        );
+    }
     Ok(())
 }
+
+/// The most batches the loader may hold ready (the loader's memory is bounded by it).
+const MAX_PREFETCH: usize = 1024;
 
 fn model(c: &Config) -> Check {
     let m = &c.model;
@@ -212,6 +224,13 @@ fn train(c: &Config) -> Check {
             "expected an integer >= 1 (1 = no accumulation), got 0".into(),
         );
     }
+    let f = t.divergence_factor;
+    if !(f == 0.0 || (f > 1.0 && f.is_finite())) {
+        return fail(
+            "train.divergence_factor",
+            format!("expected 0 (off) or a number > 1, got {f}"),
+        );
+    }
     if !(t.grad_clip_norm >= 0.0 && t.grad_clip_norm.is_finite()) {
         return fail(
             "train.grad_clip_norm",
@@ -250,7 +269,7 @@ fn tracking(c: &Config) -> Check {
         );
     }
     let uri = tr.mlflow_uri.trim();
-    if !(uri.is_empty() || uri.starts_with("http://") || uri.starts_with("https://")) {
+    if !(uri.is_empty() || super::is_http_url(uri)) {
         return fail(
             "tracking.mlflow_uri",
             "expected an http:// or https:// URL".to_string(),
@@ -351,12 +370,19 @@ fn splits_and_task(c: &Config) -> Check {
             );
         }
     }
-    if !(0.0..1.0).contains(&(d.test_fraction + d.validation_fraction)) || d.test_fraction < 0.0 {
+    if d.test_fraction < 0.0 {
         return fail(
             "data.test_fraction",
+            format!("expected a number >= 0, got {}", d.test_fraction),
+        );
+    }
+    if !(0.0..1.0).contains(&(d.test_fraction + d.validation_fraction)) {
+        // Either key may be the one to change: the error names the one the user set.
+        return fail(
+            "data.test_fraction|data.validation_fraction",
             format!(
-                "expected a number >= 0 with test_fraction + validation_fraction < 1, got {}",
-                d.test_fraction
+                "expected test_fraction + validation_fraction < 1, got {} + {}",
+                d.test_fraction, d.validation_fraction
             ),
         );
     }

@@ -8,6 +8,7 @@
 //! bounded by `prefetch` ready batches plus one in progress per worker.
 
 use super::{BatchSource, DataError, batches_per_epoch, epoch_order};
+use crate::background::panic_message;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -171,7 +172,17 @@ fn work<S: BatchSource + ?Sized>(
     tx: SyncSender<Result<S::Batch, DataError>>,
 ) {
     for k in mine {
-        let batch = source.read_batch(batches.indices(k));
+        // A panic in the source (a user's `BatchSource`, a reader bug) becomes this batch's
+        // error, so the run ends FAILED with it instead of a closed channel.
+        let read = || source.read_batch(batches.indices(k));
+        let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(
+            |payload| {
+                Err(DataError::Worker(format!(
+                    "the data worker panicked reading batch {k}: {}",
+                    panic_message(payload.as_ref())
+                )))
+            },
+        );
         let failed = batch.is_err();
         // A send error means the loader was dropped: stop quietly.
         if tx.send(batch).is_err() || failed {
@@ -315,5 +326,36 @@ mod tests {
         assert_eq!(items.len(), 5);
         assert!(items[..4].iter().all(|r| r.is_ok()));
         assert!(items[4].as_ref().unwrap_err().to_string().contains("42"));
+    }
+
+    #[test]
+    fn a_panicking_source_ends_the_stream_with_a_one_line_error() {
+        struct Panicking;
+        impl BatchSource for Panicking {
+            type Batch = ();
+            fn len(&self) -> usize {
+                30
+            }
+            fn read_batch(&self, indices: &[u32]) -> Result<(), DataError> {
+                if indices.contains(&17) {
+                    panic!("injected: decoder bug\nbacktrace noise");
+                }
+                Ok(())
+            }
+        }
+        let list = BatchList::new((0..30).collect(), 10, false);
+        let settings = LoaderSettings {
+            workers: 2,
+            prefetch: 2,
+        };
+        let items: Vec<_> = Loader::start(Arc::new(Panicking), list, 0, settings).collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        let error = items[1].as_ref().unwrap_err().to_string();
+        assert!(
+            error.contains("the data worker panicked reading batch 1: injected: decoder bug"),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
     }
 }

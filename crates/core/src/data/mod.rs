@@ -33,7 +33,8 @@ pub use order::{batches_per_epoch, epoch_order, split_indices};
 pub use positional::{PositionalFile, open_regular};
 pub use source::{BatchSource, DataSource};
 pub use splits::{
-    Splits, load_splits, load_table_splits, load_text_splits, open_table_rows, open_text_windows,
+    Splits, load_splits, load_table_splits, load_test_images, load_text_splits, open_table_rows,
+    open_text_windows,
 };
 pub use subset::Subset;
 pub use table::{

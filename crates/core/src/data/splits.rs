@@ -21,6 +21,45 @@ pub struct Splits<S: ?Sized = dyn DataSource> {
     pub test: Arc<S>,
 }
 
+/// The test files of an image directory alone (`t10k-*` for IDX, `test_batch.bin` for
+/// CIFAR-10), their labels checked against a model's `classes`: what `eval --data DIR` scores,
+/// so a directory of only the test files will do.
+pub fn load_test_images(
+    cfg: &DataConfig,
+    classes: usize,
+) -> Result<Arc<dyn DataSource>, DataError> {
+    let norm = Normalize {
+        mean: cfg.normalize_mean as f32,
+        std: cfg.normalize_std as f32,
+    };
+    match cfg.format {
+        DataFormat::Idx => {
+            let test = IdxDataset::open(&cfg.dir, "t10k", norm)?;
+            check_labels_below(test.labels_path(), test.labels(), classes)?;
+            Ok(Arc::new(test))
+        }
+        DataFormat::Cifar10 => {
+            let test = CifarDataset::open_test(&cfg.dir, norm)?;
+            if test.num_classes() > classes {
+                return Err(DataError::Mismatch {
+                    message: format!(
+                        "{}: labels go up to {} but the model's classes are 0..{classes}",
+                        cfg.dir.display(),
+                        test.num_classes() - 1
+                    ),
+                });
+            }
+            Ok(Arc::new(test))
+        }
+        DataFormat::Text | DataFormat::Csv => Err(DataError::Mismatch {
+            message: format!(
+                "data.format = \"{}\" holds no images; expected \"idx\" or \"cifar10\" here",
+                cfg.format.name()
+            ),
+        }),
+    }
+}
+
 /// Opens the train/validation/test splits described by `[data]` (file-backed: pixels are read
 /// from disk as batches are assembled).
 pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {

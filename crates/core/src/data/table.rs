@@ -579,6 +579,19 @@ impl TableSplits {
             }
             None => TableFile::open(path, spec, None)?,
         };
+        if saved.is_none() && spec.task == TableTask::Classification && table.classes().len() < 2 {
+            // One class trains a constant model that scores 100%: nothing was learned.
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "label column `{}` holds {} class{} ({}); classification needs at least 2 (for a numeric target set data.task = \"regression\")",
+                    spec.label,
+                    table.classes().len(),
+                    if table.classes().len() == 1 { "" } else { "es" },
+                    table.classes().join(", ")
+                ),
+            });
+        }
         let table = Arc::new(table);
         let (rest, test) = split_indices(table.rows(), test_fraction, seed);
         let (train_pos, valid_pos) = split_indices(
@@ -775,5 +788,20 @@ mod tests {
         let mut out = [0.0];
         t.read_features(1, &mut out).unwrap();
         assert_eq!(out, [2.0]);
+    }
+
+    #[test]
+    fn a_label_column_of_one_class_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.csv");
+        std::fs::write(&path, "a,b,y\n1,2,cat\n3,4,cat\n5,6,cat\n").unwrap();
+        let Err(e) = TableSplits::open(&path, &spec(TableTask::Classification), 0.0, 0.0, 1) else {
+            panic!("a one-class label column was accepted");
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("one.csv") && e.contains("1 class (cat)") && e.contains("at least 2"),
+            "{e}"
+        );
     }
 }

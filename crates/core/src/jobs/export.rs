@@ -26,13 +26,13 @@ pub fn pytorch_export<B: Backend>(
         ("producer", "trainer".to_string()),
         ("trainer_version", env!("CARGO_PKG_VERSION").to_string()),
         ("model", model.to_string()),
-        ("global_step", r.state.global_step.to_string()),
+        ("global_step", r.state.position.global_step.to_string()),
     ];
     let bytes =
         crate::model::to_pytorch_safetensors(&r.model, &metadata).map_err(JobError::runtime)?;
     Ok(Export {
         bytes,
         model,
-        global_step: r.state.global_step,
+        global_step: r.state.position.global_step,
     })
 }

@@ -3,9 +3,14 @@
 use super::BackendJob;
 use crate::checkpoint::Snapshot;
 use crate::config::Config;
-use crate::task::TaskData;
-use crate::train::{FitOutcome, FitPorts, Replicas, TrainError, sibling_device};
-use burn::tensor::backend::AutodiffBackend;
+use crate::data::{BatchSource, Splits};
+use crate::model::Trainable;
+use crate::task::{ModelJob, TaskData};
+use crate::train::{
+    FitOutcome, FitPorts, ModelPlan, Replicas, TrainError, fit_model, sibling_device,
+};
+use burn::module::AutodiffModule;
+use trainer_ops::TrainBackend;
 
 /// Trains `data` per `cfg`, from `resume` when given, reporting through `ports`.
 pub struct FitJob<'a> {
@@ -24,14 +29,53 @@ pub struct FitJob<'a> {
 impl BackendJob for FitJob<'_> {
     type Output = Result<FitOutcome, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
         let siblings: Vec<B::Device> = self
             .parallel
             .iter()
             .map(|&i| sibling_device::<B>(&device, i))
             .collect();
         let replicas = Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device));
-        self.data
-            .fit::<B>(self.cfg, backend, &replicas, self.resume, self.ports)
+        let train = Train {
+            cfg: self.cfg,
+            backend,
+            replicas: &replicas,
+            resume: self.resume,
+            ports: self.ports,
+        };
+        self.data.with_model::<B, _>(self.cfg, train)?
+    }
+}
+
+/// The training loop on whichever model the task builds.
+struct Train<'r, 'a, B: TrainBackend> {
+    cfg: &'a Config,
+    backend: &'static str,
+    replicas: &'r Replicas<B::Device>,
+    resume: Option<&'a Snapshot>,
+    ports: FitPorts<'a>,
+}
+
+impl<B: TrainBackend> ModelJob<B> for Train<'_, '_, B> {
+    type Output = Result<FitOutcome, TrainError>;
+
+    fn run<M, S, F>(self, plan: ModelPlan<F>, data: &Splits<S>) -> Self::Output
+    where
+        M: Trainable<B> + AutodiffModule<B>,
+        M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+        S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+        F: Fn(&B::Device) -> M,
+    {
+        let (cfg, backend) = (self.cfg, self.backend);
+        fit_model(
+            cfg,
+            plan,
+            data,
+            backend,
+            self.replicas,
+            self.resume,
+            self.ports,
+        )
+        .map(|f| f.outcome)
     }
 }

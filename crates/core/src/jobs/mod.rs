@@ -13,16 +13,16 @@ pub use error::{JobError, error_chain};
 pub use eval::EvalJob;
 pub use export::{Export, pytorch_export};
 pub use fit::FitJob;
-pub use predict::{PredictFormat, PredictInput, PredictJob};
+pub use predict::{PredictFormat, PredictJob};
 pub use restore::{Opened, Restored, open, restore};
 pub use sample::SampleJob;
 
-use burn::tensor::backend::AutodiffBackend;
+use trainer_ops::TrainBackend;
 
 /// Work that runs on any autodiff backend (training, evaluation, benchmarking).
 pub trait BackendJob {
     /// What the job returns.
     type Output;
     /// Runs the job on backend `B` and `device`; `backend` is the backend's name.
-    fn run<B: AutodiffBackend>(self, backend: &'static str, device: B::Device) -> Self::Output;
+    fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output;
 }

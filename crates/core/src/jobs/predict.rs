@@ -1,16 +1,16 @@
 //! A checkpoint's model over unlabelled images or table rows: one row of outputs per sample.
 
 use super::{BackendJob, JobError, Opened};
-use crate::data::{
-    BatchSource, DataSource, IdxImages, InMemoryImages, Normalize, TableRows, TableTask,
-    TargetScale,
-};
+use crate::data::{BatchSource, TableTask, TargetScale};
 use crate::fsutil::AtomicFile;
-use crate::task::TaskModel;
+use crate::model::Trainable;
+use crate::task::{SourceJob, TaskModel, TaskSource};
 use crate::train::{PredictError, predict as run_model};
-use burn::tensor::backend::AutodiffBackend;
+use burn::prelude::Backend;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+use trainer_ops::TrainBackend;
 
 /// How each row is written.
 #[derive(Clone, Copy)]
@@ -27,20 +27,13 @@ enum Output {
     Values(TargetScale),
 }
 
-/// What is scored: IDX images for image models, CSV rows for the tabular MLP.
-pub enum PredictInput {
-    /// Unlabelled images.
-    Images(IdxImages),
-    /// Table rows with the model's feature columns.
-    Table(TableRows),
-}
-
 /// Scores `input` with the checkpoint's model and writes one row per sample to `out`.
 pub struct PredictJob<'a> {
     /// A verified checkpoint.
     pub checkpoint: &'a Opened,
-    /// What to score.
-    pub input: PredictInput,
+    /// What to score: unlabelled samples of the model's task
+    /// ([`SavedModel::unlabelled_source`](crate::task::SavedModel::unlabelled_source)).
+    pub input: &'a TaskSource,
     /// The output file (committed when every row is written).
     pub out: AtomicFile,
     /// Where `out` goes (for messages).
@@ -49,13 +42,16 @@ pub struct PredictJob<'a> {
     pub format: PredictFormat,
     /// Samples a batch.
     pub batch_size: usize,
+    /// Also write each class's probability (the softmax of the logits).
+    pub probabilities: bool,
 }
 
 impl BackendJob for PredictJob<'_> {
     type Output = Result<usize, JobError>;
 
-    fn run<B: AutodiffBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
         let (r, mut out, format) = (self.checkpoint, self.out, self.format);
+        let probabilities = self.probabilities;
         let output_path = self.output;
         let out_err =
             |e: std::io::Error| JobError::Runtime(format!("{}: {e}", output_path.display()));
@@ -72,10 +68,13 @@ impl BackendJob for PredictJob<'_> {
                 Output::Values(_) => "index,prediction".to_string(),
                 Output::Classes(names) => {
                     let label = if names.is_some() { ",label" } else { "" };
-                    let logits: Vec<String> = (0..r.state.num_classes)
-                        .map(|c| format!(",logit_{c}"))
-                        .collect();
-                    format!("index,predicted{label}{}", logits.concat())
+                    let classes = 0..r.state.num_classes;
+                    let logits: String = classes.clone().map(|c| format!(",logit_{c}")).collect();
+                    let probs: String = match probabilities {
+                        true => classes.map(|c| format!(",prob_{c}")).collect(),
+                        false => String::new(),
+                    };
+                    format!("index,predicted{label}{logits}{probs}")
                 }
             };
             writeln!(out, "{header}").map_err(out_err)?;
@@ -83,33 +82,30 @@ impl BackendJob for PredictJob<'_> {
         let batch = self.batch_size;
         let sink = |first: usize, outputs: &[f32], width: usize| match &output {
             Output::Classes(names) => {
-                write_rows(&mut out, format, first, outputs, width, names.as_deref())
+                let rows = Rows {
+                    format,
+                    first,
+                    classes: width,
+                    names: names.as_deref(),
+                    probabilities,
+                };
+                write_rows(&mut out, outputs, rows)
             }
             Output::Values(scale) => write_values(&mut out, format, first, outputs, scale),
         };
-        let count = match (self.input, model) {
-            (PredictInput::Images(images), TaskModel::Images(model)) => {
-                let shape = [1, images.rows, images.cols];
-                let norm = Normalize {
-                    mean: r.config.data.normalize_mean as f32,
-                    std: r.config.data.normalize_std as f32,
-                };
-                let count = images.count;
-                let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
-                run_model(&model, &source as &dyn DataSource, batch, &device, sink).map(|_| count)
-            }
-            (PredictInput::Table(rows), TaskModel::Table(model, _)) => {
-                run_model(&model, &rows, batch, &device, sink).map(|_| rows.len())
-            }
-            _ => {
-                return Err(JobError::Input(format!(
-                    "{}: predict scores images and tables; this checkpoint holds a {} model",
-                    r.path.display(),
-                    r.state.model
-                )));
-            }
-        }
-        .map_err(|e| match e {
+        let score = Score::<B::InnerBackend, _> {
+            batch,
+            device: &device,
+            sink,
+        };
+        let scored = model.with_source(self.input, score).ok_or_else(|| {
+            JobError::Input(format!(
+                "{}: predict scores images and tables; this checkpoint holds a {} model",
+                r.path.display(),
+                r.state.model
+            ))
+        })?;
+        let count = scored.map_err(|e| match e {
             PredictError::Train(e) => JobError::runtime(e),
             PredictError::Sink(e) => out_err(e),
         })?;
@@ -118,35 +114,68 @@ impl BackendJob for PredictJob<'_> {
     }
 }
 
-/// Writes one row per sample; `names` (tables) adds the predicted class name as `label`.
-fn write_rows(
-    out: &mut impl Write,
+/// Runs a model over a source of its batches, handing each batch's outputs to `sink`;
+/// returns the samples scored.
+struct Score<'a, B: Backend, K> {
+    batch: usize,
+    device: &'a B::Device,
+    sink: K,
+}
+
+impl<B, K> SourceJob<B> for Score<'_, B, K>
+where
+    B: Backend,
+    K: FnMut(usize, &[f32], usize) -> std::io::Result<()>,
+{
+    type Output = Result<usize, PredictError<std::io::Error>>;
+
+    fn run<M, S>(self, model: M, source: &Arc<S>) -> Self::Output
+    where
+        M: Trainable<B>,
+        S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+    {
+        run_model(&model, source.as_ref(), self.batch, self.device, self.sink)?;
+        Ok(source.len())
+    }
+}
+
+/// How a batch of class rows is written.
+struct Rows<'a> {
     format: PredictFormat,
+    /// Index of the batch's first sample.
     first: usize,
-    logits: &[f32],
+    /// Logits per row.
     classes: usize,
-    names: Option<&[String]>,
-) -> std::io::Result<()> {
-    for (i, row) in logits.chunks(classes.max(1)).enumerate() {
+    /// Class names (tables): adds the predicted class name as `label`.
+    names: Option<&'a [String]>,
+    /// Also the softmax probabilities.
+    probabilities: bool,
+}
+
+/// Writes one row per sample of `logits`.
+fn write_rows(out: &mut impl Write, logits: &[f32], how: Rows<'_>) -> std::io::Result<()> {
+    for (i, row) in logits.chunks(how.classes.max(1)).enumerate() {
         let predicted = argmax(row);
-        let label = names.and_then(|n| n.get(predicted)).map(String::as_str);
-        match format {
+        let label = how.names.and_then(|n| n.get(predicted)).map(String::as_str);
+        let probabilities = how.probabilities.then(|| softmax(row));
+        match how.format {
             PredictFormat::Csv => {
-                write!(out, "{},{predicted}", first + i)?;
+                write!(out, "{},{predicted}", how.first + i)?;
                 if let Some(l) = label {
                     write!(out, ",{}", csv_field(l))?;
                 }
-                for v in row {
+                for v in row.iter().chain(probabilities.iter().flatten()) {
                     write!(out, ",{v}")?;
                 }
                 writeln!(out)?;
             }
             PredictFormat::JsonLines => {
                 let line = Row {
-                    index: first + i,
+                    index: how.first + i,
                     predicted,
                     label,
                     logits: row,
+                    probabilities,
                 };
                 serde_json::to_writer(&mut *out, &line)?;
                 writeln!(out)?;
@@ -186,6 +215,16 @@ struct Row<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<&'a str>,
     logits: &'a [f32],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Vec<f32>>,
+}
+
+/// The softmax of `row` (computed in f64 from the largest logit: no overflow).
+fn softmax(row: &[f32]) -> Vec<f32> {
+    let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exps: Vec<f64> = row.iter().map(|&v| (v as f64 - top).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|e| (e / sum) as f32).collect()
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
@@ -205,4 +244,27 @@ fn argmax(row: &[f32]) -> usize {
             if v > bv { (i, v) } else { (bi, bv) }
         })
         .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_are_the_softmax_and_sum_to_one() {
+        let p = softmax(&[1000.0, 1000.0, f32::NEG_INFINITY]);
+        assert_eq!(p, vec![0.5, 0.5, 0.0]);
+        let p = softmax(&[0.0, (2.0f32).ln()]);
+        assert!((p[1] - 2.0 / 3.0).abs() < 1e-6, "{p:?}");
+        let mut out = Vec::new();
+        let how = Rows {
+            format: PredictFormat::Csv,
+            first: 4,
+            classes: 2,
+            names: None,
+            probabilities: true,
+        };
+        write_rows(&mut out, &[0.0, 0.0], how).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "4,0,0,0,0.5,0.5\n");
+    }
 }

@@ -3,7 +3,7 @@
 use super::{BackendJob, JobError, Opened};
 use crate::model::{Sampling, generate};
 use crate::task::TaskModel;
-use burn::tensor::backend::AutodiffBackend;
+use trainer_ops::TrainBackend;
 
 /// Generates `tokens` tokens after `prompt` with the checkpoint's model.
 pub struct SampleJob<'a> {
@@ -20,7 +20,7 @@ pub struct SampleJob<'a> {
 impl BackendJob for SampleJob<'_> {
     type Output = Result<String, JobError>;
 
-    fn run<B: AutodiffBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, _backend: &'static str, device: B::Device) -> Self::Output {
         let r = self.checkpoint;
         let TaskModel::Text(model, vocab) = r.restore::<B::InnerBackend>(&device)? else {
             return Err(JobError::Input(format!(
@@ -30,8 +30,16 @@ impl BackendJob for SampleJob<'_> {
             )));
         };
         let prompt = vocab.encode(self.prompt);
-        let ids = generate(&model, &prompt, self.tokens, self.sampling, &device)
-            .map_err(|e| JobError::Runtime(format!("sampling: {e}")))?;
+        let unknown = Some(usize::from(vocab.unknown()));
+        let ids = generate(
+            &model,
+            &prompt,
+            self.tokens,
+            self.sampling,
+            unknown,
+            &device,
+        )
+        .map_err(|e| JobError::Runtime(format!("sampling: {e}")))?;
         Ok(vocab.decode(&ids))
     }
 }

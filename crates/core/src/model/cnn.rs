@@ -1,13 +1,12 @@
 //! The classic MNIST CNN (PyTorch's `examples/mnist`): two 3x3 convs, max-pool 2, dropout,
 //! dense hidden layer, dropout, dense head. Tensor names match that module.
 
-use super::dropout::dropout;
-use super::host_conv::conv2d;
 use crate::config::CnnConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
+use trainer_ops::HostOps;
 
 /// CNN classifier for `[batch, c, h, w]` images.
 #[derive(Module, Debug)]
@@ -45,13 +44,15 @@ impl<B: Backend> Cnn<B> {
             activation: Relu::new(),
         }
     }
+}
 
+impl<B: HostOps> Cnn<B> {
     /// Logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self.activation.forward(conv2d(&self.conv1, x)); // [b, c1, h-2, w-2]
-        let x = self.activation.forward(conv2d(&self.conv2, x)); // [b, c2, h-4, w-4]
-        let x = dropout(&self.dropout1, self.pool.forward(x)); // [b, c2, (h-4)/2, (w-4)/2]
+        let x = self.activation.forward(B::conv2d_forward(&self.conv1, x)); // [b, c1, h-2, w-2]
+        let x = self.activation.forward(B::conv2d_forward(&self.conv2, x)); // [b, c2, h-4, w-4]
+        let x = B::dropout_forward(&self.dropout1, self.pool.forward(x)); // [b, c2, (h-4)/2, (w-4)/2]
         let x = self.activation.forward(self.fc1.forward(x.flatten(1, 3))); // [b, fc_hidden]
-        self.fc2.forward(dropout(&self.dropout2, x)) // [b, classes]
+        self.fc2.forward(B::dropout_forward(&self.dropout2, x)) // [b, classes]
     }
 }

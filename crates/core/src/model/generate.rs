@@ -5,6 +5,7 @@ use super::Gpt;
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use trainer_ops::HostOps;
 
 /// How the next token is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,13 +18,15 @@ pub struct Sampling {
     pub seed: u64,
 }
 
-/// Continues `prompt` (token ids, non-empty) by `tokens` new ids; the model reads the last
-/// `block_size` ids. Reads each step's logits back to the host (one sync per token).
-pub fn generate<B: Backend>(
+/// Continues `prompt` (token ids, non-empty) by `tokens` new ids, never drawing `banned` (the
+/// vocabulary's unknown id, which has no text); the model reads the last `block_size` ids.
+/// Reads each step's logits back to the host (one sync per token).
+pub fn generate<B: HostOps>(
     model: &Gpt<B>,
     prompt: &[i64],
     tokens: usize,
     sampling: Sampling,
+    banned: Option<usize>,
     device: &B::Device,
 ) -> Result<Vec<i64>, String> {
     if prompt.is_empty() {
@@ -39,12 +42,15 @@ pub fn generate<B: Backend>(
         let logits = model.forward(input); // [1, t, vocab]
         let vocab = logits.dims()[2];
         let last = logits.slice([0..1, t - 1..t, 0..vocab]).reshape([vocab]);
-        let values = last
+        let mut values = last
             .try_into_data()
             .map_err(|e| format!("reading the logits back: {e:?}"))?
             .convert::<f32>()
             .to_vec::<f32>()
             .map_err(|e| format!("reading the logits back: {e:?}"))?;
+        if let Some(v) = banned.and_then(|b| values.get_mut(b)) {
+            *v = f32::NEG_INFINITY;
+        }
         ids.push(draw(&values, sampling, &mut rng) as i64);
     }
     Ok(ids[prompt.len()..].to_vec())
@@ -70,7 +76,13 @@ pub fn draw(logits: &[f32], sampling: Sampling, rng: &mut impl Rng) -> usize {
         }
         u -= w;
     }
-    order[order.len() - 1]
+    // Rounding left `u` past the total: the last token that had any weight.
+    order
+        .iter()
+        .zip(&weights)
+        .rev()
+        .find(|(_, w)| **w > 0.0)
+        .map_or(order[0], |(&i, _)| i)
 }
 
 #[cfg(test)]
@@ -119,6 +131,18 @@ mod tests {
         for _ in 0..2000 {
             let i = draw(&logits, sampling(5.0, Some(2)), &mut rng);
             assert!(i == 1 || i == 3, "drew {i}");
+        }
+    }
+
+    #[test]
+    fn a_banned_token_is_never_drawn() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let logits = [0.5, f32::NEG_INFINITY, 0.4, 0.3];
+        for temperature in [0.0, 1.0, 5.0] {
+            for _ in 0..200 {
+                let pick = draw(&logits, sampling(temperature, None), &mut rng);
+                assert_ne!(pick, 1, "temperature {temperature}");
+            }
         }
     }
 }

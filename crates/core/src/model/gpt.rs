@@ -1,7 +1,6 @@
 //! Character-level GPT: token + position embeddings, pre-norm transformer blocks with causal
 //! self-attention and a GELU MLP, a final LayerNorm and a linear head over the vocabulary.
 
-use super::dropout::dropout;
 use super::gpt_blocks::causal_forward;
 use super::{Scores, Trainable};
 use crate::config::GptConfig;
@@ -12,6 +11,7 @@ use burn::nn::{
     Linear, LinearConfig,
 };
 use burn::prelude::*;
+use trainer_ops::HostOps;
 
 /// Decoder-only transformer over token ids; `block_size` is the longest context it reads.
 #[derive(Module, Debug)]
@@ -53,7 +53,9 @@ impl<B: Backend> Gpt<B> {
     pub fn block_size(&self) -> usize {
         self.positions.weight.dims()[0]
     }
+}
 
+impl<B: HostOps> Gpt<B> {
     /// Logits `[batch, t, vocab]` for token ids `[batch, t]` (`t <= block_size`).
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [b, t] = tokens.dims();
@@ -61,7 +63,7 @@ impl<B: Backend> Gpt<B> {
         let pos = Tensor::<B, 1, Int>::arange(0..t as i64, &device)
             .reshape([1, t])
             .repeat_dim(0, b);
-        let x = dropout(
+        let x = B::dropout_forward(
             &self.dropout,
             self.tokens.forward(tokens) + self.positions.forward(pos),
         );
@@ -70,7 +72,7 @@ impl<B: Backend> Gpt<B> {
     }
 }
 
-impl<B: Backend> Trainable<B> for Gpt<B> {
+impl<B: HostOps> Trainable<B> for Gpt<B> {
     type Batch = TokenBatch;
     const LANGUAGE_MODEL: bool = true;
 

@@ -4,23 +4,18 @@
 //! Burn's forward feeds `[batch, t, d]` activations to every linear layer, which becomes one
 //! small matmul per sequence and, in backward, a `[batch, d_in, d_out]` weight gradient summed
 //! over the batch. It also splits heads with a `swap_dims` whose copy flex does one element at
-//! a time. Here activations stay `[batch * t, d]` rows (one matmul per layer) and each head
-//! attends through a column slice of the projections, which matmul reads in place. Same math,
-//! same dropout sites.
+//! a time. Here activations stay `[batch * t, d]` rows (one matmul per layer) and attention is
+//! the backend's `HostOps::causal_attention_forward` on those rows. Same math, same dropout
+//! sites.
 
-use super::causal_attention::AttentionShape;
-use super::dropout::dropout;
-use super::host_attention;
-use super::host_gelu;
-use burn::nn::Linear;
 use burn::nn::activation::Activation;
-use burn::nn::attention::{MultiHeadAttention, generate_autoregressive_mask};
+use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::transformer::{PositionWiseFeedForward, TransformerEncoder, TransformerEncoderLayer};
 use burn::prelude::*;
-use burn::tensor::activation::{quiet_softmax, softmax};
+use trainer_ops::HostOps;
 
 /// `blocks.forward(x)` under a causal mask, for `x: [batch, t, d_model]`.
-pub fn causal_forward<B: Backend>(blocks: &TransformerEncoder<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+pub fn causal_forward<B: HostOps>(blocks: &TransformerEncoder<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, t, d] = x.dims();
     let mask = generate_autoregressive_mask::<B>(b, t, &x.device()); // [b, t, t]
     blocks
@@ -33,14 +28,17 @@ pub fn causal_forward<B: Backend>(blocks: &TransformerEncoder<B>, x: Tensor<B, 3
 }
 
 /// One block on rows `x: [batch * t, d_model]`, pre- or post-norm as the layer says.
-fn block<B: Backend>(
+fn block<B: HostOps>(
     layer: &TransformerEncoderLayer<B>,
     x: Tensor<B, 2>,
     bt: [usize; 2],
     mask: &Tensor<B, 3, Bool>,
 ) -> Tensor<B, 2> {
-    let attend = |h| dropout(&layer.dropout, attention(&layer.mha, h, bt, mask));
-    let feed = |h| dropout(&layer.dropout, feed_forward(&layer.pwff, h));
+    let attend = |h| {
+        let context = B::causal_attention_forward(&layer.mha, h, bt, mask);
+        B::dropout_forward(&layer.dropout, context)
+    };
+    let feed = |h| B::dropout_forward(&layer.dropout, feed_forward(&layer.pwff, h));
     if layer.norm_first {
         let x = x.clone() + attend(layer.norm_2.forward(x));
         x.clone() + feed(layer.norm_1.forward(x))
@@ -50,65 +48,15 @@ fn block<B: Backend>(
     }
 }
 
-/// Masked multi-head self-attention on rows `h: [batch * t, d_model]`.
-fn attention<B: Backend>(
-    mha: &MultiHeadAttention<B>,
-    h: Tensor<B, 2>,
-    [b, t]: [usize; 2],
-    mask: &Tensor<B, 3, Bool>,
-) -> Tensor<B, 2> {
-    let (heads, d_k) = (mha.n_heads, mha.d_k);
-    let d = heads * d_k;
-    let rows = |linear: &Linear<B>| linear.forward(h.clone());
-    let (q, k, v) = (rows(&mha.query), rows(&mha.key), rows(&mha.value));
-    // The host op has no score dropout and no quiet softmax: those keep the composed path.
-    let plain = !mha.quiet_softmax && (mha.dropout.prob == 0.0 || !B::ad_enabled(&h.device()));
-    let shape = AttentionShape {
-        batch: b,
-        t,
-        heads,
-        d_k,
-    };
-    if let Some(context) = plain
-        .then(|| host_attention::causal([&q, &k, &v], shape))
-        .flatten()
-    {
-        return mha.output.forward(context);
-    }
-    let (q, k, v) = (
-        q.reshape([b, t, d]),
-        k.reshape([b, t, d]),
-        v.reshape([b, t, d]),
-    );
-    let root_d_k = (d_k as f64).sqrt();
-    let contexts = (0..heads)
-        .map(|i| {
-            let cols = [0..b, 0..t, i * d_k..(i + 1) * d_k];
-            let head = |x: &Tensor<B, 3>| x.clone().slice(cols.clone());
-            let scores = head(&q)
-                .matmul(head(&k).swap_dims(1, 2))
-                .div_scalar(root_d_k);
-            let scores = dropout(&mha.dropout, scores).mask_fill(mask.clone(), mha.min_float);
-            let weights = if mha.quiet_softmax {
-                quiet_softmax(scores, 2)
-            } else {
-                softmax(scores, 2)
-            };
-            weights.matmul(head(&v)) // [b, t, d_k]
-        })
-        .collect();
-    mha.output
-        .forward(Tensor::cat(contexts, 2).reshape([b * t, d]))
-}
-
 /// The position-wise feed-forward on rows.
-fn feed_forward<B: Backend>(pwff: &PositionWiseFeedForward<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+fn feed_forward<B: HostOps>(pwff: &PositionWiseFeedForward<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let x = pwff.linear_inner.forward(x);
     let x = match &pwff.activation {
-        Activation::Gelu(layer) => host_gelu::gelu(layer, x),
+        Activation::Gelu(layer) => B::gelu_forward(layer, x),
         other => other.forward(x),
     };
-    pwff.linear_outer.forward(dropout(&pwff.dropout, x))
+    pwff.linear_outer
+        .forward(B::dropout_forward(&pwff.dropout, x))
 }
 
 #[cfg(test)]

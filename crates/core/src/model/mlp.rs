@@ -1,11 +1,11 @@
 //! Multi-layer perceptron: Linear -> ReLU -> Dropout, repeated, then a Linear head.
 
-use super::dropout::dropout;
 use super::{Scores, Trainable};
 use crate::config::MlpConfig;
 use crate::data::{Samples, TableBatch, TableTargets};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
+use trainer_ops::HostOps;
 
 /// MLP classifier on flattened inputs. Tensor names: `layers.{i}.weight|bias`.
 #[derive(Module, Debug)]
@@ -32,7 +32,9 @@ impl<B: Backend> Mlp<B> {
             dropout: DropoutConfig::new(cfg.dropout).init(),
         }
     }
+}
 
+impl<B: HostOps> Mlp<B> {
     /// Logits `[batch, classes]` for `x: [batch, d_in]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let (head, hidden) = self
@@ -40,7 +42,7 @@ impl<B: Backend> Mlp<B> {
             .split_last()
             .expect("an MLP has at least one layer");
         let x = hidden.iter().fold(x, |x, layer| {
-            dropout(&self.dropout, self.activation.forward(layer.forward(x)))
+            B::dropout_forward(&self.dropout, self.activation.forward(layer.forward(x)))
         });
         head.forward(x)
     }
@@ -48,7 +50,7 @@ impl<B: Backend> Mlp<B> {
 
 /// The tabular model: rows of standardized features in, class logits (classification) or one
 /// standardized value (regression, built with one output) out.
-impl<B: Backend> Trainable<B> for Mlp<B> {
+impl<B: HostOps> Trainable<B> for Mlp<B> {
     type Batch = TableBatch;
 
     fn score(&self, batch: &TableBatch, device: &B::Device) -> Scores<B> {

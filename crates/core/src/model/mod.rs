@@ -1,22 +1,12 @@
 //! Models, generic over the Burn backend: image classifiers behind one `Classifier` module enum,
 //! the tabular MLP and the character-level GPT; each is `Trainable` on its own kind of batch.
 
-mod causal_attention;
 mod cnn;
-mod conv_gemm;
-mod dropout;
 mod export;
 mod generate;
 mod gpt;
 mod gpt_blocks;
-mod host_attention;
-mod host_backend;
-mod host_conv;
-mod host_gelu;
-mod host_gemm;
-mod im2col;
 mod mlp;
-mod normal_cdf;
 mod resnet;
 mod trainable;
 
@@ -31,6 +21,7 @@ pub use trainable::{Scores, Trainable, like_params};
 use crate::config::{ModelConfig, ModelKind};
 use crate::data::HostBatch;
 use burn::prelude::*;
+use trainer_ops::HostOps;
 
 /// Uploads a host batch: images `[n, c, h, w]` and integer labels `[n]`.
 pub fn device_batch<B: Backend>(
@@ -85,7 +76,9 @@ impl<B: Backend> Classifier<B> {
             )),
         }
     }
+}
 
+impl<B: HostOps> Classifier<B> {
     /// Logits `[batch, classes]` for images `[batch, c, h, w]`.
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         match self {
@@ -96,7 +89,7 @@ impl<B: Backend> Classifier<B> {
     }
 }
 
-impl<B: Backend> Trainable<B> for Classifier<B> {
+impl<B: HostOps> Trainable<B> for Classifier<B> {
     type Batch = HostBatch;
 
     fn score(&self, batch: &HostBatch, device: &B::Device) -> Scores<B> {

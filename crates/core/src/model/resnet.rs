@@ -3,11 +3,11 @@
 //! pooling and a linear head. Tensor names are torchvision's (`layer1.0.conv1.weight`,
 //! `bn1.running_mean`), except the shortcut projection: `downsample.conv` / `downsample.bn`.
 
-use super::host_conv::conv2d;
 use crate::config::ResnetConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+use trainer_ops::HostOps;
 
 /// A 3x3 convolution with padding 1 and no bias (batch norm follows).
 fn conv3x3<B: Backend>(c_in: usize, c_out: usize, stride: usize, device: &B::Device) -> Conv2d<B> {
@@ -54,16 +54,19 @@ impl<B: Backend> BasicBlock<B> {
             activation: Relu::new(),
         }
     }
+}
 
+impl<B: HostOps> BasicBlock<B> {
+    /// The block's output: two 3x3 convolutions on the residual path, plus the shortcut.
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let shortcut = match &self.downsample {
-            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
+            Some(d) => d.bn.forward(B::conv2d_forward(&d.conv, x.clone())),
             None => x.clone(),
         };
         let y = self
             .activation
-            .forward(self.bn1.forward(conv2d(&self.conv1, x)));
-        let y = self.bn2.forward(conv2d(&self.conv2, y));
+            .forward(self.bn1.forward(B::conv2d_forward(&self.conv1, x)));
+        let y = self.bn2.forward(B::conv2d_forward(&self.conv2, y));
         self.activation.forward(y + shortcut)
     }
 }
@@ -107,12 +110,14 @@ impl<B: Backend> Resnet<B> {
             activation: Relu::new(),
         }
     }
+}
 
+impl<B: HostOps> Resnet<B> {
     /// Logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = self
             .activation
-            .forward(self.bn1.forward(conv2d(&self.conv1, x)));
+            .forward(self.bn1.forward(B::conv2d_forward(&self.conv1, x)));
         let x = [&self.layer1, &self.layer2, &self.layer3]
             .into_iter()
             .flatten()

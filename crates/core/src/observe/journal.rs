@@ -1,33 +1,41 @@
 //! The local run journal: every event as one JSON line in `<run dir>/journal.jsonl`, written
 //! and flushed on a background thread so the training thread only enqueues.
 
+use crate::background::Background;
 use crate::train::{Event, Observer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
 
 /// Appends events to a JSONL file off the training thread.
 pub struct Journal {
     tx: Option<Sender<String>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Background,
+    path: PathBuf,
 }
+
+/// What the writer thread runs: the file, the queued lines, the path (for messages).
+type Writer = fn(std::fs::File, Receiver<String>, PathBuf);
 
 impl Journal {
     /// Opens (appends to) `path` and starts the writer thread.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        Self::with_writer(path, write_lines)
+    }
+
+    /// [`Journal::open`] with the thread running `writer`.
+    fn with_writer(path: &Path, writer: Writer) -> std::io::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
         let (tx, rx) = channel();
-        let path = path.to_path_buf();
-        let writer = std::thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || write_lines(file, rx, path))?;
+        let owned = path.to_path_buf();
+        let writer = Background::spawn("journal", move || writer(file, rx, owned))?;
         Ok(Self {
             tx: Some(tx),
-            writer: Some(writer),
+            writer,
+            path: path.to_path_buf(),
         })
     }
 }
@@ -102,13 +110,18 @@ impl Observer for Journal {
             let _ = tx.send(line_of(event, now_ms()));
         }
     }
+
+    fn failure(&mut self) -> Option<String> {
+        let failure = self.writer.failure()?;
+        Some(format!("journal {}: {failure}", self.path.display()))
+    }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
         drop(self.tx.take());
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
+        if let Some(failure) = self.writer.join() {
+            tracing::error!("journal {}: {failure}", self.path.display());
         }
     }
 }
@@ -116,7 +129,7 @@ impl Drop for Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::{EndStatus, EvalResult, Split};
+    use crate::train::{EvalResult, RunStatus, Split};
 
     #[test]
     fn every_event_reads_back_as_written() {
@@ -148,7 +161,7 @@ mod tests {
                 result: valid,
             },
             Event::RunEnded {
-                status: EndStatus::Killed,
+                status: RunStatus::Killed,
             },
         ];
         for event in events {
@@ -175,5 +188,39 @@ mod tests {
         }
         assert_eq!(JournalLine::parse(&text.as_bytes()[..20]), None);
         assert_eq!(JournalLine::parse(br#"{"event":"from_the_future"}"#), None);
+    }
+
+    #[test]
+    fn a_writer_panic_is_a_failure_the_loop_can_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::with_writer(&path, |_, rx, _| {
+            let _ = rx.recv();
+            panic!("injected: the disk is on fire");
+        })
+        .unwrap();
+        assert_eq!(
+            journal.failure(),
+            None,
+            "no failure before the writer fails"
+        );
+        journal.on_event(&Event::EpochStarted { epoch: 0 });
+        let start = std::time::Instant::now();
+        let failure = loop {
+            if let Some(f) = journal.failure() {
+                break f;
+            }
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "the panic was never reported"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(failure.contains("journal.jsonl"), "{failure}");
+        assert!(
+            failure.ends_with("the journal thread panicked: injected: the disk is on fire"),
+            "{failure}"
+        );
+        assert!(!failure.contains('\n'));
     }
 }

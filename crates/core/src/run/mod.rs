@@ -6,11 +6,12 @@ mod lock;
 mod record;
 mod summary;
 
+pub use crate::train::RunStatus;
 pub use dir::{RunDir, RunDirError};
 pub use layout::{
     ARTIFACT_FILES, CHECKPOINTS_DIR, CONFIG_FILE, JOURNAL_FILE, LOCK_FILE, LOSS_CURVE_FILE,
     MODEL_FILE, RunLayout, SUMMARY_FILE, TRACKING_FILE,
 };
 pub use lock::RunLock;
-pub use record::{EpochRow, RunRecord, RunRecordError, RunStatus};
+pub use record::{EpochRow, RunRecord, RunRecordError};
 pub use summary::Summary;

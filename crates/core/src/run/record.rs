@@ -5,38 +5,13 @@ use super::{JOURNAL_FILE as JOURNAL, RunLayout};
 use crate::config::flatten_toml;
 use crate::observe::JournalLine;
 use crate::observe::metrics_of;
-use crate::train::{EndStatus, Event, Split};
+use crate::train::{Event, RunStatus, Split};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-/// How a run ended, as its journal's last `run_ended` line says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    /// Trained to the end.
-    Finished,
-    /// Stopped by the user (Ctrl-C); resumable.
-    Killed,
-    /// Stopped by an error.
-    Failed,
-    /// No end recorded: still running, or the process died (resume it with `--resume auto`).
-    Incomplete,
-}
-
-impl RunStatus {
-    /// Lowercase name for tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Finished => "finished",
-            Self::Killed => "killed",
-            Self::Failed => "failed",
-            Self::Incomplete => "incomplete",
-        }
-    }
-}
-
 /// One epoch as the journal recorded it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct EpochRow {
     /// Epoch number, from 1.
     pub epoch: u64,
@@ -50,8 +25,9 @@ pub struct EpochRow {
     pub seconds: Option<f64>,
 }
 
-/// A run directory read back.
-#[derive(Debug, Clone)]
+/// A run directory read back (serialized as `runs show --json` prints it; non-finite metrics as
+/// `null`).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRecord {
     /// Run name (the directory's name).
     pub name: String,
@@ -183,13 +159,7 @@ impl RunRecord {
                 self.status = RunStatus::Incomplete;
                 self.backend = Some("sweep".into());
             }
-            Event::RunEnded { status } => {
-                self.status = match status {
-                    EndStatus::Finished => RunStatus::Finished,
-                    EndStatus::Killed => RunStatus::Killed,
-                    EndStatus::Failed => RunStatus::Failed,
-                };
-            }
+            Event::RunEnded { status } => self.status = *status,
             Event::EpochEnded {
                 epoch,
                 train_loss,

@@ -6,7 +6,9 @@
 mod halving;
 mod space;
 mod state;
+mod trial_status;
 
 pub use halving::{rungs, stops};
 pub use space::{DEFAULT_TRIALS, Dim, EarlyStopping, Mode, SpaceError, SweepSpec, Trial};
 pub use state::{PlannedTrial, STATE_FILE, StateError, SweepState};
+pub use trial_status::TrialStatus;

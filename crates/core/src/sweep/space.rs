@@ -178,12 +178,29 @@ fn one() -> usize {
 /// Random-search trials when the file does not say.
 pub const DEFAULT_TRIALS: usize = 8;
 
+/// The most trials a sweep runs (each is a process and a run directory).
+pub const MAX_TRIALS: usize = 10_000;
+
+/// Keys a sweep may not search: they change where a trial's results go or how they are
+/// reported, never the objective.
+const UNSEARCHABLE: &[&str] = &["run.name", "run.output_dir", "tracking."];
+
 impl SweepSpec {
     /// Reads and checks `path` (not yet against the config: see [`SweepSpec::dims`]).
     pub fn load(path: &Path) -> Result<Self, SpaceError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| SpaceError::Read {
+        let read = |cause| SpaceError::Read {
             path: path.to_path_buf(),
             cause,
+        };
+        let bytes = crate::fsutil::read_settings_file(path).map_err(read)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            read(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "not UTF-8 (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            ))
         })?;
         Self::parse(path, &text)
     }
@@ -213,6 +230,17 @@ impl SweepSpec {
         if space.is_empty() {
             return Err(bad("space", "expected at least one key to search".into()));
         }
+        if let Some(key) = space.keys().find(|k| {
+            UNSEARCHABLE
+                .iter()
+                .any(|u| k.as_str() == *u || (u.ends_with('.') && k.starts_with(u)))
+        }) {
+            return Err(bad(
+                &format!("space.{key}"),
+                "expected a key that changes training; run names, output directories and tracking settings cannot be searched".into(),
+            ));
+        }
+        check_mode(&file.objective, file.mode).map_err(|m| bad("mode", m))?;
         let grid_size = grid_size(&space);
         let trials = match (file.trials, grid_size) {
             (Some(0), _) => return Err(bad("trials", "expected an integer >= 1, got 0".into())),
@@ -220,6 +248,16 @@ impl SweepSpec {
             (None, Some(n)) => n,
             (None, None) => DEFAULT_TRIALS,
         };
+        if trials > MAX_TRIALS {
+            let what = match file.trials {
+                Some(_) => format!("got {trials}"),
+                None => format!("the grid has {trials} points; set trials to sample it"),
+            };
+            return Err(bad(
+                "trials",
+                format!("expected at most {MAX_TRIALS} trials, {what}"),
+            ));
+        }
         if file.parallel == 0 {
             return Err(bad("parallel", "expected an integer >= 1, got 0".into()));
         }
@@ -309,6 +347,43 @@ fn grid(space: &BTreeMap<String, Dim>) -> Vec<BTreeMap<String, toml::Value>> {
     points
 }
 
+/// Adds `key` once: `"train.lr" = [...]` and `[train] lr = [...]` name the same key.
+fn insert(out: &mut BTreeMap<String, Dim>, key: String, dim: Dim) -> Result<(), (String, String)> {
+    if out.contains_key(&key) {
+        return Err((
+            format!("space.{key}"),
+            "given twice (once as a dotted key, once in a table); keep one".into(),
+        ));
+    }
+    out.insert(key, dim);
+    Ok(())
+}
+
+/// A mode against the objective's direction: losses and errors go down, accuracies, F1 and
+/// R² go up (the rule `checkpoint.best_mode` follows).
+fn check_mode(objective: &str, mode: Mode) -> Result<(), String> {
+    let m = objective.trim();
+    let natural = if ["loss", "rmse", "mae", "perplexity"]
+        .iter()
+        .any(|s| m.ends_with(s))
+    {
+        Mode::Min
+    } else if ["accuracy", "f1", "r2"].iter().any(|s| m.ends_with(s)) {
+        Mode::Max
+    } else {
+        return Ok(());
+    };
+    if mode == natural {
+        return Ok(());
+    }
+    let name = |m: Mode| if m == Mode::Min { "min" } else { "max" };
+    Err(format!(
+        "expected \"{}\" for objective = \"{m}\", got \"{}\" (it would pick the worst trial)",
+        name(natural),
+        name(mode)
+    ))
+}
+
 /// `[space]` as dotted keys: an array is a list, a table with one of `uniform`, `log_uniform`,
 /// `int` is a range, any other table nests keys.
 fn flatten_space(
@@ -330,11 +405,10 @@ fn flatten_space(
                     "expected at least one value, got an empty list".into(),
                 ));
             }
-            toml::Value::Array(values) => {
-                out.insert(key, Dim::List(values.clone()));
-            }
+            toml::Value::Array(values) => insert(out, key, Dim::List(values.clone()))?,
             toml::Value::Table(t) if is_range(t) => {
-                out.insert(key, range(t).map_err(|m| (shown, m))?);
+                let dim = range(t).map_err(|m| (shown, m))?;
+                insert(out, key, dim)?;
             }
             toml::Value::Table(t) => flatten_space(t, &key, out)?,
             other => {
@@ -482,6 +556,31 @@ model.mlp.hidden = [[32], [64]]
                 "line",
                 "unknown field",
             ),
+            (
+                "trials = 100000000000\n[space]\n\"train.lr\" = [0.1]",
+                "trials",
+                "at most 10000 trials, got 100000000000",
+            ),
+            (
+                "[space]\n\"train.lr\" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n\"train.batch_size\" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n\"train.epochs\" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n\"run.seed\" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
+                "trials",
+                "the grid has 11000 points",
+            ),
+            (
+                "[space]\n\"train.lr\" = [0.1]\n[space.train]\nlr = [0.2]",
+                "space.train.lr",
+                "given twice",
+            ),
+            (
+                "[space]\n\"run.name\" = [\"a\", \"b\"]",
+                "space.run.name",
+                "cannot be searched",
+            ),
+            (
+                "[space]\n\"tracking.mlflow_uri\" = [\"http://a\"]",
+                "space.tracking.mlflow_uri",
+                "cannot be searched",
+            ),
         ];
         for (body, key, what) in cases {
             let text = format!("objective = \"valid_loss\"\nmode = \"min\"\n{body}\n");
@@ -489,5 +588,21 @@ model.mlp.hidden = [[32], [64]]
             assert!(e.starts_with("sweep.toml: "), "{e}");
             assert!(e.contains(key) && e.contains(what), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn a_mode_against_the_objective_is_refused() {
+        let text =
+            "objective = \"valid_accuracy\"\nmode = \"min\"\n[space]\n\"train.lr\" = [0.1]\n";
+        let e = spec(text).unwrap_err().to_string();
+        assert!(
+            e.contains("mode") && e.contains("expected \"max\" for objective = \"valid_accuracy\""),
+            "{e}"
+        );
+        let text = "objective = \"test_rmse\"\nmode = \"max\"\n[space]\n\"train.lr\" = [0.1]\n";
+        assert!(spec(text).is_err());
+        let text =
+            "objective = \"valid_macro_f1\"\nmode = \"max\"\n[space]\n\"train.lr\" = [0.1]\n";
+        assert!(spec(text).is_ok());
     }
 }

@@ -2,21 +2,19 @@
 //! split or file of it to score.
 
 use super::Task;
-use crate::checkpoint::Snapshot;
 use crate::config::Config;
 use crate::data::{
-    DataError, DataSource, PREPROCESSING_FILE, Splits, TablePreprocessing, TableRows, TextWindows,
-    VOCAB_FILE, Vocab, load_splits, load_table_splits, load_text_splits, open_table_rows,
-    open_text_windows,
+    BatchSource, DataError, DataSource, PREPROCESSING_FILE, Splits, TablePreprocessing, TableRows,
+    TextWindows, VOCAB_FILE, Vocab, load_splits, load_table_splits, load_test_images,
+    load_text_splits, open_table_rows, open_text_windows,
 };
-use crate::model::{Classifier, Gpt, Mlp, check_input};
-use crate::train::{
-    self, FitOutcome, FitPorts, Fitted, ModelPlan, ModelSpec, Replicas, TrainError,
-};
-use burn::tensor::backend::AutodiffBackend;
+use crate::model::{Classifier, Gpt, Mlp, Trainable, check_input};
+use crate::train::{ModelPlan, ModelSpec, TrainError};
+use burn::module::AutodiffModule;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use trainer_ops::TrainBackend;
 
 /// Files stored beside a checkpoint's weights, by name.
 pub type Assets = BTreeMap<String, Vec<u8>>;
@@ -59,24 +57,36 @@ impl TaskData {
         }
     }
 
-    /// Trains the task's model with `train::fit_model`.
-    pub fn fit<B: AutodiffBackend>(
+    /// Builds the plan of the configured model for this data (input shape, outputs and the
+    /// assets its checkpoints carry) and hands it to `job` with the splits: the one place
+    /// each task's model is built for training (`fit`, `bench`).
+    pub fn with_model<B: TrainBackend, J: ModelJob<B>>(
         &self,
         cfg: &Config,
-        backend: &str,
-        replicas: &Replicas<B::Device>,
-        resume: Option<&Snapshot>,
-        ports: FitPorts<'_>,
-    ) -> Result<FitOutcome, TrainError> {
+        job: J,
+    ) -> Result<J::Output, TrainError> {
         let flat_spec = |input: usize, outputs: usize, assets: Assets| ModelSpec {
             kind: cfg.model.kind.name().to_string(),
             input_shape: [1, 1, input],
             num_classes: outputs,
             assets,
         };
-        match self {
+        Ok(match self {
             TaskData::Images(splits) => {
-                fit_images::<B>(cfg, splits, backend, replicas, resume, ports).map(|f| f.outcome)
+                let shape = splits.train.feature_shape();
+                check_input(&cfg.model, shape).map_err(TrainError::Data)?;
+                // The test split may hold a class the training split lacks.
+                let classes = splits.train.num_classes().max(splits.test.num_classes());
+                let plan = ModelPlan {
+                    spec: ModelSpec {
+                        kind: cfg.model.kind.name().to_string(),
+                        input_shape: shape,
+                        num_classes: classes,
+                        assets: Default::default(),
+                    },
+                    build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
+                };
+                job.run(plan, splits)
             }
             TaskData::Text(splits, vocab) => {
                 let plan = ModelPlan {
@@ -87,8 +97,7 @@ impl TaskData {
                     ),
                     build: |d: &B::Device| Gpt::<B>::new(&cfg.model.gpt, vocab.size(), d),
                 };
-                train::fit_model(cfg, plan, splits, backend, replicas, resume, ports)
-                    .map(|f| f.outcome)
+                job.run(plan, splits)
             }
             TaskData::Table(splits, prep) => {
                 let (features, outputs) = (prep.features.len(), prep.outputs());
@@ -97,10 +106,9 @@ impl TaskData {
                     spec: flat_spec(features, outputs, assets),
                     build: |d: &B::Device| Mlp::<B>::new(&cfg.model.mlp, features, outputs, d),
                 };
-                train::fit_model(cfg, plan, splits, backend, replicas, resume, ports)
-                    .map(|f| f.outcome)
+                job.run(plan, splits)
             }
-        }
+        })
     }
 
     /// The test split, or the validation split.
@@ -119,29 +127,19 @@ impl TaskData {
     }
 }
 
-/// Trains the configured image model on `data.train` (continuing `resume` if given), validating
-/// each epoch and testing at the end.
-pub fn fit_images<B: AutodiffBackend>(
-    cfg: &Config,
-    data: &Splits,
-    backend: &str,
-    replicas: &Replicas<B::Device>,
-    resume: Option<&Snapshot>,
-    ports: FitPorts<'_>,
-) -> Result<Fitted<Classifier<B>>, TrainError> {
-    let shape = data.train.feature_shape();
-    check_input(&cfg.model, shape).map_err(TrainError::Data)?;
-    let classes = data.train.num_classes().max(data.test.num_classes());
-    let plan = ModelPlan {
-        spec: ModelSpec {
-            kind: cfg.model.kind.name().to_string(),
-            input_shape: shape,
-            num_classes: classes,
-            assets: Default::default(),
-        },
-        build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
-    };
-    train::fit_model(cfg, plan, data, backend, replicas, resume, ports)
+/// Work done with a task's model and its splits, whatever the task (training, benchmarking):
+/// [`TaskData::with_model`] picks the model and calls [`ModelJob::run`] with it.
+pub trait ModelJob<B: TrainBackend> {
+    /// What the job returns.
+    type Output;
+    /// Runs with the model's plan (its checkpoint identity and a builder) and the splits it
+    /// reads.
+    fn run<M, S, F>(self, plan: ModelPlan<F>, data: &Splits<S>) -> Self::Output
+    where
+        M: Trainable<B> + AutodiffModule<B>,
+        M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
+        S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
+        F: Fn(&B::Device) -> M;
 }
 
 /// One split or file of a task's data, to evaluate or score.
@@ -155,14 +153,33 @@ pub enum TaskSource {
 }
 
 impl TaskSource {
-    /// Every labelled row (table) or window (text) of `file`, read with a run's saved
-    /// preprocessing or vocabulary; None for images, which come as a directory of splits.
-    pub fn whole_file(
-        saved: &super::SavedModel<'_>,
-        file: &Path,
-    ) -> Result<Option<Self>, DataError> {
-        Ok(match saved.task() {
-            Task::Images => None,
+    /// What `eval --data PATH` scores: every labelled row (table) or window (text) of the file,
+    /// read with a run's saved preprocessing or vocabulary; for images, the test files of the
+    /// directory (its training files need not be there), labels checked against the model.
+    pub fn whole_file(saved: &super::SavedModel<'_>, file: &Path) -> Result<Self, DataError> {
+        let task = saved.task();
+        // Another task's data says so, instead of failing to parse it as this task's.
+        let wrong = |what: &str, want: &str| DataError::Mismatch {
+            message: format!(
+                "{}: {what}, but the checkpoint holds a {} model ({}) that reads {want}",
+                file.display(),
+                saved.state.model,
+                task.name()
+            ),
+        };
+        match (task.reads_one_file(), file.is_dir()) {
+            (true, true) => return Err(wrong("is a directory", "one file (data.file)")),
+            (false, false) if file.exists() => {
+                return Err(wrong("is a file", "a directory of image files (data.dir)"));
+            }
+            _ => {}
+        }
+        Ok(match task {
+            Task::Images => {
+                let mut data = saved.config.data.clone();
+                data.dir = file.to_path_buf();
+                TaskSource::Images(load_test_images(&data, saved.state.num_classes)?)
+            }
             Task::Table => {
                 let rows = open_table_rows(file, saved.preprocessing()?)?;
                 if !rows.labelled() {
@@ -174,12 +191,12 @@ impl TaskSource {
                         ),
                     });
                 }
-                Some(TaskSource::Table(Arc::new(rows)))
+                TaskSource::Table(Arc::new(rows))
             }
             Task::Text => {
                 let block = saved.config.model.gpt.block_size;
                 let windows = open_text_windows(file, block, saved.vocab()?)?;
-                Some(TaskSource::Text(Arc::new(windows)))
+                TaskSource::Text(Arc::new(windows))
             }
         })
     }

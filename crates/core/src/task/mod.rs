@@ -7,10 +7,12 @@
 mod data;
 mod model;
 
-pub use data::{Assets, TaskData, TaskSource, fit_images};
-pub use model::{SavedModel, TaskModel};
+pub use data::{Assets, ModelJob, TaskData, TaskSource};
+pub use model::{SavedModel, SourceJob, TaskModel};
 
-use crate::config::DataFormat;
+use crate::config::{Config, DataFormat};
+use crate::data::TableTask;
+use crate::train::EVAL_METRICS;
 
 /// The kind of learning problem a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,5 +61,45 @@ impl Task {
             Task::Text => "tokens",
             Task::Images | Task::Table => "samples",
         }
+    }
+}
+
+/// Whether `cfg` trains a regression: a table whose target is a value.
+pub fn is_regression(cfg: &Config) -> bool {
+    Task::of(cfg.data.format) == Task::Table && cfg.data.task == TableTask::Regression
+}
+
+/// The evaluation metrics (names from `EVAL_METRICS`, in display order) runs of `cfg` log:
+/// the loss always; RMSE, MAE and R² for regression; accuracy, top-5 and macro F1 for classes;
+/// perplexity for the language model.
+pub fn eval_metrics(cfg: &Config) -> Vec<&'static str> {
+    let (regression, text) = (is_regression(cfg), Task::of(cfg.data.format) == Task::Text);
+    EVAL_METRICS
+        .into_iter()
+        .filter(|m| match *m {
+            "loss" => true,
+            "rmse" | "mae" | "r2" => regression,
+            "perplexity" => text,
+            _ => !regression,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_follow_the_task() {
+        let mut cfg = Config::default();
+        assert_eq!(
+            eval_metrics(&cfg),
+            ["loss", "accuracy", "top5_accuracy", "macro_f1"]
+        );
+        cfg.data.format = DataFormat::Text;
+        assert!(eval_metrics(&cfg).contains(&"perplexity"));
+        cfg.data.format = DataFormat::Csv;
+        cfg.data.task = TableTask::Regression;
+        assert_eq!(eval_metrics(&cfg), ["loss", "rmse", "mae", "r2"]);
     }
 }

@@ -1,14 +1,20 @@
 //! A task's trained model: what a checkpoint says about it (config, shapes, assets), the
 //! model rebuilt from that, and the names of its outputs.
 
-use super::Task;
 use super::data::{Assets, saved_asset};
+use super::{Task, TaskSource};
 use crate::checkpoint::TrainState;
 use crate::config::{Config, ModelKind};
-use crate::data::{DataError, PREPROCESSING_FILE, TablePreprocessing, VOCAB_FILE, Vocab};
-use crate::model::{Classifier, Gpt, Mlp};
+use crate::data::{
+    BatchSource, DataError, InMemoryImages, Normalize, PREPROCESSING_FILE, TablePreprocessing,
+    VOCAB_FILE, Vocab, open_table_rows, read_idx_images,
+};
+use crate::model::{Classifier, Gpt, Mlp, Trainable};
 use crate::train::{TrainError, model_from_bytes};
 use burn::prelude::Backend;
+use std::path::Path;
+use std::sync::Arc;
+use trainer_ops::HostOps;
 
 /// A checkpoint's model as described by its files (no weights, no backend).
 #[derive(Clone, Copy)]
@@ -94,6 +100,45 @@ impl SavedModel<'_> {
             .collect()
     }
 
+    /// Unlabelled inputs for the model to score (`predict`): IDX images of the model's input
+    /// shape, normalized as the run was, or CSV rows with its feature columns. Text has no
+    /// per-sample output to score (`trainer sample` generates). `checkpoint` is named in
+    /// messages.
+    pub fn unlabelled_source(
+        &self,
+        checkpoint: &Path,
+        input: &Path,
+    ) -> Result<TaskSource, DataError> {
+        match self.task() {
+            Task::Table => Ok(TaskSource::Table(Arc::new(open_table_rows(
+                input,
+                self.preprocessing()?,
+            )?))),
+            Task::Text => Err(mismatch(format!(
+                "{}: holds a gpt model; predict scores images and tables, `trainer sample` generates text",
+                checkpoint.display()
+            ))),
+            Task::Images => {
+                let images = read_idx_images(input)?;
+                let shape = [1, images.rows, images.cols];
+                if shape != self.state.input_shape {
+                    return Err(mismatch(format!(
+                        "{}: images are {shape:?} but the model was trained on {:?}",
+                        input.display(),
+                        self.state.input_shape
+                    )));
+                }
+                let norm = Normalize {
+                    mean: self.config.data.normalize_mean as f32,
+                    std: self.config.data.normalize_std as f32,
+                };
+                let count = images.count;
+                let source = InMemoryImages::unlabelled(images.pixels, count, shape, norm);
+                Ok(TaskSource::Images(Arc::new(source)))
+            }
+        }
+    }
+
     /// The task's model as the checkpoint describes it, on `device`, weights not loaded.
     pub fn build<B: Backend>(&self, device: &B::Device) -> Result<TaskModel<B>, DataError> {
         let (c, s) = (self.config, self.state);
@@ -113,6 +158,31 @@ impl SavedModel<'_> {
                 let mlp = Mlp::new(&c.model.mlp, features, s.num_classes, device);
                 TaskModel::Table(mlp, self.preprocessing()?)
             }
+        })
+    }
+}
+
+/// Work done with a restored model and a source it reads, whatever the task (`eval`,
+/// `predict`): [`TaskModel::with_source`] pairs them and calls [`SourceJob::run`].
+pub trait SourceJob<B: Backend> {
+    /// What the job returns.
+    type Output;
+    /// Runs with the model and the source of its batch type.
+    fn run<M, S>(self, model: M, source: &Arc<S>) -> Self::Output
+    where
+        M: Trainable<B>,
+        S: BatchSource<Batch = M::Batch> + ?Sized + 'static;
+}
+
+impl<B: HostOps> TaskModel<B> {
+    /// Hands the model and `source` to `job`; `None` when `source` is not what the model reads
+    /// (another task's data).
+    pub fn with_source<J: SourceJob<B>>(self, source: &TaskSource, job: J) -> Option<J::Output> {
+        Some(match (self, source) {
+            (TaskModel::Images(m), TaskSource::Images(s)) => job.run(m, s),
+            (TaskModel::Text(m, _), TaskSource::Text(s)) => job.run(m, s),
+            (TaskModel::Table(m, _), TaskSource::Table(s)) => job.run(m, s),
+            _ => return None,
         })
     }
 }

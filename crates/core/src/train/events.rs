@@ -15,25 +15,40 @@ pub enum Split {
     Test,
 }
 
-/// How a run ended (MLflow's run status names).
+/// How a run stands: how it ended (the journal's `run_ended`, MLflow's status, the trial a
+/// sweep reads back), or that no end is recorded yet. Serialized as MLflow's upper-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum EndStatus {
+pub enum RunStatus {
     /// Trained to the end.
     Finished,
     /// Stopped by Ctrl-C or SIGTERM; resumable.
     Killed,
     /// Stopped by an error.
     Failed,
+    /// No end recorded: still running, or the process died (resume it with `--resume auto`).
+    /// Never written as a run's end.
+    Incomplete,
 }
 
-impl EndStatus {
-    /// The name in the journal and in MLflow (`FINISHED`).
-    pub fn name(self) -> &'static str {
+impl RunStatus {
+    /// The name in MLflow (`FINISHED`; a run with no recorded end is `RUNNING` there).
+    pub fn mlflow_name(self) -> &'static str {
         match self {
             Self::Finished => "FINISHED",
             Self::Killed => "KILLED",
             Self::Failed => "FAILED",
+            Self::Incomplete => "RUNNING",
+        }
+    }
+
+    /// The lower-case name in tables (`finished`, `incomplete`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Finished => "finished",
+            Self::Killed => "killed",
+            Self::Failed => "failed",
+            Self::Incomplete => "incomplete",
         }
     }
 }
@@ -134,7 +149,7 @@ pub enum Event {
     /// The run ended (the journal's last line of a process).
     RunEnded {
         /// How.
-        status: EndStatus,
+        status: RunStatus,
     },
     /// A hyperparameter sweep began (the first line of a sweep's journal).
     SweepStarted {
@@ -149,8 +164,8 @@ pub enum Event {
         trial: usize,
         /// Its run name.
         name: String,
-        /// `finished`, `stopped early` or `failed`.
-        status: String,
+        /// How it ended (finished, stopped early or failed).
+        status: crate::sweep::TrialStatus,
         /// The objective it reached (None when it has none).
         #[serde(default)]
         objective: Option<f64>,
@@ -171,6 +186,12 @@ pub enum Event {
 pub trait Observer {
     /// Called on the training thread; implementations must return quickly.
     fn on_event(&mut self, event: &Event);
+
+    /// A failure that must end the run (e.g. the journal's writer thread panicked), polled
+    /// after every step; `None` by default. Must not block.
+    fn failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Fans one event out to several observers, in order.
@@ -182,5 +203,9 @@ impl Observer for Observers {
         for o in &mut self.0 {
             o.on_event(event);
         }
+    }
+
+    fn failure(&mut self) -> Option<String> {
+        self.0.iter_mut().find_map(|o| o.failure())
     }
 }

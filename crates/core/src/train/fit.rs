@@ -6,14 +6,15 @@ use super::parallel::{Replicas, batch_gradients};
 use super::precision::{Compute, check_supported, initial_loss_scale, materialize};
 use super::record::model_from_bytes;
 use super::schedule::learning_rate;
-use super::snapshot::{ModelSpec, Position, SaveContext, snapshot};
+use super::snapshot::{ModelSpec, SaveContext, snapshot};
 use super::step::{StepSettings, update};
 use super::{
     AnyOptimizer, EvalResult, Event, Observer, Split, TrainError, check_fits, count_params,
     evaluate, params_finite,
 };
 use crate::checkpoint::{CheckpointStore, Snapshot};
-use crate::config::{BestMetric, BestMode, CheckpointConfig, Config};
+use crate::checkpoint::{Position, SmoothedLoss};
+use crate::config::{BestMetric, BestMode, CheckpointConfig, Config, TrainConfig};
 use crate::data::{
     BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Samples, Splits, batches_per_epoch,
 };
@@ -169,12 +170,11 @@ where
             EpochEnd::Completed { model, .. } => model,
             EpochEnd::Stopped(fitted) => return Ok(fitted),
         };
-        let patience = t.early_stopping_patience;
-        if patience > 0 && pos.stale_epochs >= patience && pos.epoch < t.epochs {
+        if stops_early(t, &pos) && pos.epoch < t.epochs {
             totals.stopped_early = true;
             tracing::info!(
                 epochs = pos.epoch,
-                patience,
+                patience = t.early_stopping_patience,
                 "early stopping: the validation metric did not improve"
             );
             break;
@@ -367,20 +367,34 @@ where
             model = update(model, optim, grads, settings, pos.loss_scale.as_mut())?;
         }
         (pos.global_step, pos.batch) = (pos.global_step + 1, i + 1);
+        if pos.smoothed_loss.is_none() && t.divergence_factor > 0.0 {
+            // The divergence guard's first reference is the untrained model's loss (one
+            // read-back, once a run): a run that explodes within its first window is caught.
+            let first = window.sync(pos.global_step)?;
+            pos.epoch_loss_sum += first;
+            pos.smoothed_loss = Some(SmoothedLoss { first, best: first });
+        }
         samples += batch.samples();
         pace.clock.steps += 1;
         let end_of_epoch = i + 1 == run.steps_per_epoch;
         if (i + 1) % t.log_every == 0 || end_of_epoch {
             pos.epoch_loss_sum += window.sync(pos.global_step)?;
             let elapsed = started.elapsed().as_secs_f64();
+            let loss = window.take_mean();
             ports.observer.on_event(&Event::Step {
                 epoch,
                 step_in_epoch: i + 1,
                 global_step: pos.global_step,
-                loss: window.take_mean(),
+                loss,
                 lr: settings.lr,
                 samples_per_sec: samples as f64 / elapsed.max(1e-9),
             });
+            let factor = t.divergence_factor;
+            SmoothedLoss::observe(&mut pos.smoothed_loss, loss, factor)
+                .map_err(|r| diverged(pos.global_step, loss, factor, r))?;
+        }
+        if let Some(failure) = ports.observer.failure() {
+            return Err(TrainError::Background(failure));
         }
         let stop = stop_requested(ports);
         // A checkpoint waits for the end of an accumulation window: it cannot hold
@@ -388,6 +402,14 @@ where
         let between_updates = !pace.accumulation.pending();
         if !end_of_epoch && between_updates && (stop || pace.clock.due(&cfg.checkpoint)) {
             pos.epoch_loss_sum += window.sync(pos.global_step)?; // checkpoints hold whole sums
+            // A checkpoint is "last good" only if the loss so far is: diverged weights with
+            // finite values must not become the state `latest` and `--resume` trust.
+            if let Some(reference) = pos.smoothed_loss {
+                let loss = window.peek_mean();
+                reference
+                    .check(loss, t.divergence_factor)
+                    .map_err(|r| diverged(pos.global_step, loss, t.divergence_factor, r))?;
+            }
             let ctx = run.save_context(&model, optim, pos);
             if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)? {
                 return Ok(EpochEnd::Stopped(Fitted { outcome, model }));
@@ -439,7 +461,10 @@ where
     }
     (pos.epoch, pos.batch, pos.epoch_loss_sum) = (epoch + 1, 0, 0.0);
     let stop = stop_requested(ports);
-    if cfg.checkpoint.at_epoch_end || stop || pace.clock.due(&cfg.checkpoint) {
+    // The run's final state is always saved, whatever the save triggers say: it is what
+    // `model.safetensors`, `eval` and `--resume` read.
+    let last = pos.epoch >= cfg.train.epochs || stops_early(&cfg.train, pos);
+    if cfg.checkpoint.at_epoch_end || stop || last || pace.clock.due(&cfg.checkpoint) {
         let ctx = run.save_context(&model, optim, pos);
         // After the last epoch a stop changes nothing: the test split is evaluated anyway.
         if let Some(outcome) = checkpoint(ports, ctx, stop, &mut pace.clock)?
@@ -449,6 +474,23 @@ where
         }
     }
     Ok(EpochEnd::Completed { model, samples })
+}
+
+/// The divergence guard's error: the smoothed `loss` at `step` passed `factor` times its
+/// `reference`.
+fn diverged(step: usize, loss: f64, factor: f64, reference: f64) -> TrainError {
+    TrainError::Diverged {
+        step,
+        what: format!(
+            "the smoothed training loss {loss:.4e} is over train.divergence_factor = {factor} times its reference {reference:.4e} (the best so far)"
+        ),
+    }
+}
+
+/// Whether early stopping ends the run here: `patience` validations in a row without
+/// improvement (0 turns it off).
+fn stops_early(t: &TrainConfig, pos: &Position) -> bool {
+    t.early_stopping_patience > 0 && pos.stale_epochs >= t.early_stopping_patience
 }
 
 /// Resumes from a checkpoint of the same model: its weights, optimizer state and position.
@@ -471,17 +513,7 @@ fn restore<B: AutodiffBackend, M: AutodiffModule<B>>(
     }
     let model = model_from_bytes(model, snap.model.clone(), device)?; // first: it restores param ids
     let optim = optim.from_bytes(snap.optimizer.clone(), device)?;
-    let pos = Position {
-        epoch: s.epoch,
-        batch: s.batch_in_epoch,
-        global_step: s.global_step,
-        epoch_loss_sum: s.epoch_loss_sum,
-        metric: s.metric,
-        best: s.best_metric,
-        stale_epochs: s.epochs_without_improvement,
-        loss_scale: s.loss_scale,
-    };
-    Ok((model, optim, pos))
+    Ok((model, optim, s.position.clone()))
 }
 
 /// Records a validation result as the run's metric and counts epochs without improvement.
@@ -539,6 +571,11 @@ impl<B: Backend> LossWindow<B> {
         }
         self.read_back += sum;
         Ok(sum)
+    }
+
+    /// Mean loss over the window's steps read back so far (after `sync`), window kept.
+    fn peek_mean(&self) -> f64 {
+        self.read_back / self.steps.max(1) as f64
     }
 
     /// Mean loss over the window's steps (after `sync`), and starts a new window.

@@ -19,7 +19,7 @@ mod step;
 pub use cadence::{checkpoint_due, step_seed};
 pub use clip::clip_grad_norm;
 pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_confusion};
-pub use events::{EndStatus, Event, Observer, Observers, Split};
+pub use events::{Event, Observer, Observers, RunStatus, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit_model, read_scalar};
 pub use optimizer::AnyOptimizer;
 pub use parallel::{Replicas, batch_gradients, shard_sizes, sibling_device, split_batch};
@@ -31,7 +31,7 @@ pub use precision::{
 pub use predict::{PredictError, predict};
 pub use record::{model_from_bytes, model_to_bytes};
 pub use schedule::learning_rate;
-pub use snapshot::{ModelSpec, Position, SaveContext, snapshot};
+pub use snapshot::{ModelSpec, SaveContext, snapshot};
 pub use step::{StepOutput, StepSettings, device_batch, gradients, train_step, update};
 
 /// Failures inside the training loop.
@@ -60,6 +60,9 @@ pub enum TrainError {
     /// A checkpoint could not be encoded, decoded or saved.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A thread the run depends on failed (e.g. the journal writer panicked).
+    #[error("{0}; stopped the run")]
+    Background(String),
 }
 
 impl TrainError {
@@ -68,9 +71,10 @@ impl TrainError {
         match self {
             TrainError::Data(_) => true,
             TrainError::Read(e) => e.is_bad_content(),
-            TrainError::Backend(_) | TrainError::Diverged { .. } | TrainError::Checkpoint(_) => {
-                false
-            }
+            TrainError::Backend(_)
+            | TrainError::Diverged { .. }
+            | TrainError::Checkpoint(_)
+            | TrainError::Background(_) => false,
         }
     }
 }

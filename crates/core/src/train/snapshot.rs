@@ -2,7 +2,7 @@
 
 use super::record::model_to_bytes;
 use super::{AnyOptimizer, TrainError};
-use crate::checkpoint::{FORMAT_VERSION, Snapshot, TrainState};
+use crate::checkpoint::{FORMAT_VERSION, Position, Snapshot, TrainState};
 use crate::config::Config;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -19,27 +19,6 @@ pub struct ModelSpec {
     pub num_classes: usize,
     /// Files saved beside the weights in every checkpoint (e.g. `vocab.json`).
     pub assets: BTreeMap<String, Vec<u8>>,
-}
-
-/// Where the training loop is; saved in checkpoints.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Position {
-    /// Epoch in progress (0-based).
-    pub epoch: usize,
-    /// Batches of this epoch already trained on.
-    pub batch: usize,
-    /// Optimizer steps taken in the whole run.
-    pub global_step: usize,
-    /// Sum of this epoch's step losses so far.
-    pub epoch_loss_sum: f64,
-    /// Latest validation metric.
-    pub metric: Option<f64>,
-    /// Best validation metric so far.
-    pub best: Option<f64>,
-    /// Validations in a row since `best` last improved (early stopping counts them).
-    pub stale_epochs: usize,
-    /// The f16 loss scaler's state (None unless `run.precision = "f16"`).
-    pub loss_scale: Option<crate::checkpoint::LossScaleState>,
 }
 
 /// What a checkpoint is made of.
@@ -76,17 +55,10 @@ pub fn snapshot<B: AutodiffBackend, M: AutodiffModule<B>>(
             model: spec.kind.clone(),
             input_shape: spec.input_shape,
             num_classes: spec.num_classes,
-            epoch: pos.epoch,
-            batch_in_epoch: pos.batch,
-            global_step: pos.global_step,
-            epoch_loss_sum: pos.epoch_loss_sum,
+            position: pos.clone(),
             seed: cfg.run.seed,
-            metric: pos.metric,
-            best_metric: pos.best,
-            epochs_without_improvement: pos.stale_epochs,
             tracker_run_id: tracker_run_id.to_string(),
             interrupted,
-            loss_scale: pos.loss_scale,
         },
         model: model_to_bytes(model)?,
         optimizer: optim.to_bytes()?,

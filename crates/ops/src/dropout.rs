@@ -6,19 +6,22 @@
 //! memory (flex, ndarray), [`dropout`] instead draws one 64-bit seed from the backend's
 //! generator, so `B::seed` still decides every mask (per step and per replica, as before), and
 //! fills the mask with xoshiro256++ (`rand`'s `SmallRng`), two elements per 64-bit draw. GPU
-//! backends keep Burn's on-device sampling: a host mask would be an upload per call.
+//! backends keep Burn's on-device sampling: a host mask would be an upload per call, and the
+//! inference backends keep Burn's identity.
 
-use super::host_backend::host_autodiff;
 use burn::nn::Dropout;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-/// `layer.forward(x)`: while training (autodiff), zeroes each element with probability
-/// `layer.prob` and scales the others by `1 / (1 - prob)`; the identity otherwise.
-pub fn dropout<B: Backend, const D: usize>(layer: &Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
-    if layer.prob == 0.0 || !host_autodiff::<B>() {
+/// `layer.forward(x)` for a training (autodiff) backend `B` whose tensors live in host memory:
+/// zeroes each element with probability `layer.prob` and scales the others by `1 / (1 - prob)`.
+pub(crate) fn dropout<B: Backend, const D: usize>(
+    layer: &Dropout,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    if layer.prob == 0.0 {
         return layer.forward(x);
     }
     let device = x.device();
@@ -65,6 +68,7 @@ fn host_mask(shape: Shape, prob: f64, seed: u64) -> TensorData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::HostOps;
     use burn::backend::{Autodiff, Flex};
 
     type A = Autodiff<Flex>;
@@ -92,7 +96,7 @@ mod tests {
         let ones = || Tensor::<A, 2>::ones([200, 500], &device);
         let run = |seed| {
             A::seed(&device, seed);
-            values(dropout(&layer, ones()))
+            values(<A as HostOps>::dropout_forward(&layer, ones()))
         };
         // Other tests draw from flex's process-wide generator in parallel, and one of their
         // draws can land between `seed` and the mask: a seed must give the same mask in two of
@@ -116,10 +120,14 @@ mod tests {
         let device = Default::default();
         let x = Tensor::<Flex, 2>::ones([4, 8], &device);
         let layer = burn::nn::DropoutConfig::new(0.5).init();
-        assert_eq!(dropout(&layer, x.clone()).into_data(), x.into_data());
+        let y = <Flex as HostOps>::dropout_forward(&layer, x.clone());
+        assert_eq!(y.into_data(), x.into_data());
         let none = burn::nn::DropoutConfig::new(0.0).init();
         let y = Tensor::<A, 2>::ones([4, 8], &device);
-        assert_eq!(values(dropout(&none, y)), vec![1.0; 32]);
+        assert_eq!(
+            values(<A as HostOps>::dropout_forward(&none, y)),
+            vec![1.0; 32]
+        );
     }
 
     #[test]
@@ -128,7 +136,7 @@ mod tests {
         A::seed(&device, 1);
         let layer = burn::nn::DropoutConfig::new(0.25).init();
         let x = Tensor::<A, 2>::ones([16, 16], &device).require_grad();
-        let y = dropout(&layer, x.clone());
+        let y = <A as HostOps>::dropout_forward(&layer, x.clone());
         let out = values(y.clone());
         let grads = y.sum().backward();
         let g = x.grad(&grads).expect("a gradient").into_data();

@@ -1,8 +1,9 @@
 //! Exact GELU as one autodiff op where tensors live in host memory: forward and backward are
 //! [`normal_cdf`](super::normal_cdf)'s vectorized loops instead of flex's per-element
-//! `libm::erff`. Other backends and dtypes, and the tanh approximation, keep Burn's `Gelu`.
+//! `libm::erff`; the inference backends run the same forward loop. Other backends and dtypes,
+//! and the tanh approximation, keep Burn's `Gelu`.
 
-use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
+use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::normal_cdf;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -15,28 +16,45 @@ use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
-/// `layer.forward(x)`, by the host op where it applies.
-pub fn gelu<B: Backend, const D: usize>(layer: &Gelu, x: Tensor<B, D>) -> Tensor<B, D> {
-    if !layer.approximate && x.dtype() == DType::F32 {
-        #[cfg(feature = "flex")]
-        if let Some(y) = on_host::<B, burn::backend::Flex, D>(&x) {
-            return y;
-        }
-        #[cfg(feature = "ndarray")]
-        if let Some(y) = on_host::<B, burn::backend::NdArray, D>(&x) {
-            return y;
-        }
-    }
-    layer.forward(x)
+/// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
+pub(crate) fn gelu<I: Backend, const D: usize>(
+    layer: &Gelu,
+    x: Tensor<Autodiff<I>, D>,
+) -> Tensor<Autodiff<I>, D> {
+    exact_f32(layer, &x)
+        .then(|| on_host(&x))
+        .flatten()
+        .unwrap_or_else(|| layer.forward(x))
 }
 
-/// Runs the host op when `B` is `Autodiff<I>`; `None` for any other backend.
-fn on_host<B: Backend, I: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
-    if !is_autodiff_of::<B, I>() {
-        return None;
-    }
+/// `layer.forward(x)` on the inference backend `I`, by the host loop where it applies.
+pub(crate) fn gelu_inference<I: Backend, const D: usize>(
+    layer: &Gelu,
+    x: Tensor<I, D>,
+) -> Tensor<I, D> {
+    let host = || {
+        let device = x.device();
+        let values = host_vec::<I, D>(primitive(&x))?;
+        let (y, _) = normal_cdf::gelu(&values);
+        Some(tensor(from_host::<I, D>(y, x.dims(), &device)))
+    };
+    exact_f32(layer, &x)
+        .then(host)
+        .flatten()
+        .unwrap_or_else(|| layer.forward(x))
+}
+
+/// Whether the host loops apply: the exact GELU on f32.
+fn exact_f32<B: Backend, const D: usize>(layer: &Gelu, x: &Tensor<B, D>) -> bool {
+    !layer.approximate && x.dtype() == DType::F32
+}
+
+/// Runs the host op and records its backward; `None` if `x` is not f32.
+fn on_host<I: Backend, const D: usize>(
+    x: &Tensor<Autodiff<I>, D>,
+) -> Option<Tensor<Autodiff<I>, D>> {
     let shape: [usize; D] = x.dims();
-    let x = as_autodiff::<B, I, D>(x)?;
+    let x = primitive(x);
     let device = I::float_device(&x.primitive);
     let values = Arc::new(host_vec::<I, D>(x.primitive)?);
     let (y, cdf) = normal_cdf::gelu(&values);
@@ -56,7 +74,7 @@ fn on_host<B: Backend, I: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<T
         ),
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_autodiff::<B, I, D>(y)
+    Some(tensor(y))
 }
 
 /// Autodiff op for [`gelu`] on a rank-`D` tensor.
@@ -111,7 +129,7 @@ mod tests {
         let run = |ours: bool| {
             let x = x.clone().detach().require_grad();
             let y = if ours {
-                on_host::<A, Flex, 3>(&x).expect("the host op ran")
+                on_host::<Flex, 3>(&x).expect("the host op ran")
             } else {
                 Gelu::new().forward(x.clone())
             };
@@ -125,13 +143,26 @@ mod tests {
     }
 
     #[test]
-    fn the_tanh_approximation_and_other_backends_keep_burns_gelu() {
+    fn the_inference_loop_matches_burns_gelu() {
         let device = Default::default();
-        let x = Tensor::<Flex, 1>::from_floats([-1.0, 0.5, 2.0], &device);
-        assert!(on_host::<Flex, Flex, 1>(&x).is_none());
+        let x = Tensor::<Flex, 2>::random([7, 30], Distribution::Normal(0.0, 2.0), &device);
+        let want = Gelu::new().forward(x.clone()).into_data();
+        gelu_inference(&Gelu::new(), x)
+            .into_data()
+            .assert_approx_eq::<f32>(&want, Tolerance::<f32>::absolute(1e-5));
+    }
+
+    #[test]
+    fn the_tanh_approximation_keeps_burns_gelu() {
+        let device = Default::default();
         let approx = Gelu { approximate: true };
         let xa = Tensor::<A, 1>::from_floats([-1.0, 0.5, 2.0], &device);
         let want = approx.forward(xa.clone()).into_data();
         gelu(&approx, xa).into_data().assert_eq(&want, true);
+        let xi = Tensor::<Flex, 1>::from_floats([-1.0, 0.5, 2.0], &device);
+        let want = approx.forward(xi.clone()).into_data();
+        gelu_inference(&approx, xi)
+            .into_data()
+            .assert_eq(&want, true);
     }
 }

@@ -9,10 +9,10 @@
 //! gradients are [`conv_gemm`](super::conv_gemm)'s: one rayon task per sample, the columns in
 //! that core's cache. Every other backend, dtype, grouped or asymmetrically padded convolution
 //! goes through Burn's `Conv2d::forward` unchanged; the module and its record are Burn's either
-//! way.
+//! way. The inference backends (`Flex`, `NdArray`) run the same host forward, untracked.
 
 use super::conv_gemm;
-use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
+use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::im2col::ConvGeometry;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -26,19 +26,26 @@ use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
-/// `layer.forward(x)`, by the host op above where it applies.
-pub fn conv2d<B: Backend>(layer: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
-    if let Some(geo) = host_geometry(layer, &x) {
-        #[cfg(feature = "flex")]
-        if let Some(y) = on_host::<B, burn::backend::Flex>(layer, &x, geo) {
-            return y;
-        }
-        #[cfg(feature = "ndarray")]
-        if let Some(y) = on_host::<B, burn::backend::NdArray>(layer, &x, geo) {
-            return y;
-        }
-    }
-    layer.forward(x)
+/// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
+pub(crate) fn conv2d<I: Backend>(
+    layer: &Conv2d<Autodiff<I>>,
+    x: Tensor<Autodiff<I>, 4>,
+) -> Tensor<Autodiff<I>, 4> {
+    host_geometry(layer, &x)
+        .and_then(|geo| on_host(layer, &x, geo))
+        .unwrap_or_else(|| layer.forward(x))
+}
+
+/// `layer.forward(x)` on the inference backend `I`, by the host forward where it applies.
+pub(crate) fn conv2d_inference<I: Backend>(layer: &Conv2d<I>, x: Tensor<I, 4>) -> Tensor<I, 4> {
+    host_geometry(layer, &x)
+        .and_then(|geo| {
+            let bias = layer.bias.as_ref().map(|b| primitive(&b.val()));
+            let weight = primitive(&layer.weight.val());
+            host_forward::<I>(&geo, primitive(&x), weight, bias)
+        })
+        .map(|(y, _)| tensor(y))
+        .unwrap_or_else(|| layer.forward(x))
 }
 
 /// The convolution's geometry when the host op can run it: f32, one group, symmetric padding.
@@ -63,37 +70,51 @@ fn host_geometry<B: Backend>(layer: &Conv2d<B>, x: &Tensor<B, 4>) -> Option<Conv
     (f32_only && layer.groups == 1 && geo.positions() > 0).then_some(geo)
 }
 
-/// Runs the host op when `B` is `Autodiff<I>`; `None` for any other backend.
-fn on_host<B: Backend, I: Backend>(
-    layer: &Conv2d<B>,
-    x: &Tensor<B, 4>,
-    geo: ConvGeometry,
-) -> Option<Tensor<B, 4>> {
-    if !is_autodiff_of::<B, I>() {
-        return None;
-    }
-    let x = as_autodiff::<B, I, 4>(x)?;
-    let weight = as_autodiff::<B, I, 4>(&layer.weight.val())?;
-    let bias = match &layer.bias {
-        Some(b) => Some(as_autodiff::<B, I, 1>(&b.val())?),
+/// The forward on host memory: the output on `x`'s device, and what the backward keeps;
+/// `None` if an operand is not f32.
+fn host_forward<I: Backend>(
+    geo: &ConvGeometry,
+    x: FloatTensor<I>,
+    weight: FloatTensor<I>,
+    bias: Option<FloatTensor<I>>,
+) -> Option<(FloatTensor<I>, Saved)> {
+    let device = I::float_device(&x);
+    let images = Arc::new(host_vec::<I, 4>(x)?);
+    let weights = Arc::new(host_vec::<I, 4>(weight)?);
+    let biases = match bias {
+        Some(b) => Some(host_vec::<I, 1>(b)?),
         None => None,
     };
-    let device = I::float_device(&x.primitive);
-    let images = Arc::new(host_vec::<I, 4>(x.primitive.clone())?);
-    let weights = Arc::new(host_vec::<I, 4>(weight.primitive.clone())?);
-    let biases = match &bias {
-        Some(b) => Some(host_vec::<I, 1>(b.primitive.clone())?),
-        None => None,
-    };
-    let y = conv_gemm::forward(&geo, &images, &weights, biases.as_deref());
-    let [batch, out] = [images.len() / geo.image_len(), layer.weight.dims()[0]];
+    let y = conv_gemm::forward(geo, &images, &weights, biases.as_deref());
+    let [batch, out] = [
+        images.len() / geo.image_len(),
+        weights.len() / geo.patch_len(),
+    ];
     let [out_h, out_w] = geo.output();
     let y = from_host::<I, 4>(y, [batch, out, out_h, out_w], &device);
     let saved = Saved {
         images,
         weight: weights,
-        geo,
+        geo: *geo,
     };
+    Some((y, saved))
+}
+
+/// Runs the host op and records its backward; `None` if an operand is not f32.
+fn on_host<I: Backend>(
+    layer: &Conv2d<Autodiff<I>>,
+    x: &Tensor<Autodiff<I>, 4>,
+    geo: ConvGeometry,
+) -> Option<Tensor<Autodiff<I>, 4>> {
+    let x = primitive(x);
+    let weight = primitive(&layer.weight.val());
+    let bias = layer.bias.as_ref().map(|b| primitive(&b.val()));
+    let (y, saved) = host_forward::<I>(
+        &geo,
+        x.primitive.clone(),
+        weight.primitive.clone(),
+        bias.as_ref().map(|b| b.primitive.clone()),
+    )?;
     let y: FloatTensor<Autodiff<I>> = match bias {
         Some(bias) => record(
             HostConv2d
@@ -112,7 +133,7 @@ fn on_host<B: Backend, I: Backend>(
             saved,
         ),
     };
-    from_autodiff::<B, I, 4>(y)
+    Some(tensor(y))
 }
 
 /// Autodiff op for [`conv2d`]; `N` is 3 with a bias, 2 without.
@@ -188,33 +209,35 @@ impl<I: Backend, const N: usize> Backward<I, N> for HostConv2d {
 mod tests {
     use super::*;
     use burn::backend::Flex;
+    use burn::module::AutodiffModule;
     use burn::module::Param;
     use burn::nn::conv::Conv2dConfig;
-    use burn::tensor::backend::AutodiffBackend;
     use burn::tensor::{Distribution, Tolerance};
 
     type A = Autodiff<Flex>;
 
     /// Forward values and the input, weight and bias gradients of `conv2d` and Burn's
-    /// `Conv2d::forward` agree on backend `A` for `config` on a `[n, c, h, w]` input.
-    fn check<A: AutodiffBackend>(config: Conv2dConfig, input: [usize; 4]) {
+    /// `Conv2d::forward` agree on backend `Autodiff<I>` for `config` on a `[n, c, h, w]`
+    /// input, and so does the inference forward on `I`.
+    fn check<I: Backend>(config: Conv2dConfig, input: [usize; 4]) {
+        type A<I> = Autodiff<I>;
         let device = Default::default();
-        A::seed(&device, 7);
-        let layer = config.init::<A>(&device);
-        let geo = host_geometry(&layer, &Tensor::<A, 4>::zeros(input, &device))
+        A::<I>::seed(&device, 7);
+        let layer = config.init::<A<I>>(&device);
+        let geo = host_geometry(&layer, &Tensor::<A<I>, 4>::zeros(input, &device))
             .expect("this case must take the host op");
-        let x = Tensor::<A, 4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<A<I>, 4>::random(input, Distribution::Normal(0.0, 1.0), &device);
         let run = |ours: bool| {
             let x = x.clone().detach().require_grad();
             let y = if ours {
-                on_host::<A, A::InnerBackend>(&layer, &x, geo).expect("the host op ran")
+                on_host::<I>(&layer, &x, geo).expect("the host op ran")
             } else {
                 layer.forward(x.clone())
             };
             // A non-uniform output gradient: weight every output by its own value.
             let loss = (y.clone() * y.clone().detach().sin()).sum();
             let grads = loss.backward();
-            let grad = |t: &Tensor<A, 4>| t.grad(&grads).map(|g| g.into_data());
+            let grad = |t: &Tensor<A<I>, 4>| t.grad(&grads).map(|g| g.into_data());
             (
                 y.into_data(),
                 grad(&x),
@@ -237,17 +260,22 @@ mod tests {
             (None, None) => {}
             _ => panic!("bias gradient on one side only"),
         }
+        let (inner, xi) = (layer.valid(), x.inner());
+        let want = inner.forward(xi.clone()).into_data();
+        conv2d_inference(&inner, xi)
+            .into_data()
+            .assert_approx_eq::<f32>(&want, tol);
     }
 
     #[test]
     fn matches_burn_on_the_mnist_shape() {
-        check::<A>(Conv2dConfig::new([3, 5], [3, 3]), [4, 3, 10, 9]);
+        check::<Flex>(Conv2dConfig::new([3, 5], [3, 3]), [4, 3, 10, 9]);
     }
 
     #[cfg(feature = "ndarray")]
     #[test]
     fn matches_burn_on_ndarray() {
-        check::<Autodiff<burn::backend::NdArray>>(Conv2dConfig::new([3, 5], [3, 3]), [4, 3, 10, 9]);
+        check::<burn::backend::NdArray>(Conv2dConfig::new([3, 5], [3, 3]), [4, 3, 10, 9]);
     }
 
     #[test]
@@ -257,7 +285,7 @@ mod tests {
             .with_padding(PaddingConfig2d::Explicit(1, 2, 1, 2))
             .with_dilation([1, 2])
             .with_bias(false);
-        check::<A>(config, [3, 2, 9, 8]);
+        check::<Flex>(config, [3, 2, 9, 8]);
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! autodiff keeps and walks back through every one of them, with a zero-filled full-width
 //! gradient per head slice. Under `Autodiff<Flex>` and `Autodiff<NdArray>`, [`causal`] runs
 //! all heads of all sequences as one op instead ([`causal_attention`](super::causal_attention):
-//! one rayon task per sequence and head, keeping only the attention weights for the backward).
-//! Other backends and dtypes get `None` and keep the composed path.
+//! one rayon task per sequence and head, keeping only the attention weights for the backward),
+//! and the inference backends run the same forward. Other backends and dtypes get `None` and
+//! keep the composed path.
 
 use super::causal_attention::{self, AttentionShape};
-use super::host_backend::{as_autodiff, from_autodiff, from_host, host_vec, is_autodiff_of};
+use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -21,35 +22,16 @@ use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
 /// The attention context `[batch * t, d_model]` of rows `q`, `k`, `v` (each
-/// `[batch * t, d_model]`), where the host op applies; `None` where the caller must compose it.
-pub fn causal<B: Backend>(
-    [q, k, v]: [&Tensor<B, 2>; 3],
+/// `[batch * t, d_model]`) under `Autodiff<I>`, with its backward recorded; `None` where the
+/// caller must compose it (not f32, or no rows).
+pub(crate) fn causal<I: Backend>(
+    [q, k, v]: [&Tensor<Autodiff<I>, 2>; 3],
     shape: AttentionShape,
-) -> Option<Tensor<B, 2>> {
-    if [q, k, v].iter().any(|x| x.dtype() != DType::F32) || shape.t == 0 {
+) -> Option<Tensor<Autodiff<I>, 2>> {
+    if !applies([q, k, v], shape) {
         return None;
     }
-    #[cfg(feature = "flex")]
-    if let Some(y) = on_host::<B, burn::backend::Flex>([q, k, v], shape) {
-        return Some(y);
-    }
-    #[cfg(feature = "ndarray")]
-    if let Some(y) = on_host::<B, burn::backend::NdArray>([q, k, v], shape) {
-        return Some(y);
-    }
-    None
-}
-
-/// Runs the host op when `B` is `Autodiff<I>`; `None` for any other backend.
-fn on_host<B: Backend, I: Backend>(
-    operands: [&Tensor<B, 2>; 3],
-    shape: AttentionShape,
-) -> Option<Tensor<B, 2>> {
-    if !is_autodiff_of::<B, I>() {
-        return None;
-    }
-    let [q, k, v] = operands.map(as_autodiff::<B, I, 2>);
-    let (q, k, v) = (q?, k?, v?);
+    let [q, k, v] = [q, k, v].map(primitive);
     let device = I::float_device(&q.primitive);
     let host = |x: &FloatTensor<Autodiff<I>>| host_vec::<I, 2>(x.primitive.clone()).map(Arc::new);
     let (qs, ks, vs) = (host(&q)?, host(&k)?, host(&v)?);
@@ -71,7 +53,28 @@ fn on_host<B: Backend, I: Backend>(
         ),
         OpsKind::UnTracked(prep) => prep.finish(context),
     };
-    from_autodiff::<B, I, 2>(y)
+    Some(tensor(y))
+}
+
+/// The same context on the inference backend `I` (nothing kept for a backward).
+pub(crate) fn causal_inference<I: Backend>(
+    [q, k, v]: [&Tensor<I, 2>; 3],
+    shape: AttentionShape,
+) -> Option<Tensor<I, 2>> {
+    if !applies([q, k, v], shape) {
+        return None;
+    }
+    let device = q.device();
+    let host = |x: &Tensor<I, 2>| host_vec::<I, 2>(primitive(x));
+    let (qs, ks, vs) = (host(q)?, host(k)?, host(v)?);
+    let (context, _) = causal_attention::forward(shape, &qs, &ks, &vs);
+    let rows = [shape.batch * shape.t, shape.d_model()];
+    Some(tensor(from_host::<I, 2>(context, rows, &device)))
+}
+
+/// Whether the host op runs these operands: all f32, at least one position.
+fn applies<B: Backend>(operands: [&Tensor<B, 2>; 3], shape: AttentionShape) -> bool {
+    operands.iter().all(|x| x.dtype() == DType::F32) && shape.t > 0
 }
 
 /// Autodiff op for [`causal`].
@@ -183,16 +186,36 @@ mod tests {
     }
 
     #[test]
-    fn other_backends_compose_it() {
+    fn the_inference_forward_matches_the_composed_attention() {
         let device = Default::default();
-        let x = Tensor::<Flex, 2>::zeros([4, 6], &device);
         let shape = AttentionShape {
             batch: 2,
-            t: 2,
+            t: 5,
+            heads: 3,
+            d_k: 4,
+        };
+        A::seed(&device, 6);
+        let rows = [shape.batch * shape.t, shape.d_model()];
+        let [q, k, v] =
+            [0; 3].map(|_| Tensor::<A, 2>::random(rows, Distribution::Normal(0.0, 1.0), &device));
+        let want = composed(q.clone(), k.clone(), v.clone(), shape).into_data();
+        let [q, k, v] = [q, k, v].map(|x| x.inner());
+        causal_inference::<Flex>([&q, &k, &v], shape)
+            .expect("the host forward ran")
+            .into_data()
+            .assert_approx_eq::<f32>(&want, Tolerance::<f32>::absolute(1e-5));
+    }
+
+    #[test]
+    fn an_empty_sequence_is_composed() {
+        let device = Default::default();
+        let x = Tensor::<Flex, 2>::zeros([0, 6], &device);
+        let shape = AttentionShape {
+            batch: 2,
+            t: 0,
             heads: 2,
             d_k: 3,
         };
-        // The inner backend alone records no autodiff op: the caller composes attention.
-        assert!(causal([&x, &x, &x], shape).is_none());
+        assert!(causal_inference([&x, &x, &x], shape).is_none());
     }
 }

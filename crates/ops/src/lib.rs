@@ -1,0 +1,135 @@
+//! trainer's host ops: [`HostOps`], a backend extension trait for the layers whose fastest path
+//! depends on where a backend keeps its tensors.
+//!
+//! Every method defaults to Burn's own path, which the GPU backends take. Where tensors live in
+//! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
+//! convolution, causal attention and exact GELU as single autodiff ops computed on host `f32`
+//! data (rayon + gemm), and draws dropout masks on the host; the inference backend `I` runs the
+//! same forwards untracked. Models call these methods like any layer; [`TrainBackend`] bundles
+//! the bounds a training job needs.
+
+mod attention;
+mod causal_attention;
+mod conv_gemm;
+mod dropout;
+mod host_attention;
+mod host_conv;
+mod host_gelu;
+mod host_gemm;
+mod host_tensor;
+mod im2col;
+mod normal_cdf;
+
+use burn::backend::Autodiff;
+use burn::nn::attention::MultiHeadAttention;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Dropout, Gelu};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+/// The layers a backend may run faster than Burn's composed forward. Each method is
+/// `layer.forward(x)` by default.
+pub trait HostOps: Backend {
+    /// Burn's `Conv2d::forward`.
+    fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        layer.forward(x)
+    }
+
+    /// Burn's `Gelu::forward` (exact or tanh-approximated, as the layer says).
+    fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        layer.forward(x)
+    }
+
+    /// Burn's `Dropout::forward`: masks while training (autodiff), the identity otherwise.
+    fn dropout_forward<const D: usize>(layer: &Dropout, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        layer.forward(x)
+    }
+
+    /// Causal multi-head self-attention of rows `h: [batch * t, d_model]` (`bt` is
+    /// `[batch, t]`) under `mask: [batch, t, t]`, the output projection included.
+    fn causal_attention_forward(
+        mha: &MultiHeadAttention<Self>,
+        h: Tensor<Self, 2>,
+        bt: [usize; 2],
+        mask: &Tensor<Self, 3, Bool>,
+    ) -> Tensor<Self, 2> {
+        attention::composed(mha, h, bt, mask)
+    }
+}
+
+/// A backend whose tensors live in host memory, so the host ops read them without a transfer.
+pub trait HostMemory: Backend {}
+
+#[cfg(feature = "flex")]
+impl HostMemory for burn::backend::Flex {}
+
+#[cfg(feature = "ndarray")]
+impl HostMemory for burn::backend::NdArray {}
+
+/// Training on a host-memory backend: every op recorded as one autodiff op on host data.
+impl<I: HostMemory> HostOps for Autodiff<I> {
+    fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        host_conv::conv2d(layer, x)
+    }
+
+    fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_gelu::gelu(layer, x)
+    }
+
+    fn dropout_forward<const D: usize>(layer: &Dropout, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        dropout::dropout(layer, x)
+    }
+
+    fn causal_attention_forward(
+        mha: &MultiHeadAttention<Self>,
+        h: Tensor<Self, 2>,
+        bt: [usize; 2],
+        mask: &Tensor<Self, 3, Bool>,
+    ) -> Tensor<Self, 2> {
+        attention::fused(mha, h, bt, mask, host_attention::causal::<I>)
+    }
+}
+
+/// Inference on a host-memory backend (validation, eval, predict, sample): the same host
+/// forwards, untracked; dropout is Burn's identity.
+impl<I: HostMemory> HostOps for I {
+    fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        host_conv::conv2d_inference(layer, x)
+    }
+
+    fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_gelu::gelu_inference(layer, x)
+    }
+
+    fn causal_attention_forward(
+        mha: &MultiHeadAttention<Self>,
+        h: Tensor<Self, 2>,
+        bt: [usize; 2],
+        mask: &Tensor<Self, 3, Bool>,
+    ) -> Tensor<Self, 2> {
+        attention::fused(mha, h, bt, mask, host_attention::causal_inference::<I>)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl HostOps for burn::backend::Cuda {}
+
+#[cfg(feature = "cuda")]
+impl HostOps for Autodiff<burn::backend::Cuda> {}
+
+#[cfg(feature = "wgpu")]
+impl HostOps for burn::backend::Wgpu {}
+
+#[cfg(feature = "wgpu")]
+impl HostOps for Autodiff<burn::backend::Wgpu> {}
+
+/// A backend the built-in models train on: autodiff, with [`HostOps`] on both the training
+/// backend and its inference backend.
+pub trait TrainBackend: AutodiffBackend<InnerBackend: HostOps> + HostOps {}
+
+impl<B> TrainBackend for B
+where
+    B: AutodiffBackend + HostOps,
+    B::InnerBackend: HostOps,
+{
+}
