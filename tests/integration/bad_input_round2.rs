@@ -507,3 +507,48 @@ fn a_diverging_run_leaves_no_checkpoint_whose_loss_is_not_finite() {
         );
     }
 }
+
+#[test]
+fn runs_ls_lists_a_sweep_as_a_sweep_and_runs_show_gives_its_trials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let space = write(
+        tmp.path(),
+        "space.toml",
+        "objective = \"valid_loss\"\nmode = \"min\"\n[space]\n\"train.lr\" = [0.01, 0.001]\n",
+    );
+    let o = trainer(&[
+        "sweep",
+        "--space",
+        &space,
+        "--output",
+        &out,
+        "--name",
+        "sw",
+        "--backend",
+        "cpu",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "model.mlp.hidden=[16]",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trainer(&["runs", "ls", "--output", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = crate::common::stdout(&o);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("sw "))
+        .expect("the sweep is listed");
+    assert!(
+        row.contains("sweep") && row.contains("2/2 trials") && row.contains("best "),
+        "{table}"
+    );
+    let o = trainer(&["runs", "show", "sw", "--output", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown = crate::common::stdout(&o);
+    assert!(
+        shown.contains("trial-000") && shown.contains("trial-001") && shown.contains("valid_loss"),
+        "{shown}"
+    );
+}

@@ -50,6 +50,7 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for dir in dirs {
         match RunRecord::load(dir) {
+            Ok(r) if r.sweep.is_some() => rows.push(sweep_row(&r, dir)),
             Ok(r) => rows.push(vec![
                 r.name.clone(),
                 r.status.name().to_string(),
@@ -81,12 +82,62 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Prints one run in detail (its record as JSON with `json`).
+/// A sweep's row in `runs ls`: trials ended of planned, and the best objective so far.
+fn sweep_row(r: &RunRecord, dir: &Path) -> Vec<String> {
+    let s = r.sweep.clone().unwrap_or_default();
+    let best = s
+        .ended
+        .iter()
+        .filter_map(|t| t.objective.map(|o| (t.name.as_str(), o)))
+        .collect::<Vec<_>>();
+    let best = match &s.best {
+        Some((name, o)) => format!("best {o:.4} ({name})"),
+        None if best.is_empty() => "-".into(),
+        None => format!("{} trial(s) scored", best.len()),
+    };
+    vec![
+        r.name.clone(),
+        r.status.name().to_string(),
+        "sweep".into(),
+        format!("{}", s.objective),
+        format!("{}/{} trials", s.ended.len(), s.trials),
+        "-".into(),
+        best,
+        "-".into(),
+        r.started_ms.map_or_else(|| "-".into(), utc),
+        mlflow(dir).0,
+    ]
+}
+
+/// Prints one run in detail (its record as JSON with `json`); a sweep as its trial table.
 pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
     let r = RunRecord::load(dir).map_err(Failure::input)?;
     if json {
         let text = serde_json::to_string_pretty(&r).map_err(Failure::runtime)?;
         crate::outln!("{text}");
+        return Ok(());
+    }
+    if let Some(s) = &r.sweep {
+        crate::outln!("sweep        {} ({})", r.name, dir.display());
+        crate::outln!("status       {}", r.status.name());
+        crate::outln!("objective    {}", s.objective);
+        crate::outln!("trials       {} of {} ended", s.ended.len(), s.trials);
+        if let Some((name, o)) = &s.best {
+            crate::outln!("best         {name}: {o:.4}");
+        }
+        let rows: Vec<Vec<String>> = s
+            .ended
+            .iter()
+            .map(|t| {
+                vec![
+                    t.name.clone(),
+                    t.status.name().to_string(),
+                    number(t.objective.as_ref()),
+                ]
+            })
+            .collect();
+        let header = ["TRIAL", "STATUS", s.objective.as_str()];
+        crate::outln!("\n{}", render(&header, &rows));
         return Ok(());
     }
     let mut status = r.status.name().to_string();

@@ -33,23 +33,21 @@ pub fn load_test_images(
         std: cfg.normalize_std as f32,
     };
     match cfg.format {
-        DataFormat::Idx => {
-            let test = IdxDataset::open(&cfg.dir, "t10k", norm)?;
-            check_labels_below(test.labels_path(), test.labels(), classes)?;
-            Ok(Arc::new(test))
-        }
-        DataFormat::Cifar10 => {
-            let test = CifarDataset::open_test(&cfg.dir, norm)?;
+        DataFormat::Idx | DataFormat::Cifar10 => {
+            let test: Arc<dyn DataSource> = match cfg.format {
+                DataFormat::Idx => Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?),
+                _ => Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
+            };
             if test.num_classes() > classes {
                 return Err(DataError::Mismatch {
                     message: format!(
-                        "{}: labels go up to {} but the model's classes are 0..{classes}",
+                        "{}: labels go up to {} but the checkpoint's model has {classes} classes",
                         cfg.dir.display(),
                         test.num_classes() - 1
                     ),
                 });
             }
-            Ok(Arc::new(test))
+            Ok(test)
         }
         DataFormat::Text | DataFormat::Csv => Err(DataError::Mismatch {
             message: format!(

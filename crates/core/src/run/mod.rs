@@ -13,5 +13,5 @@ pub use layout::{
     MODEL_FILE, RunLayout, SUMMARY_FILE, TRACKING_FILE,
 };
 pub use lock::RunLock;
-pub use record::{EpochRow, RunRecord, RunRecordError};
+pub use record::{EpochRow, RunRecord, RunRecordError, SweepRecord, TrialRow};
 pub use summary::Summary;

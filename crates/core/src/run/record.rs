@@ -57,6 +57,32 @@ pub struct RunRecord {
     pub params: Vec<(String, String)>,
     /// Journal lines that were not valid JSON (a torn last line after a crash, say).
     pub unreadable_lines: u64,
+    /// For a sweep directory: its objective, trials and best trial (None for a run).
+    pub sweep: Option<SweepRecord>,
+}
+
+/// What a sweep's journal says: the objective, each trial that ended, the best.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SweepRecord {
+    /// The metric optimized (`valid_loss`).
+    pub objective: String,
+    /// Trials planned.
+    pub trials: usize,
+    /// Trials that ended, in order: name, status, objective reached.
+    pub ended: Vec<TrialRow>,
+    /// The best trial and its objective, once the sweep has finished.
+    pub best: Option<(String, f64)>,
+}
+
+/// One ended trial of a sweep.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrialRow {
+    /// Its run name (`trial-003`).
+    pub name: String,
+    /// How it ended.
+    pub status: crate::sweep::TrialStatus,
+    /// The objective it reached.
+    pub objective: Option<f64>,
 }
 
 /// Why a run directory could not be read.
@@ -110,6 +136,7 @@ impl RunRecord {
             metrics: BTreeMap::new(),
             params,
             unreadable_lines: 0,
+            sweep: None,
         };
         let file = std::fs::File::open(&journal).map_err(io(&journal))?;
         let mut sessions = 0;
@@ -154,10 +181,32 @@ impl RunRecord {
                 self.device = Some(device.clone());
                 self.epochs_planned = Some(*epochs as u64);
             }
-            Event::SweepStarted { .. } => {
+            Event::SweepStarted { trials, objective } => {
                 *sessions += 1;
                 self.status = RunStatus::Incomplete;
                 self.backend = Some("sweep".into());
+                let sweep = self.sweep.get_or_insert_with(SweepRecord::default);
+                (sweep.trials, sweep.objective) = (*trials, objective.clone());
+            }
+            Event::TrialEnded {
+                name,
+                status,
+                objective,
+                ..
+            } => {
+                let sweep = self.sweep.get_or_insert_with(SweepRecord::default);
+                sweep.ended.retain(|t| t.name != *name);
+                sweep.ended.push(TrialRow {
+                    name: name.clone(),
+                    status: *status,
+                    objective: objective.and_then(finite),
+                });
+            }
+            Event::SweepBest {
+                name, objective, ..
+            } => {
+                let sweep = self.sweep.get_or_insert_with(SweepRecord::default);
+                sweep.best = finite(*objective).map(|o| (name.clone(), o));
             }
             Event::RunEnded { status } => self.status = *status,
             Event::EpochEnded {
