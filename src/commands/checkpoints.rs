@@ -1,7 +1,7 @@
 //! `trainer checkpoints ls|verify|export`.
 
 use super::Failure;
-use crate::checkpoint::{DirStore, Retention, verify};
+use crate::checkpoint::{DirStore, Retention, StoredCheckpoint, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
 use crate::run::{CHECKPOINTS_DIR, RunLayout};
@@ -58,13 +58,20 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
         )));
     }
     let latest = std::fs::read_to_string(root.join("latest")).unwrap_or_default();
+    let listed: Vec<(String, Listed)> = names
+        .into_iter()
+        .map(|name| {
+            let state = Listed::of(&root.join(&name));
+            (name, state)
+        })
+        .collect();
     if json {
-        let rows: Vec<serde_json::Value> = names
+        let rows: Vec<serde_json::Value> = listed
             .iter()
-            .map(|name| {
+            .map(|(name, state)| {
                 let is_latest = *name == latest.trim();
-                match verify(&root.join(name)) {
-                    Ok(c) => serde_json::json!({
+                match state {
+                    Listed::Ok(c) => serde_json::json!({
                         "name": name,
                         "step": c.state.position.global_step,
                         "epoch": c.state.position.epoch,
@@ -72,10 +79,10 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
                         "status": if c.state.interrupted { "ok, interrupted" } else { "ok" },
                         "latest": is_latest,
                     }),
-                    Err(e) => serde_json::json!({
+                    Listed::Removed(e) | Listed::Corrupt(e) => serde_json::json!({
                         "name": name,
-                        "status": if root.join(name).exists() { "corrupt" } else { "removed" },
-                        "error": e.to_string(),
+                        "status": if matches!(state, Listed::Removed(_)) { "removed" } else { "corrupt" },
+                        "error": e,
                         "latest": is_latest,
                     }),
                 }
@@ -91,14 +98,14 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
         "epoch",
         "metric"
     );
-    for name in names {
+    for (name, state) in listed {
         let mark = if name == latest.trim() {
             " (latest)"
         } else {
             ""
         };
-        match verify(&root.join(&name)) {
-            Ok(c) => crate::outln!(
+        match state {
+            Listed::Ok(c) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  ok{}{mark}",
                 c.state.position.global_step,
                 c.state.position.epoch,
@@ -112,15 +119,13 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
                     ""
                 }
             ),
-            // Retention renames a checkpoint away before removing it: one listed a moment
-            // ago and gone now was removed, not corrupted.
-            Err(_) if !root.join(&name).exists() => crate::outln!(
+            Listed::Removed(_) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  removed by retention while listing",
                 "-",
                 "-",
                 "-"
             ),
-            Err(e) => crate::outln!(
+            Listed::Corrupt(e) => crate::outln!(
                 "{name:<16} {:>8} {:>6} {:>9}  CORRUPT: {e}{mark}",
                 "-",
                 "-",
@@ -129,6 +134,28 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// One listed checkpoint, verified once for either rendering.
+enum Listed {
+    /// It verifies.
+    Ok(Box<StoredCheckpoint>),
+    /// Gone by now: retention renames a checkpoint away before removing it, so one listed a
+    /// moment ago and missing now was removed, not corrupted.
+    Removed(String),
+    /// Present but does not verify (the error).
+    Corrupt(String),
+}
+
+impl Listed {
+    /// Verifies `dir`.
+    fn of(dir: &Path) -> Self {
+        match verify(dir) {
+            Ok(c) => Listed::Ok(Box::new(c)),
+            Err(e) if !dir.exists() => Listed::Removed(e.to_string()),
+            Err(e) => Listed::Corrupt(e.to_string()),
+        }
+    }
 }
 
 /// `checkpoints export`: refuses to overwrite `out`, then writes the safetensors file.

@@ -42,7 +42,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     {
         return Err(Failure::input(anyhow!(
             "{}: labels go up to {} but the checkpoint's model has {} classes",
-            cfg.data.dir.display(),
+            args.data.as_ref().unwrap_or(&cfg.data.dir).display(),
             s.num_classes() - 1,
             checkpoint.state.num_classes
         )));

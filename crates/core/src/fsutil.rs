@@ -6,33 +6,43 @@ use std::path::Path;
 /// The most bytes a settings file the user names (config, sweep space) may hold.
 pub const MAX_SETTINGS_BYTES: u64 = 16 << 20;
 
-/// The bytes of a small settings file: a regular file (a FIFO, device or directory is refused
-/// before it is opened, so `/dev/zero` is never read and a FIFO never waited on) of at most
-/// `MAX_SETTINGS_BYTES`.
-pub fn read_settings_file(path: &Path) -> std::io::Result<Vec<u8>> {
+/// An `InvalidInput` error saying what is wrong with a file the user named.
+fn refused(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, what)
+}
+
+/// Opens a file the user named for reading, refusing anything but a regular file before it is
+/// opened (opening a FIFO blocks until a writer comes, and `/dev/zero` never ends); `expected`
+/// ("a data file", "a TOML file") ends the message. Returns the file and its length.
+pub fn open_regular_file(path: &Path, expected: &str) -> std::io::Result<(std::fs::File, u64)> {
     let meta = std::fs::metadata(path)?;
-    let refuse = |what: String| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
     if meta.is_dir() {
-        return refuse("is a directory; expected a TOML file".into());
+        return Err(refused(format!("a directory; expected {expected}")));
     }
     if !meta.is_file() {
-        return refuse(
-            "not a regular file (a FIFO, socket or device); expected a TOML file".into(),
-        );
+        return Err(refused(format!(
+            "not a regular file (a FIFO, socket or device); expected {expected}"
+        )));
     }
-    if meta.len() > MAX_SETTINGS_BYTES {
-        return refuse(format!(
-            "{} bytes; a settings file holds at most {MAX_SETTINGS_BYTES}",
-            meta.len()
-        ));
+    Ok((std::fs::File::open(path)?, meta.len()))
+}
+
+/// The bytes of a small settings file: a regular file ([`open_regular_file`]) of at most
+/// `MAX_SETTINGS_BYTES`.
+pub fn read_settings_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let (file, len) = open_regular_file(path, "a TOML file")?;
+    if len > MAX_SETTINGS_BYTES {
+        return Err(refused(format!(
+            "{len} bytes; a settings file holds at most {MAX_SETTINGS_BYTES}"
+        )));
     }
     let mut bytes = Vec::new();
     // The file may grow after the check: read no more than the limit (and one byte to tell).
-    std::fs::File::open(path)?
-        .take(MAX_SETTINGS_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(MAX_SETTINGS_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_SETTINGS_BYTES {
-        return refuse(format!("grew past {MAX_SETTINGS_BYTES} bytes while read"));
+        return Err(refused(format!(
+            "grew past {MAX_SETTINGS_BYTES} bytes while read"
+        )));
     }
     Ok(bytes)
 }

@@ -3,7 +3,7 @@
 use super::table::render;
 use crate::checkpoint::checkpoint_names;
 use crate::commands::Failure;
-use crate::run::{RunLayout, RunRecord, RunStatus};
+use crate::run::{RunLayout, RunRecord, RunStatus, SweepRecord};
 use crate::tracking::{SyncState, pending_lines};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -50,19 +50,21 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for dir in dirs {
         match RunRecord::load(dir) {
-            Ok(r) if r.sweep.is_some() => rows.push(sweep_row(&r, dir)),
-            Ok(r) => rows.push(vec![
-                r.name.clone(),
-                r.status.name().to_string(),
-                r.param("model.kind").unwrap_or("-").to_string(),
-                r.backend.clone().unwrap_or_else(|| "-".into()),
-                epochs(&r),
-                r.steps.to_string(),
-                headline(&r, "valid"),
-                headline(&r, "test"),
-                r.started_ms.map_or_else(|| "-".into(), utc),
-                mlflow(dir).0,
-            ]),
+            Ok(r) => rows.push(match &r.sweep {
+                Some(s) => sweep_row(&r, s, dir),
+                None => vec![
+                    r.name.clone(),
+                    r.status.name().to_string(),
+                    r.param("model.kind").unwrap_or("-").to_string(),
+                    r.backend.clone().unwrap_or_else(|| "-".into()),
+                    epochs(&r),
+                    r.steps.to_string(),
+                    headline(&r, "valid"),
+                    headline(&r, "test"),
+                    r.started_ms.map_or_else(|| "-".into(), utc),
+                    mlflow(dir).0,
+                ],
+            }),
             Err(e) => eprintln!("warning: {e}"),
         }
     }
@@ -83,23 +85,18 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
 }
 
 /// A sweep's row in `runs ls`: trials ended of planned, and the best objective so far.
-fn sweep_row(r: &RunRecord, dir: &Path) -> Vec<String> {
-    let s = r.sweep.clone().unwrap_or_default();
-    let best = s
-        .ended
-        .iter()
-        .filter_map(|t| t.objective.map(|o| (t.name.as_str(), o)))
-        .collect::<Vec<_>>();
-    let best = match &s.best {
-        Some((name, o)) => format!("best {o:.4} ({name})"),
-        None if best.is_empty() => "-".into(),
-        None => format!("{} trial(s) scored", best.len()),
+fn sweep_row(r: &RunRecord, s: &SweepRecord, dir: &Path) -> Vec<String> {
+    let scored = s.ended.iter().filter(|t| t.objective.is_some()).count();
+    let best = match (&s.best, scored) {
+        (Some((name, o)), _) => format!("best {o:.4} ({name})"),
+        (None, 0) => "-".into(),
+        (None, n) => format!("{n} trial(s) scored"),
     };
     vec![
         r.name.clone(),
         r.status.name().to_string(),
         "sweep".into(),
-        format!("{}", s.objective),
+        s.objective.clone(),
         format!("{}/{} trials", s.ended.len(), s.trials),
         "-".into(),
         best,

@@ -13,7 +13,7 @@ use super::fit::{report_drain, run_dir_failure, start_mlflow};
 use crate::cli::SweepArgs;
 use crate::config::{self, Config, Override};
 use crate::observe::append_event;
-use crate::run::{CONFIG_FILE, RunDir, RunLayout, RunLock};
+use crate::run::{CONFIG_FILE, RunDir, RunDirError, RunLayout, RunLock};
 use crate::sweep::{PlannedTrial, SweepSpec, SweepState};
 use crate::tracking::SyncState;
 use crate::train::{Event, RunStatus};
@@ -51,16 +51,13 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&plan.dir)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", plan.dir.display())))?;
-    // The sweep's name flag is --name (a trial's is --run-name).
-    let _lock = RunLock::acquire(&plan.dir).map_err(|e| {
-        let f = run_dir_failure(e);
-        Failure {
-            code: f.code,
-            error: anyhow!(
-                "{}",
-                format!("{:#}", f.error).replace("--run-name", "--name")
-            ),
-        }
+    // The sweep's name flag is --name (a run's is --run-name, which RunDirError names).
+    let _lock = RunLock::acquire(&plan.dir).map_err(|e| match e {
+        RunDirError::InUse { path, holder } => Failure::input(anyhow!(
+            "sweep directory {} is in use by another trainer process ({holder}); wait for it to end or pick another --name",
+            path.display()
+        )),
+        e => run_dir_failure(e),
     })?;
     let mut state = SweepState::open(&plan.dir, &fingerprint(&plan), plan.trials.clone())
         .map_err(Failure::input)?;

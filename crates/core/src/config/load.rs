@@ -165,9 +165,7 @@ fn apply_override(table: &mut toml::Table, o: &Override) -> Result<(), ConfigErr
 /// Defaults that depend on the task, where the user left them unset: a regression (no
 /// accuracy) keeps its best checkpoint by the validation loss, minimized.
 fn follow_the_task(cfg: &mut Config, metric_set: bool, mode_set: bool) {
-    let regression = cfg.data.format == super::DataFormat::Csv
-        && cfg.data.task == crate::data::TableTask::Regression;
-    if regression && !metric_set {
+    if cfg.data.is_regression() && !metric_set {
         cfg.checkpoint.best_metric = super::BestMetric::ValidLoss;
         if !mode_set {
             cfg.checkpoint.best_mode = super::BestMode::Min;

@@ -185,6 +185,13 @@ pub struct DataConfig {
     pub stride: usize,
 }
 
+impl DataConfig {
+    /// Whether this is a regression: a CSV table whose target is a value.
+    pub fn is_regression(&self) -> bool {
+        self.format == DataFormat::Csv && self.task == crate::data::TableTask::Regression
+    }
+}
+
 impl Default for DataConfig {
     fn default() -> Self {
         Self {

@@ -8,19 +8,9 @@ use std::path::{Path, PathBuf};
 /// Opens a data file for reading, refusing anything but a regular file (checked before
 /// opening: opening a FIFO blocks until a writer comes, and `/dev/zero` never ends).
 pub fn open_regular(path: &Path) -> Result<File, DataError> {
-    let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, socket or device)"
-        };
-        return Err(DataError::Io {
-            path: path.to_path_buf(),
-            message: format!("{what}; expected a data file"),
-        });
-    }
-    File::open(path).map_err(|e| DataError::io(path, e))
+    crate::fsutil::open_regular_file(path, "a data file")
+        .map(|(file, _)| file)
+        .map_err(|e| DataError::io(path, e))
 }
 
 /// An open, read-only file with its length, read by offset.

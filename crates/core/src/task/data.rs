@@ -155,7 +155,7 @@ pub enum TaskSource {
 impl TaskSource {
     /// What `eval --data PATH` scores: every labelled row (table) or window (text) of the file,
     /// read with a run's saved preprocessing or vocabulary; for images, the test files of the
-    /// directory (its training files need not be there), labels checked against the model.
+    /// directory (its training files need not be there).
     pub fn whole_file(saved: &super::SavedModel<'_>, file: &Path) -> Result<Self, DataError> {
         let task = saved.task();
         // Another task's data says so, instead of failing to parse it as this task's.
@@ -178,7 +178,7 @@ impl TaskSource {
             Task::Images => {
                 let mut data = saved.config.data.clone();
                 data.dir = file.to_path_buf();
-                TaskSource::Images(load_test_images(&data, saved.state.num_classes)?)
+                TaskSource::Images(load_test_images(&data)?)
             }
             Task::Table => {
                 let rows = open_table_rows(file, saved.preprocessing()?)?;

@@ -11,7 +11,6 @@ pub use data::{Assets, ModelJob, TaskData, TaskSource};
 pub use model::{SavedModel, SourceJob, TaskModel};
 
 use crate::config::{Config, DataFormat};
-use crate::data::TableTask;
 use crate::train::EVAL_METRICS;
 
 /// The kind of learning problem a run is.
@@ -66,7 +65,7 @@ impl Task {
 
 /// Whether `cfg` trains a regression: a table whose target is a value.
 pub fn is_regression(cfg: &Config) -> bool {
-    Task::of(cfg.data.format) == Task::Table && cfg.data.task == TableTask::Regression
+    cfg.data.is_regression()
 }
 
 /// The evaluation metrics (names from `EVAL_METRICS`, in display order) runs of `cfg` log:
@@ -88,6 +87,7 @@ pub fn eval_metrics(cfg: &Config) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::TableTask;
 
     #[test]
     fn metrics_follow_the_task() {
