@@ -1,18 +1,101 @@
 //! `trainer`: config-driven training on Burn, generic over the backend, chosen at run time.
 //!
-//! This crate is the command line (`cli`, `commands`, `fetch`); the work lives in the
-//! workspace's crates, re-exported here under their module names: `trainer-core` (config,
-//! data, models, the training loop, checkpoints, runs, jobs), `trainer-backends` (probing,
-//! choice, dispatch) and `trainer-tracking` (MLflow).
+//! # Train your own Burn model
+//!
+//! A Burn user's model gets everything a `trainer fit` run gets (run directory, journal,
+//! atomic checkpoints and exact resume, MLflow tracking with isolated failures, progress bar,
+//! NaN and divergence guards, Ctrl-C handling, `summary.json` and `loss.png`) from two trait
+//! implementations and one call:
+//!
+//! 1. [`Trainable`] on the model (its host batch type, and `score`: the logits or predicted
+//!    values with their targets, as [`Scores`]);
+//! 2. [`ModelFactory`] on its config (its name, and `init` on any autodiff backend);
+//! 3. data as [`Splits`] of a [`BatchSource`] yielding that batch type: the bundled formats
+//!    through [`data::load_splits`] (images, batches of [`HostBatch`]), or your own source;
+//! 4. [`fit`] with a [`config::Config`] from [`config::load`]: the backend is picked at run time
+//!    per `run.backend` (`auto` probes CUDA, then wgpu, then the CPU), so the training loop is
+//!    compiled into your program for every backend this build has; or [`fit_on`] a backend you
+//!    name ([`NamedBackend`]: `Autodiff<Flex>`, ...), which compiles only that one.
+//!
+//! [`load`] rebuilds the trained model for inference from a checkpoint or run directory. The
+//! `runs` and `checkpoints` commands read library runs like any other.
+//!
+//! ```no_run
+//! # use burn::prelude::*;
+//! # use burn::nn::{Linear, LinearConfig};
+//! # use burn::tensor::backend::AutodiffBackend;
+//! use trainer::{FitOptions, HostBatch, ModelFactory, Scores, Trainable};
+//!
+//! #[derive(Module, Debug)]
+//! struct Net<B: Backend> {
+//!     layer: Linear<B>,
+//! }
+//!
+//! impl<B: Backend> Trainable<B> for Net<B> {
+//!     type Batch = HostBatch;
+//!     fn score(&self, batch: &HostBatch, device: &B::Device) -> Scores<B> {
+//!         let (images, targets) = trainer::model::device_batch::<B>(batch, device);
+//!         let logits = self.layer.forward(images.flatten::<2>(1, 3));
+//!         Scores::Classes { logits, targets }
+//!     }
+//! }
+//!
+//! struct NetConfig;
+//!
+//! impl ModelFactory for NetConfig {
+//!     type Batch = HostBatch;
+//!     type Model<B: AutodiffBackend> = Net<B>;
+//!     fn name(&self) -> String {
+//!         "net".into()
+//!     }
+//!     fn init<B: AutodiffBackend>(&self, device: &B::Device) -> Net<B> {
+//!         Net { layer: LinearConfig::new(784, 10).init(device) }
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = trainer::config::load(Some("configs/mnist-mlp.toml".as_ref()), &[])?;
+//! let data = trainer::data::load_splits(&config.data, config.run.seed)?;
+//! // On the CPU; `trainer::fit` (same arguments, no device) picks per `run.backend`.
+//! type Cpu = burn::backend::Autodiff<burn::backend::Flex>;
+//! let options = FitOptions::default();
+//! let summary = trainer::fit_on::<Cpu, _, _>(&config, &NetConfig, &data, options, Default::default())?;
+//! println!("test loss {:.4} in {}", summary.test_loss, summary.run_name);
+//! let run_dir = config.run.output_dir.join(&summary.run_name);
+//! let net: Net<burn::backend::Flex> = trainer::load(&NetConfig, &run_dir, &Default::default())?;
+//! # let _ = net;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/custom_model.rs` (a residual MLP, interrupted and resumed exactly) and
+//! `examples/custom_data.rs` (a streamed synthetic regression source) run in CI.
+//!
+//! # Layout
+//!
+//! This crate is the command line (`cli`, `commands`, `fetch`) and the library entry points
+//! above; the work lives in the workspace's crates, re-exported here under their module names:
+//! `trainer-core` (config, data, models, the training loop, checkpoints, runs, jobs),
+//! `trainer-backends` (probing, choice, dispatch), `trainer-tracking` (MLflow) and
+//! `trainer-plots` (charts).
 
 pub mod cli;
 pub mod commands;
 pub mod fetch;
+mod library;
 
+pub use library::{FitOptions, RunError, fit, fit_on, load};
 pub use trainer_backends as backend;
+pub use trainer_backends::NamedBackend;
+pub use trainer_core::data::{BatchSource, DataSource, HostBatch, Samples, Splits};
+pub use trainer_core::jobs::InferenceModel;
+pub use trainer_core::model::{ModelFactory, Scores, Trainable};
+pub use trainer_core::run::Summary;
+pub use trainer_core::train::{Event, Observer};
 pub use trainer_core::{HostOps, TrainBackend};
 pub use trainer_core::{
     bench, checkpoint, config, console, data, digest, exit, fsutil, host_memory, jobs, metrics,
     model, observe, outln, run, sweep, task, train,
 };
+pub use trainer_plots as plots;
 pub use trainer_tracking as tracking;

@@ -2,8 +2,7 @@
 
 use super::final_artifacts::write_final_artifacts;
 use super::{Failure, guarded};
-use crate::backend::Selection;
-use crate::backend::select_devices;
+use crate::backend::{Selection, select_devices};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
@@ -15,14 +14,14 @@ use crate::run::{
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{Event, FitOutcome, FitPorts, Observers};
+use crate::train::{Event, FitOutcome, FitPorts, Observer, Observers, TrainError};
 use anyhow::{Context, anyhow};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Raised by Ctrl-C / SIGTERM: the loop saves a checkpoint after the current step and stops.
-static STOP: AtomicBool = AtomicBool::new(false);
+pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Trains per the config (or continues a checkpointed run with `--resume`); writes
 /// `config.toml`, `journal.jsonl`, `checkpoints/` and `summary.json` in the run directory.
@@ -46,15 +45,124 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
             }
         );
     }
-    let (run_dir, resume) = resume_target(&args, &cfg)?;
+    let (run_dir, resume) = resume_target(args.resume.as_deref(), args.run_name.as_deref(), &cfg)?;
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
     let data = TaskData::open(&cfg, assets).map_err(Failure::input)?;
+    let ports = RunPorts {
+        stop: &STOP,
+        observers: Vec::new(),
+    };
+    let trainee = BuiltIn {
+        data: &data,
+        selection: &selection,
+    };
+    let placement = Placement::of(&selection);
+    run_fit(
+        &cfg,
+        &placement,
+        (run_dir, resume),
+        &trainee,
+        ports,
+        started,
+    )
+}
+
+/// What a run trains, and on what: the config's built-in task, or a library user's model and
+/// data.
+pub(crate) trait Trainee {
+    /// The model's name: in the summary, `runs ls` and default run names.
+    fn model_name(&self, cfg: &Config) -> String;
+    /// True when the final weights are exported as `model.safetensors` (image classifiers).
+    fn exports_weights(&self) -> bool;
+    /// Trains, from `resume` when given, reporting through `ports`.
+    fn train<'a>(
+        &'a self,
+        cfg: &'a Config,
+        resume: Option<&'a Snapshot>,
+        ports: FitPorts<'a>,
+    ) -> Result<FitOutcome, TrainError>;
+}
+
+/// The config's task on the backend `run.backend` selected.
+struct BuiltIn<'s> {
+    data: &'s TaskData,
+    selection: &'s Selection,
+}
+
+impl Trainee for BuiltIn<'_> {
+    fn model_name(&self, cfg: &Config) -> String {
+        cfg.model.kind.name().to_string()
+    }
+
+    fn exports_weights(&self) -> bool {
+        self.data.task().exports_weights()
+    }
+
+    fn train<'a>(
+        &'a self,
+        cfg: &'a Config,
+        resume: Option<&'a Snapshot>,
+        ports: FitPorts<'a>,
+    ) -> Result<FitOutcome, TrainError> {
+        let job = FitJob {
+            cfg,
+            data: self.data,
+            resume,
+            ports,
+            parallel: &self.selection.parallel,
+        };
+        crate::backend::fit(&self.selection.choice, job)
+    }
+}
+
+/// Where a run trains, as its summary reports it.
+pub(crate) struct Placement {
+    /// Backend name (`flex`, `cuda`, ...).
+    pub backend: &'static str,
+    /// Device description.
+    pub device: String,
+    /// Why this backend.
+    pub reason: String,
+}
+
+impl Placement {
+    /// What `selection` chose, and why.
+    pub fn of(selection: &Selection) -> Self {
+        Self {
+            backend: selection.choice.name(),
+            device: selection.choice.device(),
+            reason: selection.reason.clone(),
+        }
+    }
+}
+
+/// What a run's caller plugs in besides the journal and the progress bar.
+pub(crate) struct RunPorts<'a> {
+    /// Raised, it stops the run after the current step with a checkpoint (the CLI's is raised
+    /// by Ctrl-C and SIGTERM).
+    pub stop: &'a AtomicBool,
+    /// More receivers of every training event.
+    pub observers: Vec<Box<dyn Observer>>,
+}
+
+/// One run of `trainee` from start to end: the run directory (created, or the one resumed) and
+/// its lock, config, journal, MLflow, training, `summary.json`, the final artifacts and the
+/// run's end.
+pub(crate) fn run_fit(
+    cfg: &Config,
+    placement: &Placement,
+    (run_dir, resume): ResumeTarget,
+    trainee: &dyn Trainee,
+    ports: RunPorts<'_>,
+    started: Instant,
+) -> Result<Summary, Failure> {
     let fresh = run_dir.is_none();
+    let model = trainee.model_name(cfg);
     let run_dir = match run_dir {
         Some(dir) => dir,
-        None => create_run_dir(&cfg)?,
+        None => RunDir::create(cfg, &model).map_err(run_dir_failure)?,
     };
-    // Held until `fit` returns: one writer per run directory.
+    // Held until the run returns: one writer per run directory.
     let _lock = run_dir.lock().map_err(run_dir_failure)?;
     let journal_path = RunLayout::of(&run_dir.path).journal();
     if fresh && journal_path.exists() {
@@ -69,18 +177,23 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
             snap.state.position.global_step
         );
     }
-    let (journal, run_uuid) = open_run_files(&cfg, &run_dir)?;
-    let mlflow = start_mlflow(&cfg, &run_dir.path);
+    let (journal, run_uuid) = open_run_files(cfg, &run_dir)?;
+    let mlflow = start_mlflow(cfg, &run_dir.path);
 
+    let run = RunContext {
+        cfg,
+        placement,
+        run_dir: &run_dir,
+        model: &model,
+        started,
+    };
     let result = train_and_summarize(
-        &cfg,
-        &data,
-        &selection,
-        &run_dir,
+        &run,
+        trainee,
         resume.as_ref().map(|(s, _)| s),
         journal,
         run_uuid,
-        started,
+        ports,
     );
     if fresh
         && result.as_ref().is_err_and(|f| f.code == Exit::BadInput)
@@ -95,18 +208,31 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         }
         return result;
     }
-    close_run(&cfg, &run_dir.path, &data, &result, mlflow);
+    close_run(&run, trainee.exports_weights(), &result, mlflow);
     result
 }
 
-/// The run directory and checkpoint `--resume` names (None for a fresh run), checked against
-/// `--run-name`.
-fn resume_target(args: &FitArgs, cfg: &Config) -> Result<ResumeTarget, Failure> {
-    let Some(spec) = args.resume.as_deref() else {
+/// What every step of one run needs to know about it.
+struct RunContext<'a> {
+    cfg: &'a Config,
+    placement: &'a Placement,
+    run_dir: &'a RunDir,
+    model: &'a str,
+    started: Instant,
+}
+
+/// The run directory and checkpoint `--resume` (`resume`) names (None for a fresh run),
+/// checked against `--run-name` (`run_name`).
+pub(crate) fn resume_target(
+    resume: Option<&str>,
+    run_name: Option<&str>,
+    cfg: &Config,
+) -> Result<ResumeTarget, Failure> {
+    let Some(spec) = resume else {
         return Ok((None, None));
     };
-    let (dir, resume) = resume_point(spec, cfg)?;
-    if let Some(name) = &args.run_name
+    let target = resume_point(spec, cfg)?;
+    if let (Some(dir), Some(name)) = (&target.0, run_name)
         && *name != dir.name
     {
         return Err(Failure::input(anyhow!(
@@ -115,11 +241,11 @@ fn resume_target(args: &FitArgs, cfg: &Config) -> Result<ResumeTarget, Failure> 
             dir.path.display()
         )));
     }
-    Ok((Some(dir), resume))
+    Ok(target)
 }
 
 /// The run directory to continue and the checkpoint (with where it was found) to resume from.
-type ResumeTarget = (Option<RunDir>, Option<(Snapshot, PathBuf)>);
+pub(crate) type ResumeTarget = (Option<RunDir>, Option<(Snapshot, PathBuf)>);
 
 /// Writes the resolved config and opens the journal and the tracking state (the run's UUID).
 fn open_run_files(cfg: &Config, run_dir: &RunDir) -> Result<(Journal, String), Failure> {
@@ -135,28 +261,26 @@ fn open_run_files(cfg: &Config, run_dir: &RunDir) -> Result<(Journal, String), F
     Ok((journal, tracking.run_uuid))
 }
 
-/// After training: the final artifacts (on success), the `run_ended` event, and the MLflow drain.
+/// After training: the final artifacts, the `run_ended` event, and the MLflow drain.
 fn close_run(
-    cfg: &Config,
-    run_dir: &Path,
-    data: &TaskData,
+    run: &RunContext<'_>,
+    exports_weights: bool,
     result: &Result<Summary, Failure>,
     mlflow: Option<MlflowWorker>,
 ) {
-    if result.is_ok() {
-        write_final_artifacts(run_dir, data.task().exports_weights());
-    }
     let status = match result {
         Ok(_) => RunStatus::Finished,
         Err(f) if f.code == Exit::Interrupted => RunStatus::Killed,
         Err(_) => RunStatus::Failed,
     };
+    let run_dir = &run.run_dir.path;
+    write_final_artifacts(run_dir, run.model, exports_weights, status);
     let journal_path = RunLayout::of(run_dir).journal();
     if let Err(e) = append_event(&journal_path, &Event::RunEnded { status }) {
         tracing::warn!("journal {}: {e}", journal_path.display());
     }
     if let Some(worker) = mlflow {
-        let limit = Duration::from_secs_f64(cfg.tracking.drain_seconds);
+        let limit = Duration::from_secs_f64(run.cfg.tracking.drain_seconds);
         report_drain(&worker.finish(limit), run_dir);
     }
 }
@@ -205,22 +329,24 @@ pub(super) fn report_drain(r: &DrainReport, run_dir: &Path) {
     }
 }
 
-/// Runs the training job and writes `summary.json`; the journal is flushed when this returns.
-#[allow(clippy::too_many_arguments)]
+/// Trains and writes `summary.json`; the journal is flushed when this returns.
 fn train_and_summarize(
-    cfg: &Config,
-    data: &TaskData,
-    selection: &Selection,
-    run_dir: &RunDir,
+    run: &RunContext<'_>,
+    trainee: &dyn Trainee,
     resume: Option<&Snapshot>,
     journal: Journal,
     run_uuid: String,
-    started: Instant,
+    RunPorts {
+        stop,
+        observers: extra,
+    }: RunPorts<'_>,
 ) -> Result<Summary, Failure> {
+    let (cfg, placement, run_dir) = (run.cfg, run.placement, run.run_dir);
     let mut observers = Observers(vec![Box::new(journal)]);
     if !super::quiet() {
         observers.0.insert(0, Box::new(Progress::new()));
     }
+    observers.0.extend(extra);
     let retention = Retention {
         keep_last: cfg.checkpoint.keep_last,
         keep_best: cfg.checkpoint.keep_best,
@@ -229,24 +355,19 @@ fn train_and_summarize(
     let checkpoints = RunLayout::of(&run_dir.path).checkpoints();
     let mut store =
         DirStore::open_for_writing(&checkpoints, retention).map_err(Failure::runtime)?;
-    install_stop_handler();
+    if std::ptr::eq(stop, &STOP) {
+        install_stop_handler();
+    }
 
     let ports = FitPorts {
         observer: &mut observers,
         store: Some(&mut store as &mut dyn CheckpointStore),
-        stop: Some(&STOP),
+        stop: Some(stop),
         tracker_run_id: run_uuid,
         // Checkpoints serialize weights and optimizer state in host memory on every backend.
         memory_budget: crate::host_memory::physical_memory(),
     };
-    let job = FitJob {
-        cfg,
-        data,
-        resume,
-        ports,
-        parallel: &selection.parallel,
-    };
-    let outcome = guarded("training", || crate::backend::fit(&selection.choice, job));
+    let outcome = guarded("training", || trainee.train(cfg, resume, ports));
     drop(observers); // flushes the journal
     let outcome = outcome?.map_err(Failure::train)?;
 
@@ -260,12 +381,12 @@ fn train_and_summarize(
     let summary = Summary {
         trainer_version: env!("CARGO_PKG_VERSION"),
         run_name: run_dir.name.clone(),
-        model: cfg.model.kind.name(),
-        backend: selection.choice.name(),
-        device: selection.choice.device(),
-        backend_reason: selection.reason.clone(),
+        model: run.model.to_string(),
+        backend: placement.backend,
+        device: placement.device.clone(),
+        backend_reason: placement.reason.clone(),
         seed: cfg.run.seed,
-        wall_seconds: started.elapsed().as_secs_f64(),
+        wall_seconds: run.started.elapsed().as_secs_f64(),
         valid_accuracy: report.valid.and_then(|v| v.accuracy),
         valid_loss: report.valid.map(|v| v.loss),
         test_accuracy: report.test.accuracy,
@@ -324,10 +445,6 @@ fn print_outcome(cfg: &Config, summary: &Summary, run_dir: &RunDir) {
     );
 }
 
-fn create_run_dir(cfg: &Config) -> Result<RunDir, Failure> {
-    RunDir::create(cfg).map_err(run_dir_failure)
-}
-
 /// A run-directory error as a failure: bad input (name, place, in use) or a filesystem error.
 pub(super) fn run_dir_failure(e: RunDirError) -> Failure {
     if e.is_bad_input() {
@@ -341,10 +458,7 @@ pub(super) fn run_dir_failure(e: RunDirError) -> Failure {
 /// `auto` resumes the named run's newest valid checkpoint, or starts the run fresh if it has
 /// none (a run killed before its first checkpoint); a finished run, or one whose checkpoints
 /// are all damaged, is refused.
-fn resume_point(
-    spec: &str,
-    cfg: &Config,
-) -> Result<(RunDir, Option<(Snapshot, PathBuf)>), Failure> {
+fn resume_point(spec: &str, cfg: &Config) -> Result<ResumeTarget, Failure> {
     let checkpoint_dir = if spec == "auto" {
         if cfg.run.name.is_empty() {
             return Err(Failure::input(anyhow!(
@@ -402,7 +516,7 @@ fn resume_point(
             checkpoint_dir.display()
         ))
     })?;
-    Ok((run_dir, Some((snap, checkpoint_dir))))
+    Ok((Some(run_dir), Some((snap, checkpoint_dir))))
 }
 
 /// The run a checkpoint directory belongs to: `RUN/checkpoints/step-N` -> RUN, when RUN holds
@@ -417,16 +531,13 @@ fn run_of_checkpoint(checkpoint_dir: &Path) -> Option<RunDir> {
 
 /// `--resume auto` on a run with no checkpoint: start it fresh, reusing the directory a run
 /// killed before its first checkpoint left; a finished run is refused.
-fn fresh_start(
-    cfg: &Config,
-    run_path: PathBuf,
-) -> Result<(RunDir, Option<(Snapshot, PathBuf)>), Failure> {
+fn fresh_start(cfg: &Config, run_path: PathBuf) -> Result<ResumeTarget, Failure> {
     if !run_path.is_dir() {
         crate::outln!(
             "no checkpoint to resume in {}; starting the run",
             run_path.display()
         );
-        return Ok((create_run_dir(cfg)?, None));
+        return Ok((None, None)); // created as a fresh run
     }
     if let Ok(record) = RunRecord::load(&run_path)
         && record.status == RunStatus::Finished
@@ -441,10 +552,10 @@ fn fresh_start(
         run_path.display()
     );
     Ok((
-        RunDir {
+        Some(RunDir {
             name: cfg.run.name.clone(),
             path: run_path,
-        },
+        }),
         None,
     ))
 }

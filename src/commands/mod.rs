@@ -19,6 +19,7 @@ pub use checkpoints::checkpoints;
 pub use data::data;
 pub use eval::eval;
 pub use fit::fit;
+pub(crate) use fit::{Placement, RunPorts, STOP, Trainee, resume_target, run_fit};
 pub use predict::predict;
 pub use runs::runs;
 pub use sample::sample;

@@ -3,8 +3,11 @@
 //! with finite losses, sweep spaces that would silently do the wrong thing, secrets in URLs.
 //! Each case exits 2 (bad input) or 1 (failure while running) with one line, never 134/137.
 
-use crate::common::{one_line_error, small_fit_args, stderr, trainer, trainer_owned, write};
+use crate::common::{
+    one_line_error, png_pixels_of, small_fit_args, stderr, trainer, trainer_owned, write,
+};
 use std::path::Path;
+use trainer_plots::Color;
 
 fn fit(out: &Path, name: &str, extra: &[&str]) -> std::process::Output {
     let mut all = vec!["--set", "train.epochs=1", "--set", "train.log_every=10"];
@@ -127,6 +130,17 @@ fn a_run_diverging_with_finite_losses_stops_failed_naming_the_key() {
     let last: serde_json::Value =
         serde_json::from_str(journal.lines().last().expect("a journal line")).unwrap();
     assert_eq!(last["status"], "FAILED");
+    // The failed run keeps its curve, with a red line where it stopped, and no final weights.
+    let curve = tmp.path().join("diverge/loss.png");
+    assert!(
+        png_pixels_of(&curve, Color::Blue.rgb()) > 50,
+        "the training curve"
+    );
+    assert!(
+        png_pixels_of(&curve, Color::Red.rgb()) > 200,
+        "the stop marker"
+    );
+    assert!(!tmp.path().join("diverge/model.safetensors").exists());
 
     // Off: the same run ends "done", as before the guard.
     let o = fit(

@@ -150,3 +150,13 @@ pub static TRAIN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn train_lock() -> std::sync::MutexGuard<'static, ()> {
     TRAIN_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Pixels of `rgb` in a PNG file (panics naming the file if it is missing or not an RGB PNG).
+pub fn png_pixels_of(file: &Path, rgb: [u8; 3]) -> usize {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a frame size")];
+    reader.next_frame(&mut buf).expect("a PNG frame");
+    buf.chunks(3).filter(|p| *p == rgb).count()
+}

@@ -1,9 +1,10 @@
 //! `trainer runs ls | show | compare` on real runs, and the files a finished run leaves
 //! (`loss.png`, `model.safetensors`).
 
-use crate::common::{one_line_error, stderr, stdout, summary, trainer};
+use crate::common::{one_line_error, png_pixels_of, stderr, stdout, summary, trainer};
 use serde_json::Value;
 use std::path::Path;
+use trainer_plots::Color;
 
 /// Trains a one-epoch MLP named `name` under `out` with learning rate `lr`.
 fn fit(out: &Path, name: &str, lr: &str) {
@@ -113,8 +114,12 @@ fn a_finished_run_leaves_its_loss_curve_and_final_weights() {
     let dir = tempfile::tempdir().unwrap();
     fit(dir.path(), "done", "0.001");
     let run = dir.path().join("done");
-    let png = std::fs::read(run.join("loss.png")).expect("loss.png");
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let curve = run.join("loss.png");
+    assert!(
+        png_pixels_of(&curve, Color::Blue.rgb()) > 300,
+        "the training curve"
+    );
+    assert_eq!(png_pixels_of(&curve, Color::Red.rgb()), 0, "no stop marker");
 
     let weights = std::fs::read(run.join("model.safetensors")).expect("model.safetensors");
     let len = u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;

@@ -2,7 +2,7 @@
 //! stopping, bad space files, and trials as child runs of the sweep in a real MLflow.
 
 use crate::common::{
-    one_line_error, stdout, summary, trainer, trainer_command, trainer_env, write,
+    one_line_error, png_pixels_of, stdout, summary, trainer, trainer_command, trainer_env, write,
 };
 use crate::mlflow_server::{Server, free_port, mlflow_env, sync_state};
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use trainer::observe::JournalLine;
 use trainer::train::{Event, RunStatus};
+use trainer_plots::Color;
 
 /// The base every sweep here starts from: the bundled MNIST MLP, shortened.
 const BASE: [&str; 6] = [
@@ -112,8 +113,16 @@ seed = 1
         "objective_vs_train.lr.png",
         "objective_vs_model.mlp.hidden.png",
     ] {
-        let bytes = std::fs::read(sweep.join(png)).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+        // The best trial is the green dot (with its legend entry), the others blue.
+        let file = sweep.join(png);
+        assert!(
+            png_pixels_of(&file, Color::Green.rgb()) > 40,
+            "{png}: the best trial"
+        );
+        assert!(
+            png_pixels_of(&file, Color::Blue.rgb()) > 40,
+            "{png}: the other trials"
+        );
     }
     // Trials are runs: `runs compare` shows the searched keys that differ.
     let compare = trainer(&[

@@ -1,10 +1,12 @@
 //! Run-time backend choice: probing, `auto` fallback, and the one place that names concrete
 //! Burn backends (`dispatch`). The jobs of `trainer-core` are monomorphized here, once per
 //! compiled backend, behind the non-generic entry points of `run`: crates above this one
-//! (tracking, the CLI) compile no backend code, so editing them never recompiles it.
+//! (tracking, the CLI) compile no backend code, so editing them never recompiles it. A library
+//! user's model goes through the generic [`run_job`] and is monomorphized in their crate.
 
 mod dispatch;
 mod kernel_cache;
+mod named;
 mod probe;
 mod run;
 mod select;
@@ -12,8 +14,9 @@ mod select;
 pub use kernel_cache::{
     KERNEL_CACHE_ENV, KernelCache, configure_kernel_cache, kernel_cache_location,
 };
+pub use named::NamedBackend;
 pub use probe::{AdapterKind, CudaInfo, WgpuAdapter};
-pub use run::{bench, eval, fit, predict, pytorch_export, sample};
+pub use run::{bench, eval, fit, predict, pytorch_export, run_job, sample};
 pub use select::{BackendStatus, Choice, Selection, list, select, select_devices};
 
 /// Why the requested backend cannot be used.

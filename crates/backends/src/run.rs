@@ -5,7 +5,7 @@ use super::Choice;
 use super::dispatch::dispatch;
 use std::path::Path;
 use trainer_core::bench::{BenchJob, BenchResult};
-use trainer_core::jobs::{EvalJob, Export, FitJob, JobError, PredictJob, SampleJob};
+use trainer_core::jobs::{BackendJob, EvalJob, Export, FitJob, JobError, PredictJob, SampleJob};
 use trainer_core::metrics::ConfusionMatrix;
 use trainer_core::train::{EvalResult, FitOutcome, TrainError};
 
@@ -31,6 +31,12 @@ pub fn sample(choice: &Choice, job: SampleJob<'_>) -> Result<String, JobError> {
 
 /// Times training steps on the chosen backend.
 pub fn bench(choice: &Choice, job: BenchJob<'_>) -> Result<BenchResult, TrainError> {
+    dispatch(choice, job)
+}
+
+/// Runs any job on the chosen backend: generic, so it is monomorphized in the caller's crate
+/// (a library user's own model trains through it).
+pub fn run_job<J: BackendJob>(choice: &Choice, job: J) -> J::Output {
     dispatch(choice, job)
 }
 

@@ -395,9 +395,15 @@ impl Syncer {
             tags.push(("trainer.seed".into(), seed.to_string()));
         }
         if let Some(Event::RunStarted {
-            backend, device, ..
+            model,
+            backend,
+            device,
+            ..
         }) = self.first_event().map(|first| first.event)
         {
+            if !model.is_empty() {
+                tags.push(("trainer.model".into(), model));
+            }
             tags.push(("trainer.backend".into(), backend));
             tags.push(("trainer.device".into(), device));
         }

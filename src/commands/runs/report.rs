@@ -28,7 +28,7 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
                     "name": r.name,
                     "dir": dir.display().to_string(),
                     "status": r.status.name(),
-                    "model": r.param("model.kind"),
+                    "model": r.model.as_deref(),
                     "backend": r.backend,
                     "steps": r.steps,
                     "started_ms": r.started_ms,
@@ -55,7 +55,7 @@ pub fn ls(dirs: &[PathBuf], output: &Path, json: bool) -> Result<(), Failure> {
                 None => vec![
                     r.name.clone(),
                     r.status.name().to_string(),
-                    r.param("model.kind").unwrap_or("-").to_string(),
+                    r.model.as_deref().unwrap_or("-").to_string(),
                     r.backend.clone().unwrap_or_else(|| "-".into()),
                     epochs(&r),
                     r.steps.to_string(),
@@ -167,7 +167,7 @@ pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
     let mut facts = vec![
         ("run", format!("{} ({})", r.name, dir.display())),
         ("status", status),
-        ("model", r.param("model.kind").unwrap_or("-").to_string()),
+        ("model", r.model.as_deref().unwrap_or("-").to_string()),
         ("backend", backend),
         (
             "progress",

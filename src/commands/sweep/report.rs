@@ -5,17 +5,17 @@
 use super::SweepPlan;
 use super::trials::{describe, status_of};
 use crate::commands::Failure;
+use crate::commands::final_artifacts::write_chart;
 use crate::commands::runs::render;
 use crate::config::Config;
 use crate::fsutil::write_atomic;
-use crate::observe::scatter_png;
 use crate::run::RunLayout;
 use crate::sweep::TrialStatus;
 use crate::sweep::{Dim, SweepSpec, SweepState};
 use crate::task::{Task, eval_metrics, is_regression};
 use crate::train::Event;
 use anyhow::anyhow;
-use std::collections::BTreeMap;
+use trainer_plots::{Chart, Color, Mark, Scale, Series};
 
 /// The best trial's resolved config, in the sweep directory.
 pub const BEST_CONFIG_FILE: &str = "best.toml";
@@ -149,43 +149,70 @@ fn print_table(plan: &SweepPlan, rows: &[(usize, TrialStatus, Option<f64>)]) {
 }
 
 /// `objective_vs_<key>.png` per searched key: numbers on their axis (log for `log_uniform`),
-/// other values at their position in the key's list. A plot that cannot be drawn is a warning.
+/// other values at their position in the key's list, the best finished trial in green.
+/// `rows` come best first. A plot that cannot be drawn is a warning.
 fn write_plots(plan: &SweepPlan, rows: &[(usize, TrialStatus, Option<f64>)]) {
+    let objective = &plan.spec.objective;
+    let best = rows
+        .iter()
+        .find(|(_, s, o)| *s == TrialStatus::Finished && o.is_some())
+        .map(|r| r.0);
     for (key, dim) in &plan.spec.space {
-        let position: BTreeMap<String, f64> = match dim {
-            Dim::List(values) => values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.to_string(), i as f64))
-                .collect(),
-            _ => BTreeMap::new(),
+        let categories: Vec<String> = match dim {
+            Dim::List(values) if values.iter().any(|x| !(x.is_float() || x.is_integer())) => {
+                values.iter().map(|v| v.to_string()).collect()
+            }
+            _ => Vec::new(),
         };
-        let numeric =
-            !matches!(dim, Dim::List(v) if v.iter().any(|x| !(x.is_float() || x.is_integer())));
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|(i, _, objective)| {
-                let value = plan.trials[*i].params.get(key)?;
-                let x = if numeric {
-                    value.parse().ok()?
-                } else {
-                    *position.get(value)?
-                };
-                Some((x, (*objective)?))
-            })
-            .collect();
+        let (mut trials, mut best_point) = (Vec::new(), Vec::new());
+        for (i, _, value) in rows {
+            let (Some(param), Some(value)) = (plan.trials[*i].params.get(key), value) else {
+                continue;
+            };
+            let x = if categories.is_empty() {
+                param.parse().ok()
+            } else {
+                categories.iter().position(|c| c == param).map(|p| p as f64)
+            };
+            let Some(x) = x else { continue };
+            if Some(*i) == best {
+                best_point.push((x, *value));
+            } else {
+                trials.push((x, *value));
+            }
+        }
+        let mut series = vec![Series {
+            label: "trial".into(),
+            points: trials,
+            color: Color::Blue,
+            mark: Mark::Dots,
+        }];
+        if let Some(i) = best.filter(|_| !best_point.is_empty()) {
+            series.push(Series {
+                label: format!("best ({})", plan.trials[i].name),
+                points: best_point,
+                color: Color::Green,
+                mark: Mark::Dots,
+            });
+        }
+        let chart = Chart {
+            title: format!("{objective} by {key} ({} trials)", plan.trials.len()),
+            x_label: key.clone(),
+            y_label: objective.clone(),
+            x_scale: if matches!(dim, Dim::LogUniform(..)) {
+                Scale::Log10
+            } else {
+                Scale::Linear
+            },
+            y_scale: Scale::Linear,
+            x_categories: categories,
+            series,
+            markers: Vec::new(),
+        };
         let file = plan.dir.join(format!(
             "objective_vs_{}.png",
             crate::observe::sanitize_key(key).replace('/', "_")
         ));
-        let log_x = matches!(dim, Dim::LogUniform(..));
-        match scatter_png(&points, log_x) {
-            Ok(png) => {
-                if let Err(e) = write_atomic(&file, &png) {
-                    eprintln!("warning: {}: {e}", file.display());
-                }
-            }
-            Err(e) => eprintln!("warning: {}: {e}", file.display()),
-        }
+        write_chart(&chart, &file);
     }
 }

@@ -57,8 +57,8 @@ where
     M: AutodiffModule<B>,
     F: Fn(&B::Device) -> M,
 {
-    let ck = |e: crate::checkpoint::CheckpointError| TrainError::Checkpoint(e.to_string());
-    let sync = || B::sync(device).map_err(|e| TrainError::Backend(format!("{e:?}")));
+    let ck = TrainError::Checkpoint;
+    let sync = || B::sync(device).map_err(TrainError::backend("checkpoint timing sync"));
     let retention = Retention {
         keep_last: 1,
         keep_best: false,

@@ -169,10 +169,11 @@ where
 {
     let bs = cfg.train.batch_size;
     if data.len() < bs {
-        return Err(TrainError::Data(format!(
-            "train.batch_size = {bs} exceeds the {} training samples",
-            data.len()
-        )));
+        return Err(TrainError::BatchTooLarge {
+            batch_size: bs,
+            samples: data.len(),
+            drop_last: false,
+        });
     }
     materialize(&model);
     let mut optim = AnyOptimizer::<B, M>::new(&cfg.train);
@@ -191,8 +192,7 @@ where
         warmup + opt.steps,
     )?;
     let mut next_batch = || feed.next_batch();
-    let sync =
-        |what: &str| B::sync(device).map_err(|e| TrainError::Backend(format!("{what}: {e:?}")));
+    let sync = |what: &'static str| B::sync(device).map_err(TrainError::backend(what));
 
     // The configured base rate and clipping (the schedule is a function of the run's length).
     let settings = StepSettings {
@@ -264,7 +264,7 @@ impl<T, I: Iterator<Item = Result<T, DataError>>> Feed<T, I> {
                     .by_ref()
                     .take(count)
                     .collect::<Result<_, _>>()
-                    .map_err(|e| TrainError::Data(e.to_string()))?;
+                    .map_err(TrainError::Read)?;
                 Feed::Prebuilt(batches.into_iter())
             }
             DataFeed::Streaming => Feed::Streaming(stream),
@@ -278,7 +278,7 @@ impl<T, I: Iterator<Item = Result<T, DataError>>> Feed<T, I> {
         };
         batch
             .unwrap_or_else(|| Err(DataError::Worker("the batch stream ended".into())))
-            .map_err(|e| TrainError::Data(e.to_string()))
+            .map_err(TrainError::Read)
     }
 }
 
@@ -356,7 +356,7 @@ where
     let started = Instant::now();
     let mut samples = 0usize;
     for batch in stream(data.clone(), *plan, loader).take(batches.max(1)) {
-        let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
+        let batch = batch.map_err(TrainError::Read)?;
         samples += std::hint::black_box(batch).samples();
     }
     Ok(samples as f64 / started.elapsed().as_secs_f64().max(1e-9))

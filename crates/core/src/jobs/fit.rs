@@ -30,12 +30,7 @@ impl BackendJob for FitJob<'_> {
     type Output = Result<FitOutcome, TrainError>;
 
     fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let siblings: Vec<B::Device> = self
-            .parallel
-            .iter()
-            .map(|&i| sibling_device::<B>(&device, i))
-            .collect();
-        let replicas = Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device));
+        let replicas = replicas::<B>(device, self.parallel);
         let train = Train {
             cfg: self.cfg,
             backend,
@@ -45,6 +40,18 @@ impl BackendJob for FitJob<'_> {
         };
         self.data.with_model::<B, _>(self.cfg, train)?
     }
+}
+
+/// The devices a run trains on: `device` alone, or its siblings `parallel` (data parallel).
+pub(super) fn replicas<B: TrainBackend>(
+    device: B::Device,
+    parallel: &[usize],
+) -> Replicas<B::Device> {
+    let siblings: Vec<B::Device> = parallel
+        .iter()
+        .map(|&i| sibling_device::<B>(&device, i))
+        .collect();
+    Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device))
 }
 
 /// The training loop on whichever model the task builds.

@@ -1,6 +1,7 @@
 //! Work that runs on a backend chosen at run time: each job is generic over the autodiff
 //! backend and is monomorphized only where dispatch names the concrete backends.
 
+mod custom;
 mod error;
 mod eval;
 mod export;
@@ -9,6 +10,7 @@ mod predict;
 mod restore;
 mod sample;
 
+pub use custom::{CustomFitJob, InferenceModel, load_custom};
 pub use error::{JobError, error_chain};
 pub use eval::EvalJob;
 pub use export::{Export, pytorch_export};

@@ -33,7 +33,9 @@ pub struct Restored<B: Backend> {
     pub state: TrainState,
 }
 
-/// Verifies the checkpoint at `path` and parses its config (no backend involved).
+/// Verifies the checkpoint at `path` and parses its config (no backend involved). A
+/// checkpoint of a library user's model is refused: only the program that defines the model
+/// can rebuild it.
 pub fn open(path: &Path) -> Result<Opened, JobError> {
     let snap = load(path).map_err(JobError::input)?;
     let config: Config = toml::from_str(&snap.config_toml).map_err(|e| {
@@ -43,6 +45,13 @@ pub fn open(path: &Path) -> Result<Opened, JobError> {
             e.message().trim()
         ))
     })?;
+    if snap.state.model != config.model.kind.name() {
+        return Err(JobError::Input(format!(
+            "{}: holds `{}`, a model trained through the trainer library, not a built-in one; load it with `trainer::load` in the program that defines it",
+            path.display(),
+            snap.state.model
+        )));
+    }
     Ok(Opened {
         path: path.to_path_buf(),
         config,

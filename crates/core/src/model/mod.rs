@@ -3,6 +3,7 @@
 
 mod cnn;
 mod export;
+mod factory;
 mod generate;
 mod gpt;
 mod gpt_blocks;
@@ -12,6 +13,7 @@ mod trainable;
 
 pub use cnn::Cnn;
 pub use export::{ExportError, to_pytorch_safetensors};
+pub use factory::ModelFactory;
 pub use generate::{Sampling, draw, generate};
 pub use gpt::Gpt;
 pub use mlp::Mlp;

@@ -139,6 +139,7 @@ mod tests {
         valid.samples = 12;
         let events = [
             Event::RunStarted {
+                model: "mlp".into(),
                 backend: "flex".into(),
                 device: "Cpu".into(),
                 parameters: 10,

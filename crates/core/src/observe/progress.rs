@@ -34,6 +34,7 @@ impl Observer for Progress {
     fn on_event(&mut self, event: &Event) {
         match *event {
             Event::RunStarted {
+                ref model,
                 ref backend,
                 ref device,
                 parameters,
@@ -50,7 +51,7 @@ impl Observer for Progress {
                     String::new()
                 };
                 crate::outln!(
-                    "training {parameters} parameters on {backend} ({device}): {train_samples} samples, \
+                    "training {model} ({parameters} parameters) on {backend} ({device}): {train_samples} samples, \
                      {epochs} epochs x {steps_per_epoch} steps{resumed}"
                 );
             }

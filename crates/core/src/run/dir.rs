@@ -54,7 +54,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates the run directory for `cfg`; an empty `run.name` becomes `<model>-<UTC time>`
     /// (with a numeric suffix if taken). A named directory holding a run is an error.
-    pub fn create(cfg: &Config) -> Result<Self, RunDirError> {
+    pub fn create(cfg: &Config, model: &str) -> Result<Self, RunDirError> {
         let root = &cfg.run.output_dir;
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -71,7 +71,7 @@ impl RunDir {
                 .replace('T', "-")
                 .trim_end_matches('Z')
                 .to_string();
-            let base = format!("{}-{stamp}", cfg.model.kind.name());
+            let base = format!("{model}-{stamp}");
             (1..)
                 .map(|i| {
                     if i == 1 {

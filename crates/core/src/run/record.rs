@@ -39,6 +39,9 @@ pub struct RunRecord {
     pub started_ms: Option<i64>,
     /// Timestamp of the last journal line.
     pub last_ms: Option<i64>,
+    /// The model the run trains (from its journal; `model.kind` for journals before it was
+    /// recorded).
+    pub model: Option<String>,
     /// Backend of the latest session.
     pub backend: Option<String>,
     /// Device of the latest session.
@@ -127,6 +130,7 @@ impl RunRecord {
             status: RunStatus::Incomplete,
             started_ms: None,
             last_ms: None,
+            model: None,
             backend: None,
             device: None,
             epochs_planned: None,
@@ -148,6 +152,9 @@ impl RunRecord {
             }
         }
         record.resumes = sessions.saturating_sub(1);
+        if record.model.is_none() {
+            record.model = record.param("model.kind").map(str::to_string);
+        }
         Ok(record)
     }
 
@@ -170,6 +177,7 @@ impl RunRecord {
         let finite = |v: f64| Some(v).filter(|v| v.is_finite());
         match &line.event {
             Event::RunStarted {
+                model,
                 backend,
                 device,
                 epochs,
@@ -177,6 +185,9 @@ impl RunRecord {
             } => {
                 *sessions += 1;
                 self.status = RunStatus::Incomplete;
+                if !model.is_empty() {
+                    self.model = Some(model.clone());
+                }
                 self.backend = Some(backend.clone());
                 self.device = Some(device.clone());
                 self.epochs_planned = Some(*epochs as u64);

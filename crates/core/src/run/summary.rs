@@ -10,8 +10,8 @@ pub struct Summary {
     pub trainer_version: &'static str,
     /// Run name.
     pub run_name: String,
-    /// Model kind.
-    pub model: &'static str,
+    /// Model kind (`mlp`, ...), or the name of a library user's model.
+    pub model: String,
     /// Backend name.
     pub backend: &'static str,
     /// Device description.

@@ -186,7 +186,7 @@ pub const MAX_TRIALS: usize = 10_000;
 const UNSEARCHABLE: &[&str] = &["run.name", "run.output_dir", "tracking."];
 
 impl SweepSpec {
-    /// Reads and checks `path` (not yet against the config: see [`SweepSpec::dims`]).
+    /// Reads and checks `path` (not yet against the config: the sweep command does that).
     pub fn load(path: &Path) -> Result<Self, SpaceError> {
         let read = |cause| SpaceError::Read {
             path: path.to_path_buf(),

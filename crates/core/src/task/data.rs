@@ -74,7 +74,7 @@ impl TaskData {
         Ok(match self {
             TaskData::Images(splits) => {
                 let shape = splits.train.feature_shape();
-                check_input(&cfg.model, shape).map_err(TrainError::Data)?;
+                check_input(&cfg.model, shape).map_err(TrainError::IncompatibleInput)?;
                 // The test split may hold a class the training split lacks.
                 let classes = splits.train.num_classes().max(splits.test.num_classes());
                 let plan = ModelPlan {
@@ -219,7 +219,9 @@ pub(super) fn saved_asset<T: serde::de::DeserializeOwned>(
 
 /// One JSON asset for checkpoints.
 fn asset<T: serde::Serialize>(name: &str, value: &T) -> Result<Assets, TrainError> {
-    let bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| TrainError::Checkpoint(format!("encoding {name}: {e}")))?;
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| TrainError::Record {
+        what: format!("encoding {name}"),
+        cause: e.to_string(),
+    })?;
     Ok(BTreeMap::from([(name.to_string(), bytes)]))
 }

@@ -213,7 +213,7 @@ impl Totals {
                     .into_data()
                     .convert::<f32>()
                     .into_vec::<f32>()
-                    .map_err(|e| TrainError::Backend(format!("evaluation read-back: {e:?}")))?;
+                    .map_err(TrainError::backend("evaluation read-back"))?;
                 let (p, t) = values.split_at(rows);
                 let stats = self.regression.get_or_insert_with(Default::default);
                 for (&p, &t) in p.iter().zip(t) {
@@ -265,12 +265,12 @@ fn read_back<B: Backend>(tensors: Vec<Tensor<B, 1, Int>>) -> Result<Vec<Vec<i64>
         .into_iter()
         .fold(Transaction::default(), |t, x| t.register(x))
         .try_execute()
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+        .map_err(TrainError::backend("evaluation read-back"))?;
     data.into_iter()
         .map(|d| {
             d.convert::<i64>()
                 .to_vec::<i64>()
-                .map_err(|e| TrainError::Backend(format!("evaluation read-back: {e:?}")))
+                .map_err(TrainError::backend("evaluation read-back"))
         })
         .collect()
 }

@@ -70,6 +70,9 @@ pub(super) fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Err
 pub enum Event {
     /// Before the first step.
     RunStarted {
+        /// The model's name (`mlp`, ... or a library user's model); empty in older journals.
+        #[serde(default)]
+        model: String,
         /// Backend name.
         backend: String,
         /// Device description.

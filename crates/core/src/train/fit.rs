@@ -140,6 +140,7 @@ where
         all => format!("{all:?}"),
     };
     ports.observer.on_event(&Event::RunStarted {
+        model: spec.kind.clone(),
         backend: backend.to_string(),
         device: device_text,
         parameters,
@@ -271,16 +272,15 @@ impl<'a> RunPlan<'a> {
     fn new(cfg: &'a Config, spec: &'a ModelSpec, samples: usize) -> Result<Self, TrainError> {
         let t = &cfg.train;
         if samples == 0 {
-            return Err(TrainError::Data(
-                "the training split is empty (lower data.validation_fraction)".into(),
-            ));
+            return Err(TrainError::EmptyTrainingSplit);
         }
         let steps_per_epoch = batches_per_epoch(samples, t.batch_size, t.drop_last);
         if steps_per_epoch == 0 {
-            return Err(TrainError::Data(format!(
-                "train.batch_size = {} exceeds the {samples} training samples with train.drop_last = true",
-                t.batch_size
-            )));
+            return Err(TrainError::BatchTooLarge {
+                batch_size: t.batch_size,
+                samples,
+                drop_last: true,
+            });
         }
         let loader = LoaderSettings::resolve(cfg.data.workers, cfg.data.prefetch);
         tracing::info!(
@@ -506,10 +506,14 @@ fn restore<B: AutodiffBackend, M: AutodiffModule<B>>(
         || s.input_shape != spec.input_shape
         || s.num_classes != spec.num_classes
     {
-        return Err(TrainError::Data(format!(
-            "the checkpoint holds a {} model for {:?} inputs and {} classes; this run builds a {} model for {:?} inputs and {} classes",
-            s.model, s.input_shape, s.num_classes, spec.kind, spec.input_shape, spec.num_classes
-        )));
+        return Err(TrainError::CheckpointMismatch {
+            saved: s.model.clone(),
+            saved_shape: s.input_shape,
+            saved_classes: s.num_classes,
+            model: spec.kind.clone(),
+            shape: spec.input_shape,
+            classes: spec.num_classes,
+        });
     }
     let model = model_from_bytes(model, snap.model.clone(), device)?; // first: it restores param ids
     let optim = optim.from_bytes(snap.optimizer.clone(), device)?;
@@ -644,9 +648,7 @@ fn save<B: AutodiffBackend, M: AutodiffModule<B>>(
         });
     }
     let snapshot = snapshot(ctx, interrupted, &ports.tracker_run_id)?;
-    let name = store
-        .save(&snapshot)
-        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let name = store.save(&snapshot).map_err(TrainError::Checkpoint)?;
     ports.observer.on_event(&Event::CheckpointSaved {
         name: name.clone(),
         global_step,
@@ -667,10 +669,13 @@ pub fn read_scalar<B: Backend>(t: Option<Tensor<B, 1>>) -> Result<f64, TrainErro
     let Some(t) = t else { return Ok(0.0) };
     let data = t
         .try_into_data()
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+        .map_err(TrainError::backend("loss read-back"))?;
     data.convert::<f64>()
         .to_vec::<f64>()
         .ok()
         .and_then(|v| v.first().copied())
-        .ok_or_else(|| TrainError::Backend("loss read-back was empty".into()))
+        .ok_or_else(|| TrainError::Backend {
+            during: "loss read-back",
+            cause: "no value came back".into(),
+        })
 }

@@ -38,12 +38,85 @@ pub use step::{StepOutput, StepSettings, device_batch, gradients, train_step, up
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The backend failed to execute queued work (surfaced when a value is read back).
-    #[error("backend execution failed: {0}")]
-    Backend(String),
-    /// The data or config cannot train this model (shape, class count or size problems),
-    /// found before the first step.
+    #[error("backend execution failed ({during}): {cause}")]
+    Backend {
+        /// What was being read back or synchronized.
+        during: &'static str,
+        /// The backend's error.
+        cause: String,
+    },
+    /// No training sample is left after the validation split.
+    #[error("the training split is empty (lower data.validation_fraction)")]
+    EmptyTrainingSplit,
+    /// Not one batch fits in the training split.
+    #[error(
+        "train.batch_size = {batch_size} exceeds the {samples} training samples{}",
+        if *.drop_last { " with train.drop_last = true" } else { "" }
+    )]
+    BatchTooLarge {
+        /// `train.batch_size`.
+        batch_size: usize,
+        /// Training samples.
+        samples: usize,
+        /// Whether `train.drop_last` drops the partial batch.
+        drop_last: bool,
+    },
+    /// The data's samples cannot feed the configured model (e.g. a convolution on 1-wide
+    /// inputs): the model's own explanation, naming the keys.
     #[error("{0}")]
-    Data(String),
+    IncompatibleInput(String),
+    /// The model would not fit in memory.
+    #[error(
+        "the model has {params} parameters: training needs about {need_gib:.1} GiB ({bytes_per_param} bytes a parameter: weights, gradients, optimizer state and the update's temporaries), more than {usable_percent}% of the {budget_gib:.1} GiB of memory here ({usable_gib:.1} GiB); make {keys} smaller"
+    )]
+    ModelTooLarge {
+        /// Trainable parameters.
+        params: usize,
+        /// Memory training needs, GiB.
+        need_gib: f64,
+        /// Bytes counted per parameter.
+        bytes_per_param: u64,
+        /// Share of memory a run may use, percent.
+        usable_percent: u64,
+        /// Memory here, GiB.
+        budget_gib: f64,
+        /// The share a run may use, GiB.
+        usable_gib: f64,
+        /// The config keys that size the model.
+        keys: String,
+    },
+    /// `run.precision` is not computable on this backend and device.
+    #[error(
+        "run.precision = \"{precision}\": {backend} on {device} cannot compute in {precision}; use {alternatives}"
+    )]
+    UnsupportedPrecision {
+        /// The precision asked for.
+        precision: &'static str,
+        /// Backend name.
+        backend: String,
+        /// Device description.
+        device: String,
+        /// What would work (`"bf16" or "f32"`).
+        alternatives: &'static str,
+    },
+    /// The checkpoint to resume holds another model than this run builds.
+    #[error(
+        "the checkpoint holds a {saved} model for {saved_shape:?} inputs and {saved_classes} classes; this run builds a {model} model for {shape:?} inputs and {classes} classes"
+    )]
+    CheckpointMismatch {
+        /// The checkpoint's model.
+        saved: String,
+        /// Its input shape.
+        saved_shape: [usize; 3],
+        /// Its classes.
+        saved_classes: usize,
+        /// This run's model.
+        model: String,
+        /// Its input shape.
+        shape: [usize; 3],
+        /// Its classes.
+        classes: usize,
+    },
     /// A batch could not be read while running.
     #[error(transparent)]
     Read(#[from] crate::data::DataError),
@@ -57,9 +130,17 @@ pub enum TrainError {
         /// What was not finite.
         what: String,
     },
-    /// A checkpoint could not be encoded, decoded or saved.
+    /// A checkpoint could not be saved or read.
     #[error("checkpoint: {0}")]
-    Checkpoint(String),
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// Weights, optimizer state or an asset could not be encoded or decoded.
+    #[error("checkpoint: {what}: {cause}")]
+    Record {
+        /// What was being encoded or decoded.
+        what: String,
+        /// Why it failed.
+        cause: String,
+    },
     /// A thread the run depends on failed (e.g. the journal writer panicked).
     #[error("{0}; stopped the run")]
     Background(String),
@@ -69,12 +150,26 @@ impl TrainError {
     /// True when the user's input is at fault (config or data), not the run.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            TrainError::Data(_) => true,
+            TrainError::EmptyTrainingSplit
+            | TrainError::BatchTooLarge { .. }
+            | TrainError::IncompatibleInput(_)
+            | TrainError::ModelTooLarge { .. }
+            | TrainError::UnsupportedPrecision { .. }
+            | TrainError::CheckpointMismatch { .. } => true,
             TrainError::Read(e) => e.is_bad_content(),
-            TrainError::Backend(_)
+            TrainError::Backend { .. }
             | TrainError::Diverged { .. }
             | TrainError::Checkpoint(_)
+            | TrainError::Record { .. }
             | TrainError::Background(_) => false,
+        }
+    }
+
+    /// A backend failure while doing `during`.
+    pub fn backend<E: std::fmt::Debug>(during: &'static str) -> impl FnOnce(E) -> Self {
+        move |e| TrainError::Backend {
+            during,
+            cause: format!("{e:?}"),
         }
     }
 }

@@ -36,12 +36,15 @@ pub fn check_fits(params: usize, budget: u64, model_keys: &str) -> Result<(), Tr
         return Ok(());
     }
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    Err(TrainError::Data(format!(
-        "the model has {params} parameters: training needs about {:.1} GiB ({TRAINING_BYTES_PER_PARAM} bytes a parameter: weights, gradients, optimizer state and the update's temporaries), more than {USABLE_MEMORY_PERCENT}% of the {:.1} GiB of memory here ({:.1} GiB); make {model_keys} smaller",
-        gib(need),
-        gib(budget),
-        gib(usable)
-    )))
+    Err(TrainError::ModelTooLarge {
+        params,
+        need_gib: gib(need),
+        bytes_per_param: TRAINING_BYTES_PER_PARAM,
+        usable_percent: USABLE_MEMORY_PERCENT,
+        budget_gib: gib(budget),
+        usable_gib: gib(usable),
+        keys: model_keys.to_string(),
+    })
 }
 
 /// Whether every float parameter of `model` is finite (one read-back: a device sync).

@@ -71,11 +71,12 @@ pub fn check_supported<B: Backend>(
         Precision::F16 if B::supports_dtype(device, DType::BF16) => "\"bf16\" or \"f32\"",
         _ => "\"f32\"",
     };
-    Err(TrainError::Data(format!(
-        "run.precision = \"{}\": {backend} on {device:?} cannot compute in {}; use {other}",
-        precision.name(),
-        precision.name()
-    )))
+    Err(TrainError::UnsupportedPrecision {
+        precision: precision.name(),
+        backend: backend.to_string(),
+        device: format!("{device:?}"),
+        alternatives: other,
+    })
 }
 
 /// The loss scaler a fresh run of `precision` starts with (f16 only).

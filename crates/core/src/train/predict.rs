@@ -24,14 +24,14 @@ where
     for (i, chunk) in indices.chunks(batch_size.max(1)).enumerate() {
         let batch = source
             .read_batch(chunk)
-            .map_err(|e| PredictError::Train(TrainError::Data(e.to_string())))?;
+            .map_err(|e| PredictError::Train(TrainError::Read(e)))?;
         let logits = model.score(&batch, device).outputs();
         let classes = logits.dims()[1];
         let values = logits
             .into_data()
             .convert::<f32>()
             .into_vec::<f32>()
-            .map_err(|e| PredictError::Train(TrainError::Backend(format!("{e:?}"))))?;
+            .map_err(|e| PredictError::Train(TrainError::backend("prediction read-back")(e)))?;
         sink(i * batch_size.max(1), &values, classes).map_err(PredictError::Sink)?;
     }
     Ok(())

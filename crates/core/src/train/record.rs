@@ -12,7 +12,10 @@ fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
 }
 
 fn err(what: &str) -> impl FnOnce(burn::record::RecorderError) -> TrainError + '_ {
-    move |e| TrainError::Checkpoint(format!("{what}: {e}"))
+    move |e| TrainError::Record {
+        what: what.to_string(),
+        cause: e.to_string(),
+    }
 }
 
 /// Encodes the model's weights.

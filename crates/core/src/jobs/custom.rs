@@ -1,0 +1,120 @@
+//! A library user's model: trained by the same loop as the built-in ones on any backend, and
+//! loaded back from its checkpoints.
+
+use super::{BackendJob, JobError};
+use crate::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
+use crate::config::Config;
+use crate::data::{BatchSource, Splits};
+use crate::model::ModelFactory;
+use crate::run::RunLayout;
+use crate::train::{
+    FitOutcome, FitPorts, ModelPlan, ModelSpec, TrainError, fit_model, model_from_bytes,
+};
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::prelude::Backend;
+use std::path::{Path, PathBuf};
+use trainer_ops::TrainBackend;
+
+/// Trains the model `factory` builds on `data`, per `cfg`, from `resume` when given.
+pub struct CustomFitJob<'a, U, S: ?Sized> {
+    /// The run's resolved config (`[model]` is not read: the factory is the model).
+    pub cfg: &'a Config,
+    /// Builds the user's model.
+    pub factory: &'a U,
+    /// The user's data, batches of the model's kind.
+    pub data: &'a Splits<S>,
+    /// The checkpoint to continue from.
+    pub resume: Option<&'a Snapshot>,
+    /// Observers, checkpoint store, stop flag.
+    pub ports: FitPorts<'a>,
+    /// Device indices each batch is split over (empty: just the dispatched device).
+    pub parallel: &'a [usize],
+}
+
+impl<U, S> BackendJob for CustomFitJob<'_, U, S>
+where
+    U: ModelFactory,
+    S: BatchSource<Batch = U::Batch> + ?Sized + 'static,
+{
+    type Output = Result<FitOutcome, TrainError>;
+
+    fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
+        let replicas = super::fit::replicas::<B>(device, self.parallel);
+        let factory = self.factory;
+        let plan = ModelPlan {
+            spec: custom_spec(factory),
+            build: |d: &B::Device| factory.init::<B>(d),
+        };
+        fit_model(
+            self.cfg,
+            plan,
+            self.data,
+            backend,
+            &replicas,
+            self.resume,
+            self.ports,
+        )
+        .map(|f| f.outcome)
+    }
+}
+
+/// A user model's identity in checkpoints: its name (shapes are the model's own business).
+fn custom_spec<U: ModelFactory>(factory: &U) -> ModelSpec {
+    ModelSpec {
+        kind: factory.name(),
+        input_shape: [0; 3],
+        num_classes: 0,
+        assets: Default::default(),
+    }
+}
+
+/// The inference model [`load_custom`] returns: the factory's model on backend `B` without
+/// autodiff (for a `#[derive(Module)]` struct `Net<B>`, that is `Net<B>`).
+pub type InferenceModel<U, B> =
+    <<U as ModelFactory>::Model<Autodiff<B>> as AutodiffModule<Autodiff<B>>>::InnerModule;
+
+/// Rebuilds the model `factory` makes with the weights of `path`: a checkpoint directory
+/// (`RUN/checkpoints/step-N`) or a run directory (its newest checkpoint that verifies). The
+/// checkpoint must hold a model of the factory's name.
+pub fn load_custom<B: Backend, U: ModelFactory>(
+    factory: &U,
+    path: &Path,
+    device: &B::Device,
+) -> Result<InferenceModel<U, B>, JobError> {
+    let checkpoint = resolve_checkpoint(path)?;
+    let snap = load(&checkpoint).map_err(JobError::input)?;
+    let name = factory.name();
+    if snap.state.model != name {
+        return Err(JobError::Input(format!(
+            "{}: holds a `{}` model, not `{name}`",
+            checkpoint.display(),
+            snap.state.model
+        )));
+    }
+    let model = factory.init::<Autodiff<B>>(device);
+    let model = model_from_bytes(model, snap.model, device)
+        .map_err(|e| JobError::Input(format!("{}: {e}", checkpoint.display())))?;
+    Ok(model.valid())
+}
+
+/// `path` itself, or a run directory's newest checkpoint that verifies.
+fn resolve_checkpoint(path: &Path) -> Result<PathBuf, JobError> {
+    let checkpoints = RunLayout::of(path).checkpoints();
+    if !checkpoints.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let retention = Retention {
+        keep_last: usize::MAX,
+        keep_best: true,
+        maximize: true,
+    };
+    let store = DirStore::open(&checkpoints, retention);
+    match store.latest_valid().map_err(JobError::input)? {
+        Some((found, _)) => Ok(found.path),
+        None => Err(JobError::Input(format!(
+            "{}: no checkpoint that verifies",
+            checkpoints.display()
+        ))),
+    }
+}
