@@ -25,6 +25,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| level.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     tracing::debug!("host allocator: {memory:?}");
     quiet_panics();

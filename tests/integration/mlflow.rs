@@ -60,6 +60,37 @@ fn run_reaches_mlflow_whole_and_the_token_never_leaks() {
     ] {
         assert!(has("tags", tag), "tag {tag} missing: {data}");
     }
+    // What MLflow's UI shows: Source, and the run's description.
+    let tag = |key: &str| {
+        data["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|kv| kv["key"] == key)
+            .and_then(|kv| kv["value"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(tag("mlflow.source.name"), "trainer");
+    assert_eq!(tag("mlflow.source.type"), "LOCAL");
+    let note = tag("mlflow.note.content");
+    assert!(
+        note.contains("**mlp**") && note.contains("**flex**") && note.contains("data: idx"),
+        "{note}"
+    );
+    // The experiment the trainer created opens on training runs in MLflow 3's UI.
+    let experiment = server.client().get_experiment("trainer-tests").unwrap();
+    let kind = experiment["experiment"]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|kv| kv["key"] == "mlflow.experimentKind")
+        .map(|kv| kv["value"].clone());
+    assert_eq!(
+        kind,
+        Some(serde_json::json!("custom_model_development")),
+        "{experiment}"
+    );
     let exp = sync_state(&run).unwrap().experiment_id;
     let art = server.artifacts().join(&exp).join(&id).join("artifacts");
     for file in [
@@ -105,6 +136,9 @@ fn server_absent_at_start_then_runs_sync_sends_everything_exactly_once() {
     );
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("trainer runs sync"), "{}", stdout(&o));
+    // The warnings of an unreachable server go to a pipe here: no colour codes.
+    let err = stderr(&o);
+    assert!(err.contains("WARN") && !err.contains('\x1b'), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(60));
     let run = out.path().join("offline");
     assert!(sync_state(&run).unwrap().mlflow_run_id.is_empty());

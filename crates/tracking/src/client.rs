@@ -4,6 +4,11 @@ use super::settings::{Auth, MlflowSettings};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// The experiment tag MLflow 3's UI picks an experiment's view by.
+pub const EXPERIMENT_KIND_TAG: &str = "mlflow.experimentKind";
+/// Its value for experiments of training runs (not GenAI traces).
+pub const TRAINING_EXPERIMENT_KIND: &str = "custom_model_development";
+
 /// Why a request failed, classified for the retry policy.
 #[derive(Debug, thiserror::Error)]
 pub enum MlflowError {
@@ -99,12 +104,18 @@ impl MlflowClient {
         self.send(self.http.get(url).query(query))
     }
 
-    /// The experiment's id, creating the experiment if it does not exist.
+    /// The experiment's id, creating the experiment if it does not exist (tagged
+    /// `mlflow.experimentKind = custom_model_development`, so MLflow's UI opens it on its
+    /// training runs; an existing experiment's tags are left alone).
     pub fn experiment_id(&self, name: &str) -> Result<String, MlflowError> {
         match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
             Ok(v) => Ok(str_at(&v, &["experiment", "experiment_id"])),
             Err(MlflowError::NotFound(_)) => {
-                match self.post("experiments/create", &json!({ "name": name })) {
+                let body = json!({
+                    "name": name,
+                    "tags": [{"key": EXPERIMENT_KIND_TAG, "value": TRAINING_EXPERIMENT_KIND}],
+                });
+                match self.post("experiments/create", &body) {
                     Ok(v) => Ok(str_at(&v, &["experiment_id"])),
                     // Created meanwhile by someone else: look it up again.
                     Err(e) if e.is_final_answer() => self
@@ -247,6 +258,11 @@ impl MlflowClient {
     /// The run as MLflow returns it (`runs/get`).
     pub fn get_run(&self, run_id: &str) -> Result<Value, MlflowError> {
         self.get("runs/get", &[("run_id", run_id)])
+    }
+
+    /// `experiments/get-by-name`: the experiment's JSON (id, tags, ...).
+    pub fn get_experiment(&self, name: &str) -> Result<Value, MlflowError> {
+        self.get("experiments/get-by-name", &[("experiment_name", name)])
     }
 
     /// Uploads `bytes` as artifact `name` of a run whose artifact URI is `mlflow-artifacts:/...`.

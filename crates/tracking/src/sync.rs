@@ -389,29 +389,92 @@ impl Syncer {
             ),
         ];
         let text = String::from_utf8_lossy(&config);
-        if let Ok(t) = text.parse::<toml::Table>()
-            && let Some(seed) = t.get("run").and_then(|r| r.get("seed"))
-        {
+        let table = text.parse::<toml::Table>().unwrap_or_default();
+        if let Some(seed) = table.get("run").and_then(|r| r.get("seed")) {
             tags.push(("trainer.seed".into(), seed.to_string()));
         }
+        let started = self.first_event().map(|first| first.event);
         if let Some(Event::RunStarted {
             model,
             backend,
             device,
             ..
-        }) = self.first_event().map(|first| first.event)
+        }) = &started
         {
             if !model.is_empty() {
-                tags.push(("trainer.model".into(), model));
+                tags.push(("trainer.model".into(), model.clone()));
             }
-            tags.push(("trainer.backend".into(), backend));
-            tags.push(("trainer.device".into(), device));
+            tags.push(("trainer.backend".into(), backend.clone()));
+            tags.push(("trainer.device".into(), device.clone()));
+        }
+        // What MLflow's runs table shows as Source and User, and the run's description.
+        let program = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "trainer".into());
+        tags.push(("mlflow.source.name".into(), program));
+        tags.push(("mlflow.source.type".into(), "LOCAL".into()));
+        if let Some(user) = ["USER", "LOGNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|u| !u.is_empty()))
+        {
+            tags.push(("mlflow.user".into(), user));
+        }
+        if let Some(note) = started.as_ref().and_then(|e| run_note(e, &table)) {
+            tags.push(("mlflow.note.content".into(), note));
         }
         if let Some(commit) = git_commit() {
             tags.push(("mlflow.source.git.commit".into(), commit));
         }
         tags
     }
+}
+
+/// The run's description in MLflow (Markdown): model and size, backend and device, precision
+/// and seed, the data (for the built-in models, which read `[data]`) and the training plan.
+fn run_note(started: &Event, config: &toml::Table) -> Option<String> {
+    let Event::RunStarted {
+        model,
+        backend,
+        device,
+        parameters,
+        train_samples,
+        epochs,
+        ..
+    } = started
+    else {
+        return None;
+    };
+    let get = |table: &str, key: &str| -> Option<String> {
+        let v = config.get(table)?.get(key)?;
+        Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+    };
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mut note = format!(
+        "**{model}** ({parameters} parameters) on **{backend}** ({device}), precision {}, seed {}",
+        or_dash(get("run", "precision")),
+        or_dash(get("run", "seed")),
+    );
+    let built_in = get("model", "kind").is_some_and(|kind| kind == *model);
+    if built_in {
+        let source = get("data", "file")
+            .filter(|f| !f.is_empty())
+            .or_else(|| get("data", "dir"));
+        note.push_str(&format!(
+            "\n\ndata: {} `{}`, {train_samples} training samples",
+            or_dash(get("data", "format")),
+            or_dash(source),
+        ));
+    } else {
+        note.push_str(&format!("\n\n{train_samples} training samples"));
+    }
+    note.push_str(&format!(
+        "; {epochs} epochs of batch {}, {} at lr {}",
+        or_dash(get("train", "batch_size")),
+        or_dash(get("train", "optimizer")),
+        or_dash(get("train", "lr")),
+    ));
+    Some(note)
 }
 
 /// Complete journal lines in `run_dir` after byte `offset`, counted in a streaming pass.
