@@ -76,10 +76,10 @@ where
     let selection = select_devices(config.run.backend, config.run.device, &config.run.devices)
         .map_err(Failure::input)?;
     note(format_args!("backend: {}", selection.reason));
-    let trainee = Dispatched {
+    let trainee = Custom {
         factory,
         data,
-        selection: &selection,
+        placer: Selected(&selection),
     };
     run(
         config,
@@ -112,10 +112,10 @@ where
         reason: format!("{} chosen by the program (trainer::fit_on)", B::NAME),
     };
     note(format_args!("backend: {}", placement.reason));
-    let trainee = OnBackend::<B, U, S> {
+    let trainee = Custom {
         factory,
         data,
-        device,
+        placer: Named::<B>(device),
     };
     run(config, &placement, &trainee, options, started)
 }
@@ -148,17 +148,52 @@ pub fn load<B: Backend, U: ModelFactory>(
     load_custom::<B, U>(factory, path.as_ref(), device).map_err(|e| Failure::job(e).into())
 }
 
-/// A library user's model and data on the backend `run.backend` selected.
-struct Dispatched<'a, U, S: ?Sized> {
-    factory: &'a U,
-    data: &'a Splits<S>,
-    selection: &'a Selection,
+/// Where a library run's job runs: the backend `run.backend` selected, or one the program named.
+trait Placer {
+    /// Device indices each batch is split over (empty: one device).
+    fn parallel(&self) -> &[usize];
+    /// Runs `job` there.
+    fn run<J: BackendJob>(&self, job: J) -> J::Output;
 }
 
-impl<U, S> Trainee for Dispatched<'_, U, S>
+/// The backend `run.backend` selected (dispatch over every compiled backend).
+struct Selected<'a>(&'a Selection);
+
+impl Placer for Selected<'_> {
+    fn parallel(&self) -> &[usize] {
+        &self.0.parallel
+    }
+
+    fn run<J: BackendJob>(&self, job: J) -> J::Output {
+        crate::backend::run_job(&self.0.choice, job)
+    }
+}
+
+/// The backend and device the program named.
+struct Named<B: NamedBackend>(B::Device);
+
+impl<B: NamedBackend> Placer for Named<B> {
+    fn parallel(&self) -> &[usize] {
+        &[]
+    }
+
+    fn run<J: BackendJob>(&self, job: J) -> J::Output {
+        job.run::<B>(B::NAME, self.0.clone())
+    }
+}
+
+/// A library user's model and data, and where they train.
+struct Custom<'a, U, S: ?Sized, P> {
+    factory: &'a U,
+    data: &'a Splits<S>,
+    placer: P,
+}
+
+impl<U, S, P> Trainee for Custom<'_, U, S, P>
 where
     U: ModelFactory,
     S: BatchSource<Batch = U::Batch> + ?Sized + 'static,
+    P: Placer,
 {
     fn model_name(&self, _: &Config) -> String {
         self.factory.name()
@@ -180,47 +215,8 @@ where
             data: self.data,
             resume,
             ports,
-            parallel: &self.selection.parallel,
+            parallel: self.placer.parallel(),
         };
-        crate::backend::run_job(&self.selection.choice, job)
-    }
-}
-
-/// A library user's model and data on the backend the program named.
-struct OnBackend<'a, B: NamedBackend, U, S: ?Sized> {
-    factory: &'a U,
-    data: &'a Splits<S>,
-    device: B::Device,
-}
-
-impl<B, U, S> Trainee for OnBackend<'_, B, U, S>
-where
-    B: NamedBackend,
-    U: ModelFactory,
-    S: BatchSource<Batch = U::Batch> + ?Sized + 'static,
-{
-    fn model_name(&self, _: &Config) -> String {
-        self.factory.name()
-    }
-
-    fn exports_weights(&self) -> bool {
-        false
-    }
-
-    fn train<'a>(
-        &'a self,
-        cfg: &'a Config,
-        resume: Option<&'a Snapshot>,
-        ports: FitPorts<'a>,
-    ) -> Result<FitOutcome, TrainError> {
-        let job = CustomFitJob {
-            cfg,
-            factory: self.factory,
-            data: self.data,
-            resume,
-            ports,
-            parallel: &[],
-        };
-        job.run::<B>(B::NAME, self.device.clone())
+        self.placer.run(job)
     }
 }
