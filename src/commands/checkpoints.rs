@@ -1,7 +1,7 @@
 //! `trainer checkpoints ls|verify|export`.
 
 use super::Failure;
-use crate::checkpoint::{DirStore, Retention, StoredCheckpoint, verify};
+use crate::checkpoint::{DirStore, StoredCheckpoint, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
 use crate::run::{CHECKPOINTS_DIR, RunLayout};
@@ -41,14 +41,7 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
             run.display()
         )));
     }
-    let store = DirStore::open(
-        &root,
-        Retention {
-            keep_last: usize::MAX,
-            keep_best: true,
-            maximize: true,
-        },
-    );
+    let store = DirStore::open(&root);
     let names = store.names().map_err(Failure::runtime)?;
     let is_checkpoints_dir = root.file_name().is_some_and(|n| n == CHECKPOINTS_DIR);
     if names.is_empty() && !is_checkpoints_dir && !root.join("latest").exists() {

@@ -567,14 +567,7 @@ fn newest_valid(root: &Path) -> Result<Option<PathBuf>, Failure> {
     if !root.is_dir() {
         return Ok(None);
     }
-    let store = DirStore::open(
-        root,
-        Retention {
-            keep_last: usize::MAX,
-            keep_best: true,
-            maximize: true,
-        },
-    );
+    let store = DirStore::open(root);
     match store.latest_valid().map_err(Failure::runtime)? {
         Some((ok, skipped)) => {
             for (name, why) in skipped {

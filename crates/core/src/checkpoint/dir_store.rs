@@ -40,12 +40,16 @@ pub struct DirStore {
 }
 
 impl DirStore {
-    /// Opens `root` for reading: nothing is created or removed, so it is safe beside a live
-    /// writer (`checkpoints ls` during `fit`).
-    pub fn open(root: &Path, retention: Retention) -> Self {
+    /// Opens `root` for reading: nothing is created or removed (no retention applies), so it
+    /// is safe beside a live writer (`checkpoints ls` during `fit`).
+    pub fn open(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
-            retention,
+            retention: Retention {
+                keep_last: usize::MAX,
+                keep_best: true,
+                maximize: true,
+            },
         }
     }
 
@@ -64,7 +68,10 @@ impl DirStore {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        Ok(Self::open(root, retention))
+        Ok(Self {
+            root: root.to_path_buf(),
+            retention,
+        })
     }
 
     /// Checkpoint directory names, newest (highest step) first.
@@ -369,7 +376,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let other = dir.path().join(".tmp-step-000000005-4000000");
         std::fs::create_dir(&other).unwrap();
-        let reader = DirStore::open(dir.path(), retention());
+        let reader = DirStore::open(dir.path());
         assert_eq!(reader.names().unwrap(), Vec::<String>::new());
         assert_eq!(
             temp_dirs(dir.path()).len(),

@@ -2,7 +2,7 @@
 //! loaded back from its checkpoints.
 
 use super::{BackendJob, JobError};
-use crate::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
+use crate::checkpoint::{CheckpointStore, DirStore, Snapshot, load};
 use crate::config::Config;
 use crate::data::{BatchSource, Splits};
 use crate::model::ModelFactory;
@@ -104,12 +104,7 @@ fn resolve_checkpoint(path: &Path) -> Result<PathBuf, JobError> {
     if !checkpoints.is_dir() {
         return Ok(path.to_path_buf());
     }
-    let retention = Retention {
-        keep_last: usize::MAX,
-        keep_best: true,
-        maximize: true,
-    };
-    let store = DirStore::open(&checkpoints, retention);
+    let store = DirStore::open(&checkpoints);
     match store.latest_valid().map_err(JobError::input)? {
         Some((found, _)) => Ok(found.path),
         None => Err(JobError::Input(format!(
