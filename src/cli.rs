@@ -50,6 +50,10 @@ pub enum Command {
     /// Runs and their tracking.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// MLflow's Model Registry: registered models, versions and aliases; pull a version to
+    /// evaluate or serve it.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Datasets: what a file or directory holds.
     #[command(subcommand)]
     Data(DataCommand),
@@ -229,6 +233,62 @@ pub enum RunsCommand {
     },
 }
 
+/// `trainer models ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelsCommand {
+    /// The registered models, or the versions of one (newest first).
+    Ls {
+        /// A registered model's name: list its versions.
+        name: Option<String>,
+        #[command(flatten)]
+        /// The MLflow server.
+        server: ServerArgs,
+    },
+    /// One version with its lineage (run, metrics, datasets, commit): `NAME` (latest),
+    /// `NAME/VERSION` or `NAME@ALIAS`.
+    Show {
+        /// Which version.
+        #[arg(value_name = "NAME[/VERSION|@ALIAS]")]
+        model: String,
+        #[command(flatten)]
+        /// The MLflow server.
+        server: ServerArgs,
+    },
+    /// Points alias ALIAS (`champion`) of NAME at VERSION (moving it if it pointed elsewhere).
+    Alias {
+        /// Registered model name.
+        name: String,
+        /// Version number.
+        version: u64,
+        /// Alias.
+        alias: String,
+        #[command(flatten)]
+        /// The MLflow server.
+        server: ServerArgs,
+    },
+    /// Downloads a version's model directory, checksums verified; `eval`, `predict` and
+    /// `sample` take it as their checkpoint.
+    Pull {
+        /// Which version: `NAME` (latest), `NAME/VERSION` or `NAME@ALIAS`.
+        #[arg(value_name = "NAME[/VERSION|@ALIAS]")]
+        model: String,
+        /// Directory to create (must not exist).
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        /// The MLflow server.
+        server: ServerArgs,
+    },
+}
+
+/// Which MLflow server a `models` command talks to.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// MLflow server URL (default: `MLFLOW_TRACKING_URI`).
+    #[arg(long, value_name = "URL")]
+    pub tracking_uri: Option<String>,
+}
+
 /// `trainer predict`.
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
@@ -348,8 +408,9 @@ pub enum CheckpointsCommand {
         /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
         checkpoint: PathBuf,
     },
-    /// Export an image classifier's weights (mlp, cnn, resnet checkpoints) as .safetensors
-    /// with PyTorch tensor names and layouts.
+    /// Export a checkpoint's weights as .safetensors with the tensor names and layouts of its
+    /// PyTorch reference module (image classifiers, the GPT, the tabular MLP), the model's
+    /// assets (vocabulary, preprocessing) in the header.
     Export {
         /// Checkpoint directory.
         checkpoint: PathBuf,
@@ -397,6 +458,10 @@ pub struct FitArgs {
     /// a checkpoint directory, or a run directory.
     #[arg(long, value_name = "auto|PATH")]
     pub resume: Option<String>,
+    /// Register the finished run's model as a new version of this MLflow registered model
+    /// (overrides `tracking.register_model`).
+    #[arg(long, value_name = "NAME")]
+    pub register: Option<String>,
 }
 
 /// `trainer bench`.
@@ -448,6 +513,13 @@ impl FitArgs {
             v.push(Override::flag(
                 "--run-name",
                 "run.name",
+                toml::Value::String(n.clone()),
+            ));
+        }
+        if let Some(n) = &self.register {
+            v.push(Override::flag(
+                "--register",
+                "tracking.register_model",
                 toml::Value::String(n.clone()),
             ));
         }

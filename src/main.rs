@@ -93,6 +93,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Sample(args) => commands::sample(args),
         Command::Eval(args) => commands::eval(args),
         Command::Runs(cmd) => commands::runs(cmd),
+        Command::Models(cmd) => commands::models(cmd),
         Command::Data(cmd) => commands::data(cmd),
         Command::Sweep(args) => commands::sweep(args),
         Command::Warmup(args) => commands::warmup(args),

@@ -15,12 +15,12 @@ use trainer_plots::{Chart, Color, Mark, Marker, Scale, Series, render_png};
 const LOSS_POINTS: usize = 800;
 
 /// Writes `loss.png` into `run_dir` for a run that ended with `status`, and
-/// `model.safetensors` when it finished and has checkpoints of an image model (what the export
-/// covers).
+/// `model.safetensors` when it finished, has checkpoints and its model exports (the built-in
+/// ones).
 pub(super) fn write_final_artifacts(
     run_dir: &Path,
     model: &str,
-    image_model: bool,
+    exports_weights: bool,
     status: RunStatus,
 ) {
     let layout = RunLayout::of(run_dir);
@@ -28,7 +28,7 @@ pub(super) fn write_final_artifacts(
     let newest = checkpoint_names(&checkpoints)
         .ok()
         .and_then(|names| names.into_iter().next())
-        .filter(|_| image_model && status == RunStatus::Finished);
+        .filter(|_| exports_weights && status == RunStatus::Finished);
     if let Some(newest) = newest {
         let out = layout.model();
         match write_safetensors(&checkpoints.join(&newest), &out) {

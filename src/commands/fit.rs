@@ -1,11 +1,13 @@
 //! `trainer fit`.
 
 use super::final_artifacts::write_final_artifacts;
+use super::run_journal::{RunJournal, Sampling};
 use super::{Failure, guarded};
 use crate::backend::{Selection, select_devices};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::config::{self, BestMode, Config};
+use crate::data::DatasetRecord;
 use crate::exit::Exit;
 use crate::jobs::FitJob;
 use crate::observe::{Journal, Progress, append_event};
@@ -72,8 +74,12 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
 pub(crate) trait Trainee {
     /// The model's name: in the summary, `runs ls` and default run names.
     fn model_name(&self, cfg: &Config) -> String;
-    /// True when the final weights are exported as `model.safetensors` (image classifiers).
+    /// True when the final weights are exported as `model.safetensors` (the built-in models).
     fn exports_weights(&self) -> bool;
+    /// The datasets the run reads, for its lineage (none when the trainer cannot tell).
+    fn datasets(&self, _cfg: &Config) -> Vec<DatasetRecord> {
+        Vec::new()
+    }
     /// Trains, from `resume` when given, reporting through `ports`.
     fn train<'a>(
         &'a self,
@@ -95,7 +101,18 @@ impl Trainee for BuiltIn<'_> {
     }
 
     fn exports_weights(&self) -> bool {
-        self.data.task().exports_weights()
+        true // every built-in model family has a PyTorch export
+    }
+
+    fn datasets(&self, cfg: &Config) -> Vec<DatasetRecord> {
+        match self.data.lineage(cfg) {
+            Ok(record) => vec![record],
+            Err(e) => {
+                // The files were just read; a failure here costs the lineage, not the run.
+                eprintln!("warning: the run's data lineage is not recorded: {e}");
+                Vec::new()
+            }
+        }
     }
 
     fn train<'a>(
@@ -185,6 +202,7 @@ pub(crate) fn run_fit(
         placement,
         run_dir: &run_dir,
         model: &model,
+        datasets: trainee.datasets(cfg),
         started,
     };
     let result = train_and_summarize(
@@ -218,6 +236,7 @@ struct RunContext<'a> {
     placement: &'a Placement,
     run_dir: &'a RunDir,
     model: &'a str,
+    datasets: Vec<DatasetRecord>,
     started: Instant,
 }
 
@@ -327,6 +346,18 @@ pub(super) fn report_drain(r: &DrainReport, run_dir: &Path) {
             r.dropped
         );
     }
+    if let Some((name, version)) = &r.registered {
+        crate::outln!(
+            "registry: model {name} version {version} (run {})",
+            r.mlflow_run_id
+        );
+    }
+    if !r.registration_error.is_empty() {
+        eprintln!(
+            "warning: the model was not registered: {}",
+            r.registration_error
+        );
+    }
 }
 
 /// Trains and writes `summary.json`; the journal is flushed when this returns.
@@ -342,11 +373,6 @@ fn train_and_summarize(
     }: RunPorts<'_>,
 ) -> Result<Summary, Failure> {
     let (cfg, placement, run_dir) = (run.cfg, run.placement, run.run_dir);
-    let mut observers = Observers(vec![Box::new(journal)]);
-    if !super::quiet() {
-        observers.0.insert(0, Box::new(Progress::new()));
-    }
-    observers.0.extend(extra);
     let retention = Retention {
         keep_last: cfg.checkpoint.keep_last,
         keep_best: cfg.checkpoint.keep_best,
@@ -355,6 +381,17 @@ fn train_and_summarize(
     let checkpoints = RunLayout::of(&run_dir.path).checkpoints();
     let mut store =
         DirStore::open_for_writing(&checkpoints, retention).map_err(Failure::runtime)?;
+    let sampling = Sampling {
+        every: cfg.tracking.system_metrics_every,
+        run_dir: run_dir.path.clone(),
+        gpus: placement.backend == "cuda",
+    };
+    let journal = RunJournal::new(journal, run.datasets.clone(), sampling);
+    let mut observers = Observers(vec![Box::new(journal)]);
+    if !super::quiet() {
+        observers.0.insert(0, Box::new(Progress::new()));
+    }
+    observers.0.extend(extra);
     if std::ptr::eq(stop, &STOP) {
         install_stop_handler();
     }
@@ -368,7 +405,7 @@ fn train_and_summarize(
         memory_budget: crate::host_memory::physical_memory(),
     };
     let outcome = guarded("training", || trainee.train(cfg, resume, ports));
-    drop(observers); // flushes the journal
+    drop(observers); // stops the sampler, flushes the journal
     let outcome = outcome?.map_err(Failure::train)?;
 
     let report = match outcome {
@@ -386,6 +423,7 @@ fn train_and_summarize(
         device: placement.device.clone(),
         backend_reason: placement.reason.clone(),
         seed: cfg.run.seed,
+        datasets: run.datasets.clone(),
         wall_seconds: run.started.elapsed().as_secs_f64(),
         valid_accuracy: report.valid.and_then(|v| v.accuracy),
         valid_loss: report.valid.map(|v| v.loss),

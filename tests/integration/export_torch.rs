@@ -204,3 +204,166 @@ fn predict_csv_rows_match_the_json_lines() {
     assert_eq!(n, 2000);
     assert!(seen > 0, "a trained model predicts more than one class");
 }
+
+/// Runs one of the `tests/python/check_export_*.py` scripts in the torch venv.
+fn torch_script(script: &str, args: &[&str]) -> std::process::Output {
+    Command::new(python())
+        .arg(repo().join("tests/python").join(script))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("the torch venv's python runs")
+}
+
+/// Exports `run`'s oldest checkpoint (not `newest`) into `dir`: weights the checks must reject.
+fn export_first_checkpoint(run: &Path, newest: &Path, dir: &Path) -> String {
+    let first = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("step-"))
+        })
+        .min()
+        .unwrap();
+    assert_ne!(first, newest);
+    let out = dir.join("first.safetensors").display().to_string();
+    let e = trainer(&[
+        "checkpoints",
+        "export",
+        first.to_str().unwrap(),
+        "--out",
+        &out,
+    ]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    out
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn exported_table_mlp_scores_csv_rows_like_trainer_in_pytorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let o = trainer(&[
+        "fit",
+        "--config",
+        "configs/wine.toml",
+        "--output",
+        &out,
+        "--run-name",
+        "wine",
+        "--backend",
+        "cpu",
+        "--set",
+        "train.epochs=3",
+        "--set",
+        "checkpoint.keep_last=5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = tmp.path().join("wine");
+    // A finished run leaves its weights in PyTorch layout, the preprocessing in the header.
+    let st = run.join("model.safetensors");
+    assert!(st.is_file(), "{}", text(&o));
+    let checkpoint = crate::tasks::newest_checkpoint(&run);
+    let jsonl = tmp.path().join("wine.jsonl").display().to_string();
+    let csv = "datasets/tabular/wine.csv";
+    let p = trainer(&[
+        "predict",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--input",
+        csv,
+        "--output",
+        &jsonl,
+        "--backend",
+        "cpu",
+    ]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let st = st.display().to_string();
+    let check = |weights: &str| {
+        let args = [
+            "--safetensors",
+            weights,
+            "--csv",
+            csv,
+            "--predictions",
+            jsonl.as_str(),
+        ];
+        torch_script("check_export_table.py", &args)
+    };
+    let agrees = check(&st);
+    assert!(agrees.status.success(), "{}", text(&agrees));
+    assert!(
+        text(&agrees).contains("class disagreements 0"),
+        "{}",
+        text(&agrees)
+    );
+
+    // The check can fail: an untrained model's logits are not these.
+    let first = export_first_checkpoint(&run, &checkpoint, tmp.path());
+    let differs = check(&first);
+    assert_eq!(differs.status.code(), Some(1), "{}", text(&differs));
+}
+
+#[test]
+fn exported_gpt_continues_a_prompt_like_trainer_sample_in_pytorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = crate::tasks::shakespeare_head(tmp.path(), 12_000);
+    let out = tmp.path().join("runs");
+    crate::tasks::tiny_gpt(
+        &file,
+        &out,
+        "g",
+        &["--set", "train.epochs=2", "--set", "checkpoint.keep_last=5"],
+    );
+    let run = out.join("g");
+    let st = run.join("model.safetensors");
+    assert!(st.is_file());
+    let checkpoint = crate::tasks::newest_checkpoint(&run);
+    let (prompt, tokens) = ("ROMEO:", "60");
+    let s = trainer(&[
+        "sample",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--prompt",
+        prompt,
+        "--tokens",
+        tokens,
+        "--temperature",
+        "0",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(s.status.success(), "{}", stderr(&s));
+    let sample = tmp.path().join("sample.txt");
+    std::fs::write(&sample, &s.stdout).unwrap();
+    let (st, sample) = (st.display().to_string(), sample.display().to_string());
+    let check = |weights: &str| {
+        let args = [
+            "--safetensors",
+            weights,
+            "--prompt",
+            prompt,
+            "--tokens",
+            tokens,
+            "--sample",
+            sample.as_str(),
+        ];
+        torch_script("check_export_gpt.py", &args)
+    };
+    let agrees = check(&st);
+    assert!(agrees.status.success(), "{}", text(&agrees));
+
+    // The check can fail: the first epoch's weights continue the prompt differently.
+    let first = export_first_checkpoint(&run, &checkpoint, tmp.path());
+    let differs = check(&first);
+    assert_eq!(differs.status.code(), Some(1), "{}", text(&differs));
+}

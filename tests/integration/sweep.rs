@@ -319,10 +319,18 @@ fn trials_are_child_runs_of_the_sweep_in_mlflow() {
     let env = mlflow_env(&server.uri);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Both trials at once: two `fit` processes sending to MLflow beside the sweep's own sender.
+    // With `tracking.register_model`, the sweep registers its best trial (and only it).
     let args = sweep_args(
         &out,
         &space,
-        &["--set", "train.epochs=1", "--parallel", "2"],
+        &[
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "tracking.register_model=\"sweep-best\"",
+            "--parallel",
+            "2",
+        ],
     );
     let text = ok(&trainer_env(&args, &env));
     assert!(text.contains("2 trials at a time"), "{text}");
@@ -344,6 +352,18 @@ fn trials_are_child_runs_of_the_sweep_in_mlflow() {
             .and_then(|p| p["value"].as_str().map(str::to_string))
     };
     let best = param("best.trial").expect("best.trial param");
+    // The sweep's description names its best trial and the values it searched.
+    let note = run["run"]["data"]["tags"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["key"] == "mlflow.note.content"))
+        .and_then(|t| t["value"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        note.contains("**sweep** of 2 trials")
+            && note.contains(&format!("best trial: **{best}**"))
+            && note.contains("`train.lr`"),
+        "{note}"
+    );
     assert!(param("best.train.lr").is_some(), "{params:?}");
     let metrics = run["run"]["data"]["metrics"]
         .as_array()
@@ -365,4 +385,11 @@ fn trials_are_child_runs_of_the_sweep_in_mlflow() {
         assert_eq!(parent_tag.as_deref(), Some(parent.as_str()), "{t}: {tags}");
     }
     assert!(["trial-000", "trial-001"].contains(&best.as_str()));
+    let versions = client.model_versions("sweep-best").unwrap();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    let best_id = sync_state(&root.join(&best)).unwrap().mlflow_run_id;
+    assert_eq!(
+        versions[0].run_id, best_id,
+        "the best trial's run is the version's source"
+    );
 }

@@ -232,15 +232,20 @@ fn sample_rejects_image_checkpoints_and_bad_settings_in_one_line() {
         "--temperature=-1",
     ]));
     assert!(e.contains("--temperature"), "{e}");
-    // Image-model commands refuse table checkpoints instead of misreading them.
-    let e = one_line_error(&trainer(&[
+    // Export covers table models too, the preprocessing in the header.
+    let st = out.path().join("m.safetensors");
+    let o = trainer(&[
         "checkpoints",
         "export",
         &ck,
         "--out",
-        &out.path().join("m.safetensors").display().to_string(),
-    ]));
-    assert!(e.contains("data.format = \"csv\""), "{e}");
+        &st.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&st).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
+    assert!(header.contains("asset.preprocessing.json"), "{header}");
 
     // Assets are covered by the manifest like the weights: a changed preprocessing.json fails
     // verification, and a manifest naming a path outside the checkpoint is refused.

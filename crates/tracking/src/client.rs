@@ -64,14 +64,22 @@ impl MlflowClient {
         })
     }
 
-    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<Value, MlflowError> {
-        let req = match &self.auth {
+    /// The request with this client's credentials.
+    fn authorized(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.auth {
             Auth::None => req,
             Auth::Bearer(t) => req.bearer_auth(t),
             Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
-        };
+        }
+    }
+
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<Value, MlflowError> {
         // Errors never carry the URL or headers: only what went wrong.
-        let resp = req
+        let resp = self
+            .authorized(req)
             .send()
             .map_err(|e| MlflowError::Transient(e.without_url().to_string()))?;
         let status = resp.status();
@@ -79,27 +87,15 @@ impl MlflowClient {
         if status.is_success() {
             return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
         }
-        let reply = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
-        let detail = reply["message"]
-            .as_str()
-            .map_or_else(|| body.chars().take(200).collect(), str::to_string);
-        let msg = format!("HTTP {}: {detail}", status.as_u16());
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            Err(MlflowError::Transient(msg))
-        } else if code == 404 || reply["error_code"] == "RESOURCE_DOES_NOT_EXIST" {
-            Err(MlflowError::NotFound(msg))
-        } else {
-            Err(MlflowError::Rejected(msg))
-        }
+        Err(classify(status.as_u16(), &body))
     }
 
-    fn post(&self, path: &str, body: &Value) -> Result<Value, MlflowError> {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> Result<Value, MlflowError> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.base);
         self.send(self.http.post(url).json(body))
     }
 
-    fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
+    pub(crate) fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.base);
         self.send(self.http.get(url).query(query))
     }
@@ -265,34 +261,100 @@ impl MlflowClient {
         self.get("experiments/get-by-name", &[("experiment_name", name)])
     }
 
-    /// Uploads `bytes` as artifact `name` of a run whose artifact URI is `mlflow-artifacts:/...`.
+    /// Uploads `bytes` as artifact `name` (a relative path: `model/MLmodel`) of a run whose
+    /// artifact URI is `mlflow-artifacts:/...`.
     pub fn upload_artifact(
         &self,
         artifact_uri: &str,
         name: &str,
         bytes: Vec<u8>,
     ) -> Result<(), MlflowError> {
-        let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
-            return Err(MlflowError::Rejected(format!(
-                "artifact store {artifact_uri:?} is not served by the tracking server"
-            )));
-        };
-        let rest = rest.trim_start_matches('/');
-        // `mlflow-artifacts://host/path` names a host; the path follows it.
-        let path = if artifact_uri.starts_with("mlflow-artifacts://") {
-            rest.split_once('/').map_or("", |(_, p)| p)
-        } else {
-            rest
-        };
+        let path = artifact_path(artifact_uri)?;
         let url = format!(
             "{}/api/2.0/mlflow-artifacts/artifacts/{path}/{name}",
             self.base
         );
         self.send(self.http.put(url).body(bytes)).map(drop)
     }
+
+    /// The files and directories directly under an `mlflow-artifacts:/...` URI: (name, is_dir).
+    pub fn list_artifacts(&self, uri: &str) -> Result<Vec<(String, bool)>, MlflowError> {
+        let path = artifact_path(uri)?;
+        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base);
+        let v = self.send(self.http.get(url).query(&[("path", path.as_str())]))?;
+        Ok(v["files"]
+            .as_array()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|f| (str_at(f, &["path"]), f["is_dir"].as_bool().unwrap_or(false)))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The bytes of the artifact at an `mlflow-artifacts:/...` URI (no size limit or timeout
+    /// beyond the connection's: weights can be large).
+    pub fn download_artifact(&self, uri: &str) -> Result<Vec<u8>, MlflowError> {
+        let path = artifact_path(uri)?;
+        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts/{path}", self.base);
+        let req = self.authorized(self.http.get(url).timeout(Duration::from_secs(600)));
+        let resp = req
+            .send()
+            .map_err(|e| MlflowError::Transient(e.without_url().to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().unwrap_or_default();
+            return Err(classify(status.as_u16(), &body));
+        }
+        resp.bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| MlflowError::Transient(e.without_url().to_string()))
+    }
+
+    /// `runs/log-inputs`: dataset inputs (MLflow's `DatasetInput` JSON) of a run.
+    pub fn log_inputs(&self, run_id: &str, datasets: Vec<Value>) -> Result<(), MlflowError> {
+        self.post(
+            "runs/log-inputs",
+            &json!({"run_id": run_id, "datasets": datasets}),
+        )
+        .map(drop)
+    }
 }
 
-fn str_at(v: &Value, path: &[&str]) -> String {
+/// The server-side path of an `mlflow-artifacts:/PATH` (or `mlflow-artifacts://HOST/PATH`) URI.
+fn artifact_path(uri: &str) -> Result<String, MlflowError> {
+    let Some(rest) = uri.strip_prefix("mlflow-artifacts:") else {
+        return Err(MlflowError::Rejected(format!(
+            "artifact store {uri:?} is not served by the tracking server"
+        )));
+    };
+    // `mlflow-artifacts://host/path` names a host; the path follows it.
+    let path = match rest.strip_prefix("//") {
+        Some(hosted) => hosted.split_once('/').map_or("", |(_, p)| p),
+        None => rest.trim_start_matches('/'),
+    };
+    Ok(path.trim_end_matches('/').to_string())
+}
+
+/// An error reply as an `MlflowError` for the retry policy.
+fn classify(code: u16, body: &str) -> MlflowError {
+    let reply = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+    let detail = reply["message"]
+        .as_str()
+        .map_or_else(|| body.chars().take(200).collect(), str::to_string);
+    let msg = format!("HTTP {code}: {detail}");
+    if code >= 500 || code == 408 || code == 429 {
+        MlflowError::Transient(msg)
+    } else if code == 404 || reply["error_code"] == "RESOURCE_DOES_NOT_EXIST" {
+        MlflowError::NotFound(msg)
+    } else {
+        MlflowError::Rejected(msg)
+    }
+}
+
+/// The string at `path` in `v` (empty when absent).
+pub(crate) fn str_at(v: &Value, path: &[&str]) -> String {
     path.iter()
         .fold(v, |v, k| &v[*k])
         .as_str()

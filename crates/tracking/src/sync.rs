@@ -3,15 +3,17 @@
 
 use super::client::{MlflowClient, MlflowError};
 use super::convert::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, params_of, point_json};
+use super::model_dir::{MODEL_ARTIFACT_DIR, model_files};
 use super::settings::MlflowSettings;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use trainer_core::data::DatasetRecord;
 use trainer_core::fsutil::write_atomic;
 use trainer_core::observe::JournalLine;
 use trainer_core::observe::{Point, metrics_of, sanitize_key};
 use trainer_core::run::RunLayout;
-use trainer_core::train::Event;
+use trainer_core::train::{Event, RunStatus};
 
 /// Journal bytes read per pass (bounded memory however large the backlog).
 const READ_CHUNK: u64 = 4 << 20;
@@ -38,6 +40,12 @@ pub struct SyncState {
     pub dropped: u64,
     /// The run's end (status) has been sent.
     pub ended: bool,
+    /// The registered model this run's model (or a sweep's best trial's) became a version of.
+    pub registered_model: String,
+    /// That version (0 until registered).
+    pub registered_version: u64,
+    /// Why registration failed for good (a name MLflow refuses, no checkpoint); empty if not.
+    pub registration_error: String,
 }
 
 impl SyncState {
@@ -82,6 +90,10 @@ pub struct Syncer {
     client: MlflowClient,
     /// Public for reporting.
     pub state: SyncState,
+    /// The run's `config.toml` as text (read once: a run's config does not change while it is
+    /// synced), and parsed.
+    config_text: String,
+    config: toml::Table,
     /// The next batch may already be in MLflow (after a crash or an ambiguous failure).
     verify_next: bool,
     warned_reject: bool,
@@ -93,11 +105,15 @@ impl Syncer {
         let client = MlflowClient::new(&settings)?;
         let state =
             SyncState::load_or_create(run_dir).map_err(|e| MlflowError::Local(e.to_string()))?;
+        let config_text =
+            std::fs::read_to_string(RunLayout::of(run_dir).config()).unwrap_or_default();
         Ok(Self {
             dir: run_dir.to_path_buf(),
             settings,
             client,
             state,
+            config: config_text.parse().unwrap_or_default(),
+            config_text,
             verify_next: true,
             warned_reject: false,
         })
@@ -163,9 +179,23 @@ impl Syncer {
                     batch_end = line_end;
                     continue;
                 };
-                if let Event::SweepBest { name, params, .. } = &line.event {
+                if let Event::SweepBest {
+                    name,
+                    params,
+                    objective,
+                } = &line.event
+                {
                     self.flush(&mut batch, batch_end, step)?;
                     self.log_best_params(name, params)?;
+                    self.describe_best(name, *objective, params)?;
+                    if let Some(model) = self.model_to_register() {
+                        let trial = self.dir.join(name);
+                        self.register_best_trial(&trial, &model)?;
+                    }
+                }
+                if let Event::DataUsed { dataset } = &line.event {
+                    self.flush(&mut batch, batch_end, step)?;
+                    self.log_dataset(dataset)?;
                 }
                 if let Event::RunStarted { .. }
                 | Event::SweepStarted { .. }
@@ -316,9 +346,159 @@ impl Syncer {
                 Err(e) => return Err(e),
             }
         }
+        // A sweep registers its best trial (at `sweep_best`), never itself.
+        let sweep = matches!(
+            self.first_event().map(|l| l.event),
+            Some(Event::SweepStarted { .. })
+        );
+        if status == RunStatus::Finished
+            && !sweep
+            && let Some(model) = self.model_to_register()
+        {
+            let (run_id, uri) = (run_id.clone(), self.state.artifact_uri.clone());
+            let dir = self.dir.clone();
+            self.register(&dir, &run_id, &uri, &model)?;
+        }
         self.client.update_run(&run_id, status.mlflow_name(), ts)?;
         self.state.ended = true;
         Ok(())
+    }
+
+    /// The sweep's description, completed with its best trial once the sweep has one.
+    fn describe_best(
+        &mut self,
+        name: &str,
+        objective: f64,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), MlflowError> {
+        let Some(Event::SweepStarted {
+            trials,
+            objective: metric,
+        }) = self.first_event().map(|l| l.event)
+        else {
+            return Ok(());
+        };
+        let mut note = sweep_note(trials, &metric);
+        note.push_str(&format!(
+            "\n\nbest trial: **{name}**, {metric} = {objective:.4}"
+        ));
+        for (k, v) in params {
+            note.push_str(&format!("\n- `{k}` = {v}"));
+        }
+        let run_id = self.state.mlflow_run_id.clone();
+        let tags = [("mlflow.note.content".to_string(), note)];
+        match self.client.log_batch(&run_id, Vec::new(), &[], &tags) {
+            Err(e) if e.is_final_answer() => {
+                self.reject(1, &e.to_string());
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// `tracking.register_model` of this run (or sweep), unless already registered or refused.
+    fn model_to_register(&self) -> Option<String> {
+        let name = self.config_str("tracking", "register_model")?;
+        let done = self.state.registered_version > 0 || !self.state.registration_error.is_empty();
+        (!name.trim().is_empty() && !done).then(|| name.to_string())
+    }
+
+    /// Registers the sweep's best trial: its own MLflow run holds the model files.
+    fn register_best_trial(&mut self, trial: &Path, model: &str) -> Result<(), MlflowError> {
+        let state = SyncState::load(trial)
+            .map_err(|e| MlflowError::Local(e.to_string()))?
+            .filter(|s| !s.mlflow_run_id.is_empty() && s.ended)
+            .ok_or_else(|| {
+                MlflowError::Transient(format!(
+                    "the best trial {} is not in MLflow yet (`trainer runs sync {}` sends it)",
+                    trial.display(),
+                    trial.display()
+                ))
+            })?;
+        self.register(trial, &state.mlflow_run_id, &state.artifact_uri, model)
+    }
+
+    /// Logs `model_run`'s model under `model/` in MLflow run `run_id` and registers it as a new
+    /// version of `model`, once: a version that run already registered is found, not repeated.
+    /// A refusal (a name MLflow rejects, a run without checkpoints) is recorded and reported,
+    /// never retried, and never fails the run.
+    fn register(
+        &mut self,
+        model_run: &Path,
+        run_id: &str,
+        artifact_uri: &str,
+        model: &str,
+    ) -> Result<(), MlflowError> {
+        let outcome = self.try_register(model_run, run_id, artifact_uri, model);
+        match outcome {
+            Ok(version) => {
+                self.state.registered_version = version;
+                tracing::info!("registered model {model} version {version}");
+            }
+            Err(e) if e.is_final_answer() => {
+                tracing::warn!("model {model} not registered: {e}");
+                self.state.registration_error = e.to_string();
+            }
+            Err(e) => return Err(e),
+        }
+        self.state.registered_model = model.to_string();
+        self.persist()
+    }
+
+    fn try_register(
+        &self,
+        model_run: &Path,
+        run_id: &str,
+        artifact_uri: &str,
+        model: &str,
+    ) -> Result<u64, MlflowError> {
+        if let Some(v) = self
+            .client
+            .model_version_of_run(model, run_id)
+            .ok()
+            .flatten()
+        {
+            return Ok(v.version);
+        }
+        let files = model_files(model_run, run_id, trainer_core::observe::now_ms() as i64)
+            .map_err(MlflowError::Rejected)?;
+        for (name, bytes) in files {
+            let name = format!("{MODEL_ARTIFACT_DIR}/{name}");
+            self.client.upload_artifact(artifact_uri, &name, bytes)?;
+        }
+        let run_name = model_run
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let description = format!("trained by trainer run {run_name}");
+        self.client.ensure_registered_model(model, "")?;
+        // Looked up again: a create whose reply was lost may have landed.
+        if let Some(v) = self.client.model_version_of_run(model, run_id)? {
+            return Ok(v.version);
+        }
+        let source = format!(
+            "{}/{MODEL_ARTIFACT_DIR}",
+            artifact_uri.trim_end_matches('/')
+        );
+        let version = self
+            .client
+            .create_model_version(model, &source, run_id, &description)?;
+        Ok(version.version)
+    }
+
+    /// The run's dataset as MLflow dataset inputs, one per split (context `training`,
+    /// `validation`, `test`); MLflow keeps one input per dataset and run, so a replay adds none.
+    fn log_dataset(&mut self, dataset: &DatasetRecord) -> Result<(), MlflowError> {
+        let run_id = self.state.mlflow_run_id.clone();
+        let inputs = dataset_inputs(dataset);
+        match self.client.log_inputs(&run_id, inputs) {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_final_answer() => {
+                self.reject(1, &e.to_string());
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Gets or creates the experiment and the run (looked up by UUID before any create, so a
@@ -354,8 +534,8 @@ impl Syncer {
             self.persist()?;
         }
         if !self.state.params_logged {
-            let config = std::fs::read_to_string(self.layout().config()).unwrap_or_default();
-            self.log_params(&params_of(&config))?;
+            let params = params_of(&self.config_text);
+            self.log_params(&params)?;
             self.state.params_logged = true;
             self.persist()?;
         }
@@ -364,10 +544,14 @@ impl Syncer {
 
     /// The sweep run this run is a trial of (`tracking.parent_run_uuid` in its config).
     fn parent_uuid(&self) -> Option<String> {
-        let text = std::fs::read_to_string(self.layout().config()).ok()?;
-        let table: toml::Table = text.parse().ok()?;
-        let uuid = table.get("tracking")?.get("parent_run_uuid")?.as_str()?;
-        (!uuid.is_empty()).then(|| uuid.to_string())
+        self.config_str("tracking", "parent_run_uuid")
+            .filter(|uuid| !uuid.is_empty())
+            .map(str::to_string)
+    }
+
+    /// The string at `[table] key` of the run's config.
+    fn config_str(&self, table: &str, key: &str) -> Option<&str> {
+        self.config.get(table)?.get(key)?.as_str()
     }
 
     fn start_ms(&self) -> i64 {
@@ -379,17 +563,15 @@ impl Syncer {
 
     /// Reproducibility tags: run UUID, trainer version, backend, device, seed, config hash, git.
     fn tags(&self) -> Vec<(String, String)> {
-        let config = std::fs::read(self.layout().config()).unwrap_or_default();
         let mut tags = vec![
             ("trainer.run_uuid".into(), self.state.run_uuid.clone()),
             ("trainer.version".into(), env!("CARGO_PKG_VERSION").into()),
             (
                 "trainer.config_sha256".into(),
-                trainer_core::digest::sha256_hex(&config),
+                trainer_core::digest::sha256_hex(self.config_text.as_bytes()),
             ),
         ];
-        let text = String::from_utf8_lossy(&config);
-        let table = text.parse::<toml::Table>().unwrap_or_default();
+        let table = &self.config;
         if let Some(seed) = table.get("run").and_then(|r| r.get("seed")) {
             tags.push(("trainer.seed".into(), seed.to_string()));
         }
@@ -420,7 +602,12 @@ impl Syncer {
         {
             tags.push(("mlflow.user".into(), user));
         }
-        if let Some(note) = started.as_ref().and_then(|e| run_note(e, &table)) {
+        let note = match &started {
+            Some(Event::SweepStarted { trials, objective }) => Some(sweep_note(*trials, objective)),
+            Some(e) => run_note(e, table),
+            None => None,
+        };
+        if let Some(note) = note {
             tags.push(("mlflow.note.content".into(), note));
         }
         if let Some(commit) = git_commit() {
@@ -428,6 +615,12 @@ impl Syncer {
         }
         tags
     }
+}
+
+/// A sweep's description in MLflow (Markdown): its trials and objective (the best trial is
+/// added when the sweep ends).
+fn sweep_note(trials: usize, objective: &str) -> String {
+    format!("**sweep** of {trials} trials, each a child run; objective `{objective}`")
 }
 
 /// The run's description in MLflow (Markdown): model and size, backend and device, precision
@@ -475,6 +668,42 @@ fn run_note(started: &Event, config: &toml::Table) -> Option<String> {
         or_dash(get("train", "lr")),
     ));
     Some(note)
+}
+
+/// MLflow `DatasetInput`s for the splits of `d` that have samples.
+fn dataset_inputs(d: &DatasetRecord) -> Vec<serde_json::Value> {
+    let splits = [
+        ("train", "training", d.splits.train),
+        ("valid", "validation", d.splits.valid),
+        ("test", "test", d.splits.test),
+    ];
+    splits
+        .into_iter()
+        .filter(|(_, _, rows)| *rows > 0)
+        .map(|(split, context, rows)| {
+            let digest = d.split_digest(split);
+            let profile = serde_json::json!({
+                "num_rows": rows,
+                "num_classes": d.classes,
+                "split": split,
+                "seed": d.seed,
+                "files": d.files,
+                "bytes": d.bytes,
+                "sha256": d.digest,
+            });
+            serde_json::json!({
+                "tags": [{"key": "mlflow.data.context", "value": context}],
+                "dataset": {
+                    "name": d.name,
+                    // MLflow keeps at most 36 characters of a digest.
+                    "digest": &digest[..32],
+                    "source_type": "local",
+                    "source": serde_json::json!({"uri": d.source}).to_string(),
+                    "profile": profile.to_string(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Complete journal lines in `run_dir` after byte `offset`, counted in a streaming pass.

@@ -34,6 +34,11 @@ pub struct DrainReport {
     pub ended: bool,
     /// The last error, if the server was unreachable.
     pub last_error: Option<String>,
+    /// `(registered model, version)` once the run's model is registered.
+    pub registered: Option<(String, u64)>,
+    /// Why the model was not registered (a name MLflow refuses, ...); empty if it was or was
+    /// not asked to be.
+    pub registration_error: String,
 }
 
 /// Retry pacing: exponential backoff with jitter, open after repeated failures.
@@ -169,6 +174,9 @@ fn report(run_dir: &Path, state: &SyncState, last_error: Option<String>) -> Drai
         dropped: state.dropped,
         ended: state.ended,
         last_error,
+        registered: (state.registered_version > 0)
+            .then(|| (state.registered_model.clone(), state.registered_version)),
+        registration_error: state.registration_error.clone(),
     }
 }
 

@@ -4,6 +4,7 @@ mod report;
 mod sync;
 mod table;
 
+pub(crate) use report::utc;
 pub(crate) use table::render;
 
 use super::Failure;

@@ -9,6 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+/// The names of system metrics (`system/cpu_utilization_percentage`), as MLflow shows them.
+const SYSTEM_PREFIX: &str = "system/";
+
 /// Metrics shown first (in this order) wherever final metrics are listed.
 const HEADLINE: [&str; 5] = [
     "test_accuracy",
@@ -178,6 +181,9 @@ pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
         ("checkpoints", checkpoints),
         ("mlflow", mlflow_line),
     ];
+    if let Some(registry) = registry(dir, r.param("tracking.register_model")) {
+        facts.push(("registry", registry));
+    }
     if r.unreadable_lines > 0 {
         facts.push((
             "journal",
@@ -188,12 +194,35 @@ pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
         crate::outln!("{k:<12} {v}");
     }
 
+    if !r.datasets.is_empty() {
+        crate::outln!("\ndata");
+        let rows: Vec<Vec<String>> = r.datasets.iter().map(dataset_row).collect();
+        let header = [
+            "NAME", "FORMAT", "SHA-256", "FILES", "TRAIN", "VALID", "TEST", "CLASSES", "SEED",
+            "SOURCE",
+        ];
+        crate::outln!("{}", indent(&render(&header, &rows)));
+    }
+
     crate::outln!("\nfinal metrics");
     let rows: Vec<Vec<String>> = metric_keys(std::slice::from_ref(&r))
         .into_iter()
         .map(|k| vec![k.clone(), number(r.metrics.get(&k))])
         .collect();
     crate::outln!("{}", indent(&render(&["METRIC", "VALUE"], &rows)));
+
+    let system: Vec<Vec<String>> = r
+        .metrics
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(SYSTEM_PREFIX)
+                .map(|k| vec![k.to_string(), number(Some(v))])
+        })
+        .collect();
+    if !system.is_empty() {
+        crate::outln!("\nsystem (last sample)");
+        crate::outln!("{}", indent(&render(&["METRIC", "VALUE"], &system)));
+    }
 
     crate::outln!("\nepochs");
     let rows: Vec<Vec<String>> = r
@@ -276,14 +305,103 @@ pub fn compare(dirs: &[PathBuf], json: bool) -> Result<(), Failure> {
                 .collect(),
         );
     }
+    rows.push(
+        std::iter::once("data".to_string())
+            .chain(runs.iter().map(data_cell))
+            .collect(),
+    );
+    // The same files split the same way: equal split digests.
+    let data: BTreeSet<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            r.datasets
+                .iter()
+                .flat_map(|d| ["train", "valid", "test"].map(|s| d.split_digest(s)))
+                .collect()
+        })
+        .collect();
+    if data.len() > 1 {
+        crate::outln!(
+            "\ndata differs: the runs read different files or splits (see the data row; `runs show` lists each run's data)"
+        );
+    }
     header[0] = "FINAL";
     crate::outln!("\n{}", render(&header, &rows));
     Ok(())
 }
 
+/// One dataset of `runs show`'s data table.
+fn dataset_row(d: &crate::data::DatasetRecord) -> Vec<String> {
+    vec![
+        d.name.clone(),
+        d.format.clone(),
+        d.short_digest().to_string(),
+        d.files.to_string(),
+        d.splits.train.to_string(),
+        d.splits.valid.to_string(),
+        d.splits.test.to_string(),
+        d.classes.map_or_else(|| "-".into(), |c| c.to_string()),
+        d.seed.to_string(),
+        d.source.clone(),
+    ]
+}
+
+/// A run's data in `runs compare`: each dataset's name, short digest and split sizes.
+fn data_cell(r: &RunRecord) -> String {
+    if r.datasets.is_empty() {
+        return "-".into();
+    }
+    r.datasets
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} ({}/{}/{})",
+                d.name,
+                d.short_digest(),
+                d.splits.train,
+                d.splits.valid,
+                d.splits.test
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The run's model registration, as `runs show` reports it (None when none was asked for).
+fn registry(dir: &Path, asked: Option<&str>) -> Option<String> {
+    let s = SyncState::load(dir).ok().flatten().unwrap_or_default();
+    let asked = asked.map(|a| a.trim_matches('"')).filter(|a| !a.is_empty());
+    if let Some(name) = asked
+        && s.registered_version == 0
+        && s.registration_error.is_empty()
+    {
+        return Some(format!(
+            "model {name}: not registered yet (when the run finishes; `trainer runs sync` retries)"
+        ));
+    }
+    if s.registered_version > 0 {
+        Some(format!(
+            "model {} version {}",
+            s.registered_model, s.registered_version
+        ))
+    } else if !s.registration_error.is_empty() {
+        Some(format!(
+            "model {} not registered: {}",
+            s.registered_model, s.registration_error
+        ))
+    } else {
+        None
+    }
+}
+
 /// The metric names of `runs`: headline metrics first, then the rest alphabetically.
 fn metric_keys(runs: &[RunRecord]) -> Vec<String> {
-    let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    // System metrics describe the machine, not the model: `runs show` lists them apart.
+    let all: BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|r| r.metrics.keys())
+        .filter(|k| !k.starts_with(SYSTEM_PREFIX))
+        .collect();
     let mut keys: Vec<String> = HEADLINE
         .iter()
         .filter(|k| all.iter().any(|a| a == k))
@@ -349,7 +467,7 @@ fn number(v: Option<&f64>) -> String {
 }
 
 /// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
-fn utc(ms: i64) -> String {
+pub(crate) fn utc(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_seconds(t)
         .to_string()

@@ -62,5 +62,14 @@ fn sync_one(dir: &Path, timeout: Duration) -> anyhow::Result<String> {
     if s.dropped > 0 {
         msg.push_str(&format!("; {} item(s) rejected by MLflow", s.dropped));
     }
+    if s.registered_version > 0 {
+        msg.push_str(&format!(
+            "; model {} version {}",
+            s.registered_model, s.registered_version
+        ));
+    }
+    if !s.registration_error.is_empty() {
+        msg.push_str(&format!("; model not registered: {}", s.registration_error));
+    }
     Ok(msg)
 }

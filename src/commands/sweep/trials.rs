@@ -215,6 +215,9 @@ fn start(
     }
     cmd.arg("--set")
         .arg(format!("tracking.parent_run_uuid=\"{parent_uuid}\""));
+    // A sweep registers its best trial's model (when it has `tracking.register_model`); the
+    // trials themselves register nothing.
+    cmd.arg("--set").arg("tracking.register_model=\"\"");
     if let Some(b) = &plan.launch.backend {
         cmd.args(["--backend", b]);
     }

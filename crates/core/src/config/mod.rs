@@ -81,6 +81,12 @@ pub struct TrackingConfig {
     /// The trainer UUID of the sweep this run is a trial of (set by `trainer sweep`); its MLflow
     /// run becomes this run's parent (`mlflow.parentRunId`).
     pub parent_run_uuid: String,
+    /// Registered model name: a finished run's final model becomes a new version of it in
+    /// MLflow's Model Registry (empty: not registered).
+    pub register_model: String,
+    /// Seconds between system-metric samples (CPU, memory, disk, network, GPU through NVML),
+    /// journaled and sent as MLflow's `system/...` metrics; 0 turns them off.
+    pub system_metrics_every: f64,
 }
 
 impl Default for TrackingConfig {
@@ -90,6 +96,8 @@ impl Default for TrackingConfig {
             experiment: String::new(),
             drain_seconds: 10.0,
             parent_run_uuid: String::new(),
+            register_model: String::new(),
+            system_metrics_every: 10.0,
         }
     }
 }

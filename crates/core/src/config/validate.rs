@@ -268,11 +268,27 @@ fn tracking(c: &Config) -> Check {
             format!("expected a number >= 0, got {}", tr.drain_seconds),
         );
     }
+    if !(tr.system_metrics_every >= 0.0 && tr.system_metrics_every.is_finite()) {
+        return fail(
+            "tracking.system_metrics_every",
+            format!(
+                "expected seconds >= 0 (0 turns system metrics off), got {}",
+                tr.system_metrics_every
+            ),
+        );
+    }
     let uri = tr.mlflow_uri.trim();
     if !(uri.is_empty() || super::is_http_url(uri)) {
         return fail(
             "tracking.mlflow_uri",
             "expected an http:// or https:// URL".to_string(),
+        );
+    }
+    let name = &tr.register_model;
+    if name.contains(['/', ':']) || (!name.is_empty() && name.trim().is_empty()) {
+        return fail(
+            "tracking.register_model",
+            format!("expected a model name without '/' or ':' (MLflow's rule), got {name:?}"),
         );
     }
     Ok(())

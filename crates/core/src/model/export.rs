@@ -2,7 +2,6 @@
 //! `torch.nn.Module` (`layers.0.weight` as [out, in]), with a canonical header (keys sorted) so
 //! equal weights always give byte-identical files.
 
-use super::Classifier;
 use burn::prelude::*;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
@@ -11,10 +10,18 @@ use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 #[error("encoding safetensors: {0}")]
 pub struct ExportError(String);
 
-/// Encodes `model` as safetensors with PyTorch names, plus `metadata` in the header.
-pub fn to_pytorch_safetensors<B: Backend>(
-    model: &Classifier<B>,
-    metadata: &[(&str, String)],
+impl ExportError {
+    /// An encoding failure saying `why`.
+    pub(super) fn new(why: impl Into<String>) -> Self {
+        Self(why.into())
+    }
+}
+
+/// Encodes `model` (an image classifier or the tabular MLP) as safetensors with PyTorch names,
+/// plus `metadata` in the header.
+pub fn to_pytorch_safetensors<B: Backend, M: Module<B>>(
+    model: &M,
+    metadata: &[(String, String)],
 ) -> Result<Vec<u8>, ExportError> {
     let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(BurnToPyTorchAdapter)
@@ -22,7 +29,7 @@ pub fn to_pytorch_safetensors<B: Backend>(
         // module's names.
         .with_key_remapping(r"^(Mlp|Cnn|Resnet)\.", "");
     for (key, value) in metadata {
-        store = store.metadata(*key, value.clone());
+        store = store.metadata(key, value.clone());
     }
     model
         .save_into(&mut store)
@@ -33,7 +40,7 @@ pub fn to_pytorch_safetensors<B: Backend>(
 
 /// Rewrites the JSON header with sorted keys (burn-store writes metadata from a `HashMap`, in
 /// a different order every process), padded to 8 bytes as the format requires.
-fn canonical(bytes: &[u8]) -> Result<Vec<u8>, ExportError> {
+pub(super) fn canonical(bytes: &[u8]) -> Result<Vec<u8>, ExportError> {
     let malformed = || ExportError("the encoder produced a malformed header".into());
     let len: [u8; 8] = bytes
         .get(..8)
@@ -62,6 +69,7 @@ fn canonical(bytes: &[u8]) -> Result<Vec<u8>, ExportError> {
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
+    use crate::model::Classifier;
     use burn::backend::Flex;
 
     fn model() -> Classifier<Flex> {
@@ -71,7 +79,7 @@ mod tests {
     #[test]
     fn metadata_order_does_not_change_the_bytes() {
         let m = model();
-        let kv = |k: &'static str| (k, format!("value of {k}"));
+        let kv = |k: &'static str| (k.to_string(), format!("value of {k}"));
         let a = to_pytorch_safetensors(&m, &[kv("a"), kv("b"), kv("c"), kv("d"), kv("e")]);
         let b = to_pytorch_safetensors(&m, &[kv("e"), kv("d"), kv("c"), kv("b"), kv("a")]);
         assert_eq!(a.unwrap(), b.unwrap());

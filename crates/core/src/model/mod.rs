@@ -3,6 +3,7 @@
 
 mod cnn;
 mod export;
+mod export_gpt;
 mod factory;
 mod generate;
 mod gpt;
@@ -13,6 +14,7 @@ mod trainable;
 
 pub use cnn::Cnn;
 pub use export::{ExportError, to_pytorch_safetensors};
+pub use export_gpt::gpt_to_pytorch_safetensors;
 pub use factory::ModelFactory;
 pub use generate::{Sampling, draw, generate};
 pub use gpt::Gpt;

@@ -104,6 +104,24 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Appends events to a journal from another thread (the system-metrics sampler); the journal's
+/// writer thread finishes only once every sender is dropped.
+pub struct JournalSender(Sender<String>);
+
+impl JournalSender {
+    /// Queues `event`, stamped now.
+    pub fn send(&self, event: &Event) {
+        let _ = self.0.send(line_of(event, now_ms()));
+    }
+}
+
+impl Journal {
+    /// A sender for another thread; None once the journal is closing.
+    pub fn sender(&self) -> Option<JournalSender> {
+        self.tx.clone().map(JournalSender)
+    }
+}
+
 impl Observer for Journal {
     fn on_event(&mut self, event: &Event) {
         if let Some(tx) = &self.tx {

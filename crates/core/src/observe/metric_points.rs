@@ -37,6 +37,18 @@ pub fn sanitize_key(key: &str) -> String {
 /// The metric points of one journal line; `last_step` carries the global step between lines
 /// (epoch and evaluation events are logged at the step they happened after).
 pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
+    if let Event::SystemMetrics { sample, values } = &line.event {
+        // MLflow's names and steps: `system/<name>`, one step per sample.
+        return values
+            .iter()
+            .map(|(name, value)| Point {
+                key: sanitize_key(&format!("system/{name}")),
+                value: *value,
+                timestamp: line.ts_ms,
+                step: *sample as i64,
+            })
+            .collect();
+    }
     let values: Vec<(String, f64)> = match &line.event {
         Event::Step {
             global_step,
@@ -87,6 +99,8 @@ pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
         Event::RunStarted { .. }
         | Event::EpochStarted { .. }
         | Event::RunEnded { .. }
+        | Event::DataUsed { .. }
+        | Event::SystemMetrics { .. }
         | Event::SweepStarted { .. } => Vec::new(),
     };
     values

@@ -125,6 +125,8 @@ impl Observer for Progress {
             }
             Event::EpochStarted { .. }
             | Event::RunEnded { .. }
+            | Event::DataUsed { .. }
+            | Event::SystemMetrics { .. }
             | Event::SweepStarted { .. }
             | Event::TrialEnded { .. }
             | Event::SweepBest { .. } => {}

@@ -58,6 +58,9 @@ pub struct RunRecord {
     pub metrics: BTreeMap<String, f64>,
     /// The resolved config, flattened.
     pub params: Vec<(String, String)>,
+    /// The data each session read: one entry per distinct digest, in order (two entries mean
+    /// the data changed between a stop and a resume).
+    pub datasets: Vec<crate::data::DatasetRecord>,
     /// Journal lines that were not valid JSON (a torn last line after a crash, say).
     pub unreadable_lines: u64,
     /// For a sweep directory: its objective, trials and best trial (None for a run).
@@ -139,6 +142,7 @@ impl RunRecord {
             epochs: Vec::new(),
             metrics: BTreeMap::new(),
             params,
+            datasets: Vec::new(),
             unreadable_lines: 0,
             sweep: None,
         };
@@ -220,6 +224,11 @@ impl RunRecord {
                 sweep.best = finite(*objective).map(|o| (name.clone(), o));
             }
             Event::RunEnded { status } => self.status = *status,
+            Event::DataUsed { dataset }
+                if !self.datasets.iter().any(|d| d.digest == dataset.digest) =>
+            {
+                self.datasets.push(dataset.clone());
+            }
             Event::EpochEnded {
                 epoch,
                 train_loss,

@@ -20,6 +20,9 @@ pub struct Summary {
     pub backend_reason: String,
     /// Seed.
     pub seed: u64,
+    /// The data the run read (none for a library user's own data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<crate::data::DatasetRecord>,
     /// Wall seconds from start to finish (loading and evaluation included).
     pub wall_seconds: f64,
     /// Validation accuracy after the last epoch (classification with a validation split).

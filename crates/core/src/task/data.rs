@@ -4,9 +4,9 @@
 use super::Task;
 use crate::config::Config;
 use crate::data::{
-    BatchSource, DataError, DataSource, PREPROCESSING_FILE, Splits, TablePreprocessing, TableRows,
-    TextWindows, VOCAB_FILE, Vocab, load_splits, load_table_splits, load_test_images,
-    load_text_splits, open_table_rows, open_text_windows,
+    BatchSource, DataError, DataSource, DatasetRecord, PREPROCESSING_FILE, SplitSizes, Splits,
+    TablePreprocessing, TableRows, TextWindows, VOCAB_FILE, Vocab, load_splits, load_table_splits,
+    load_test_images, load_text_splits, open_table_rows, open_text_windows,
 };
 use crate::model::{Classifier, Gpt, Mlp, Trainable, check_input};
 use crate::train::{ModelPlan, ModelSpec, TrainError};
@@ -55,6 +55,29 @@ impl TaskData {
             TaskData::Text(..) => Task::Text,
             TaskData::Table(..) => Task::Table,
         }
+    }
+
+    /// What the run reads, for its lineage: the files' digest, split sizes and classes.
+    pub fn lineage(&self, cfg: &Config) -> Result<DatasetRecord, DataError> {
+        fn sizes<S: BatchSource + ?Sized>(s: &Splits<S>) -> SplitSizes {
+            SplitSizes {
+                train: s.train.len(),
+                valid: s.valid.len(),
+                test: s.test.len(),
+            }
+        }
+        let (splits, classes) = match self {
+            TaskData::Images(s) => (
+                sizes(s),
+                Some(s.train.num_classes().max(s.test.num_classes())),
+            ),
+            TaskData::Text(s, _) => (sizes(s), None),
+            TaskData::Table(s, prep) => (
+                sizes(s),
+                (!cfg.data.is_regression()).then(|| prep.outputs()),
+            ),
+        };
+        DatasetRecord::of(&cfg.data, cfg.run.seed, splits, classes)
     }
 
     /// Builds the plan of the configured model for this data (input shape, outputs and the

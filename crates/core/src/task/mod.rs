@@ -48,12 +48,6 @@ impl Task {
         !matches!(self, Task::Images)
     }
 
-    /// True when `checkpoints export` (and a finished run's `model.safetensors`) covers the
-    /// task's model: the image classifiers.
-    pub fn exports_weights(self) -> bool {
-        matches!(self, Task::Images)
-    }
-
     /// What evaluation counts: tokens for the language model, samples otherwise.
     pub fn unit(self) -> &'static str {
         match self {

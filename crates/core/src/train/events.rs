@@ -92,6 +92,18 @@ pub enum Event {
         #[serde(default)]
         resumed_at_step: usize,
     },
+    /// The data the run reads (written after `run_started` by each process of the run).
+    DataUsed {
+        /// The dataset: files, digest, splits.
+        dataset: crate::data::DatasetRecord,
+    },
+    /// One sample of the machine's load (written by the system-metrics sampler, not the loop).
+    SystemMetrics {
+        /// Its number in the run (0, 1, ...; a resumed run continues the count).
+        sample: u64,
+        /// MLflow's system-metric names without the `system/` prefix, and their values.
+        values: std::collections::BTreeMap<String, f64>,
+    },
     /// A checkpoint was saved.
     CheckpointSaved {
         /// Its name.
