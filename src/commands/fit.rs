@@ -306,7 +306,16 @@ fn close_run(
 
 /// Starts the MLflow sender when a server is configured; a failure here only costs tracking.
 pub(super) fn start_mlflow(cfg: &Config, run_dir: &Path) -> Option<MlflowWorker> {
-    let settings = MlflowSettings::resolve(&cfg.tracking, |k| std::env::var(k).ok())?;
+    let Some(settings) = MlflowSettings::resolve(&cfg.tracking, |k| std::env::var(k).ok()) else {
+        if !cfg.tracking.register_model.is_empty() {
+            eprintln!(
+                "warning: tracking.register_model = {:?} needs an MLflow server (tracking.mlflow_uri or MLFLOW_TRACKING_URI); the run is registered when `trainer runs sync {}` reaches one",
+                cfg.tracking.register_model,
+                run_dir.display()
+            );
+        }
+        return None;
+    };
     let (uri, experiment) = (settings.uri.clone(), settings.experiment.clone());
     match MlflowWorker::start(run_dir, settings) {
         Ok(w) => {

@@ -221,6 +221,15 @@ fn a_run_that_ends_with_the_server_down_registers_exactly_once_on_sync() {
     let run = out.path().join("offline");
     let show = stdout(&trainer(&["runs", "show", run.to_str().unwrap()]));
     assert!(show.contains("not registered yet"), "{show}");
+    // Asked to register with no server configured at all: a warning says how it will happen.
+    let args = crate::mlflow_server::fit_args(out.path(), "no-server", &["--register", MODEL]);
+    let o = crate::common::trainer_owned(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs an MLflow server") && stderr(&o).contains("runs sync"),
+        "{}",
+        stderr(&o)
+    );
 
     let server = Server::start(port);
     let sync = || trainer_env(&["runs", "sync", run.to_str().unwrap()], &env_of(&uri));

@@ -39,8 +39,11 @@ fn system_metrics_reach_mlflow_and_runs_show_and_zero_turns_them_off() {
     for (i, s) in got.iter().enumerate() {
         assert_eq!(s["sample"], i as u64, "{s}");
         let v = &s["values"];
-        let cpu = v["cpu_utilization_percentage"].as_f64().unwrap();
-        assert!((0.0..=100.0).contains(&cpu), "{s}");
+        // The CPU figure needs CPU time to pass between two readings: the last sample, taken
+        // as the run ends, may come too soon after the one before and go without it.
+        let cpu = v["cpu_utilization_percentage"].as_f64();
+        assert!(cpu.is_some() || i + 1 == got.len(), "{s}");
+        assert!(cpu.is_none_or(|c| (0.0..=100.0).contains(&c)), "{s}");
         assert!(
             v["system_memory_usage_megabytes"].as_f64().unwrap() > 1.0,
             "{s}"
@@ -56,11 +59,16 @@ fn system_metrics_reach_mlflow_and_runs_show_and_zero_turns_them_off() {
         .client()
         .metric_history(&id, "system/cpu_utilization_percentage")
         .unwrap();
-    assert_eq!(cpu.len(), got.len());
-    let steps: Vec<i64> = cpu.iter().map(|(s, _, _)| *s).collect();
-    assert!(
-        steps.contains(&0) && steps.contains(&(got.len() as i64 - 1)),
-        "{steps:?}"
+    let with_cpu: Vec<i64> = got
+        .iter()
+        .filter(|s| s["values"].get("cpu_utilization_percentage").is_some())
+        .map(|s| s["sample"].as_i64().unwrap())
+        .collect();
+    let mut steps: Vec<i64> = cpu.iter().map(|(s, _, _)| *s).collect();
+    steps.sort();
+    assert_eq!(
+        steps, with_cpu,
+        "one MLflow point per sample, at step = sample number"
     );
 
     let show = stdout(&trainer(&["runs", "show", run.to_str().unwrap()]));
