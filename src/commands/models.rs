@@ -175,15 +175,7 @@ fn show(c: &MlflowClient, spec: &str) -> Result<(), Failure> {
     };
     let run = run.as_ref().map(|r| &r["run"]);
     if let Some(r) = run {
-        let tag = |k: &str| {
-            r["data"]["tags"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| t["key"] == k)
-                .and_then(|t| t["value"].as_str())
-                .map(str::to_string)
-        };
+        let tag = |k: &str| tag_value(&r["data"]["tags"], k).map(str::to_string);
         facts.push((
             "run name",
             or_dash(r["info"]["run_name"].as_str().unwrap_or("").into()),
@@ -223,13 +215,7 @@ fn show(c: &MlflowClient, spec: &str) -> Result<(), Failure> {
         .into_iter()
         .flatten()
         .map(|d| {
-            let context = d["tags"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| t["key"] == "mlflow.data.context")
-                .and_then(|t| t["value"].as_str())
-                .unwrap_or("-");
+            let context = tag_value(&d["tags"], "mlflow.data.context").unwrap_or("-");
             let profile: serde_json::Value = d["dataset"]["profile"]
                 .as_str()
                 .and_then(|p| serde_json::from_str(p).ok())
@@ -374,6 +360,14 @@ fn verify_pulled(dir: &Path, files: &[String]) -> anyhow::Result<()> {
     }
     checkpoint::verify(dir).map_err(|e| anyhow!("{e}"))?;
     Ok(())
+}
+
+/// The value of `key` in an MLflow `[{"key", "value"}]` tag list (run tags, input tags).
+fn tag_value<'a>(tags: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    tags.as_array()?
+        .iter()
+        .find(|t| t["key"] == key)
+        .and_then(|t| t["value"].as_str())
 }
 
 fn or_dash(s: String) -> String {

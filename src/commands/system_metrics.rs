@@ -31,13 +31,15 @@ impl SystemSampler {
             return None;
         }
         let every = Duration::from_secs_f64(every);
-        let first = count_samples(&crate::run::RunLayout::of(run_dir).journal());
-        let mut probe = Probe::new(run_dir.to_path_buf(), gpus);
+        let run_dir = run_dir.to_path_buf();
         let (stop, stopped) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("system-metrics".into())
             .spawn(move || {
-                let mut sample = first;
+                // Started from the training thread: the journal scan and NVML's loading happen
+                // here, not there.
+                let mut sample = count_samples(&crate::run::RunLayout::of(&run_dir).journal());
+                let mut probe = Probe::new(run_dir, gpus);
                 // The first CPU figure needs two readings: the first sample waits one period.
                 // When the run ends, one last sample: a short run still has one.
                 loop {

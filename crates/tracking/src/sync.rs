@@ -275,13 +275,10 @@ impl Syncer {
         };
         if !landed {
             let metrics = batch.iter().map(point_json).collect();
-            match self.client.log_batch(&run_id, metrics, &[], &[]) {
-                Ok(()) => {}
-                Err(e) if e.is_final_answer() => self.reject(batch.len(), &e.to_string()),
-                Err(e) => {
-                    self.verify_next = true;
-                    return Err(e);
-                }
+            let sent = self.client.log_batch(&run_id, metrics, &[], &[]);
+            if let Err(e) = self.refused_is_dropped(batch.len(), sent) {
+                self.verify_next = true;
+                return Err(e);
             }
         }
         self.verify_next = false;
@@ -309,13 +306,26 @@ impl Syncer {
     fn log_params(&mut self, params: &[(String, String)]) -> Result<(), MlflowError> {
         let run_id = self.state.mlflow_run_id.clone();
         for chunk in params.chunks(MAX_PARAMS_PER_BATCH) {
-            match self.client.log_batch(&run_id, Vec::new(), chunk, &[]) {
-                Ok(()) => {}
-                Err(e) if e.is_final_answer() => self.reject(chunk.len(), &e.to_string()),
-                Err(e) => return Err(e),
-            }
+            let sent = self.client.log_batch(&run_id, Vec::new(), chunk, &[]);
+            self.refused_is_dropped(chunk.len(), sent)?;
         }
         Ok(())
+    }
+
+    /// What was sent, as the pass goes on: a refusal (retrying cannot help) drops its `items`
+    /// with a count and the pass continues; any other error stops it.
+    fn refused_is_dropped(
+        &mut self,
+        items: usize,
+        sent: Result<(), MlflowError>,
+    ) -> Result<(), MlflowError> {
+        match sent {
+            Err(e) if e.is_final_answer() => {
+                self.reject(items, &e.to_string());
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn reject(&mut self, items: usize, why: &str) {
@@ -337,14 +347,10 @@ impl Syncer {
             let Ok(bytes) = std::fs::read(self.dir.join(name)) else {
                 continue;
             };
-            match self
+            let sent = self
                 .client
-                .upload_artifact(&self.state.artifact_uri, name, bytes)
-            {
-                Ok(()) => {}
-                Err(e) if e.is_final_answer() => self.reject(1, &e.to_string()),
-                Err(e) => return Err(e),
-            }
+                .upload_artifact(&self.state.artifact_uri, name, bytes);
+            self.refused_is_dropped(1, sent)?;
         }
         // A sweep registers its best trial (at `sweep_best`), never itself.
         let sweep = matches!(
@@ -387,13 +393,8 @@ impl Syncer {
         }
         let run_id = self.state.mlflow_run_id.clone();
         let tags = [("mlflow.note.content".to_string(), note)];
-        match self.client.log_batch(&run_id, Vec::new(), &[], &tags) {
-            Err(e) if e.is_final_answer() => {
-                self.reject(1, &e.to_string());
-                Ok(())
-            }
-            other => other,
-        }
+        let sent = self.client.log_batch(&run_id, Vec::new(), &[], &tags);
+        self.refused_is_dropped(1, sent)
     }
 
     /// `tracking.register_model` of this run (or sweep), unless already registered or refused.
@@ -452,12 +453,9 @@ impl Syncer {
         artifact_uri: &str,
         model: &str,
     ) -> Result<u64, MlflowError> {
-        if let Some(v) = self
-            .client
-            .model_version_of_run(model, run_id)
-            .ok()
-            .flatten()
-        {
+        // A version this run already made (a create whose reply was lost, a replay after a
+        // crash) is found here, not made again.
+        if let Some(v) = self.client.model_version_of_run(model, run_id)? {
             return Ok(v.version);
         }
         let files = model_files(model_run, run_id, trainer_core::observe::now_ms() as i64)
@@ -472,10 +470,6 @@ impl Syncer {
             .unwrap_or_default();
         let description = format!("trained by trainer run {run_name}");
         self.client.ensure_registered_model(model, "")?;
-        // Looked up again: a create whose reply was lost may have landed.
-        if let Some(v) = self.client.model_version_of_run(model, run_id)? {
-            return Ok(v.version);
-        }
         let source = format!(
             "{}/{MODEL_ARTIFACT_DIR}",
             artifact_uri.trim_end_matches('/')
@@ -490,15 +484,8 @@ impl Syncer {
     /// `validation`, `test`); MLflow keeps one input per dataset and run, so a replay adds none.
     fn log_dataset(&mut self, dataset: &DatasetRecord) -> Result<(), MlflowError> {
         let run_id = self.state.mlflow_run_id.clone();
-        let inputs = dataset_inputs(dataset);
-        match self.client.log_inputs(&run_id, inputs) {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_final_answer() => {
-                self.reject(1, &e.to_string());
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        let sent = self.client.log_inputs(&run_id, dataset_inputs(dataset));
+        self.refused_is_dropped(1, sent)
     }
 
     /// Gets or creates the experiment and the run (looked up by UUID before any create, so a
