@@ -296,11 +296,13 @@ pub struct PredictArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// What to score: an IDX image file (`...-images-idx3-ubyte`, gzipped or plain) of the
-    /// training image size for image models; a CSV file with the run's feature columns (the
-    /// label column may be absent) for table models.
+    /// training image size for image models; one image file or a folder of them (searched
+    /// recursively; each row names its file) for image-folder models; a CSV file with the run's
+    /// feature columns (the label column may be absent) for table models.
     #[arg(long)]
     pub input: PathBuf,
-    /// Output file: one row per sample with the predicted class (and its name for tables) and
+    /// Output file: one row per sample with the predicted class (and its name for tables and
+    /// image folders) and
     /// the logits, or the predicted value for a regression; CSV when it ends in `.csv`, JSON
     /// lines otherwise. Written atomically; never overwrites.
     #[arg(long)]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, idempotently, caching outside the repo:
-#   - Debian: Mesa lavapipe (software Vulkan) so the wgpu backend runs without a GPU;
+#   - Debian: Mesa lavapipe (software Vulkan) so the wgpu backend runs without a GPU, and
+#     Chromium (headless) for the test that looks at MLflow's UI;
 #   - a Python venv with MLflow 3.17.2 (tracking integration tests);
 #   - a Python venv with PyTorch + safetensors (export checks, benchmark reference).
 # Prints the environment to source: TRAINER_MLFLOW_VENV, TRAINER_TORCH_VENV.
@@ -10,7 +11,7 @@ cache="${TRAINER_CACHE_DIR:-$HOME/.cache/trainer-ci}"
 mkdir -p "$cache"
 
 need_apt=()
-for pkg in mesa-vulkan-drivers libvulkan1 python3-venv; do
+for pkg in mesa-vulkan-drivers libvulkan1 python3-venv chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -338,6 +338,9 @@ pub(super) fn report_drain(r: &DrainReport, run_dir: &Path) {
             "tracking: all metrics are in MLflow run {}",
             r.mlflow_run_id
         );
+        if !r.run_url.is_empty() {
+            crate::outln!("tracking: {}", r.run_url);
+        }
     } else {
         let why = r
             .last_error

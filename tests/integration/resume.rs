@@ -33,7 +33,7 @@ impl Observer for StopAt {
     }
 }
 
-fn config() -> Config {
+pub fn config() -> Config {
     let mut cfg = small_config(11, 2);
     (cfg.data.workers, cfg.data.prefetch) = (1, 1);
     cfg.model.mlp.dropout = 0.2; // dropout draws random masks: the RNG must resume too
@@ -141,6 +141,20 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
     let mut cfg = config();
     cfg.train.grad_accumulation_steps = accumulation;
     let data = TaskData::Images(load_splits(&cfg.data, cfg.run.seed).unwrap());
+    let losses = assert_resumes_exactly(&cfg, &data, stops);
+    assert_eq!(
+        losses.len(),
+        2 * 7200_usize.div_ceil(100),
+        "one loss per step (8,000 - 800 validation = 7,200 training samples)"
+    );
+}
+
+/// Trains `cfg` on `data` straight through, then again stopped at each of `stops` and resumed
+/// (a different worker count in each part), and asserts both end with bit-identical per-step
+/// losses, weights and optimizer state; returns the straight run's per-step losses. The caller
+/// holds the train lock.
+pub fn assert_resumes_exactly(cfg: &Config, data: &TaskData, stops: &[usize]) -> Vec<f64> {
+    let accumulation = cfg.train.grad_accumulation_steps.max(1);
     let retention = Retention {
         keep_last: 10,
         keep_best: false,
@@ -149,7 +163,7 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
 
     let dir_a = tempfile::tempdir().unwrap();
     let mut store_a = DirStore::open_for_writing(dir_a.path(), retention).unwrap();
-    let (losses_a, outcome_a) = run(&cfg, &data, &mut store_a, None, None);
+    let (losses_a, outcome_a) = run(cfg, data, &mut store_a, None, None);
     assert!(matches!(outcome_a, FitOutcome::Finished(_)));
 
     let dir_b = tempfile::tempdir().unwrap();
@@ -159,7 +173,7 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
         // Each part streams with a different worker count: the batch order must not care.
         let mut cfg = cfg.clone();
         (cfg.data.workers, cfg.data.prefetch) = [(8, 2), (2, 16), (3, 1)][part % 3];
-        let (losses, outcome) = run(&cfg, &data, &mut store_b, resume.as_ref(), stop);
+        let (losses, outcome) = run(&cfg, data, &mut store_b, resume.as_ref(), stop);
         losses_b.extend(losses);
         match outcome {
             FitOutcome::Interrupted {
@@ -177,12 +191,6 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
         }
     }
     assert!(finished, "the last resume finishes");
-
-    assert_eq!(
-        losses_a.len(),
-        2 * 7200_usize.div_ceil(100),
-        "one loss per step (8,000 - 800 validation = 7,200 training samples)"
-    );
     assert_eq!(losses_a, losses_b, "per-step losses must be bit-identical");
     let last = |d: &Path| d.join(std::fs::read_to_string(d.join("latest")).unwrap());
     let (last_a, last_b) = (last(dir_a.path()), last(dir_b.path()));
@@ -195,6 +203,7 @@ fn resumes_exactly(stops: &[usize], accumulation: usize) {
         optimizer_state(&last_b),
         "final optimizer state must be bit-identical"
     );
+    losses_a
 }
 
 #[test]

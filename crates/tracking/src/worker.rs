@@ -39,6 +39,10 @@ pub struct DrainReport {
     /// Why the model was not registered (a name MLflow refuses, ...); empty if it was or was
     /// not asked to be.
     pub registration_error: String,
+    /// The MLflow experiment id (empty if the run was never created).
+    pub experiment_id: String,
+    /// The run's page in MLflow's UI, in its model-training view (empty without a run).
+    pub run_url: String,
 }
 
 /// Retry pacing: exponential backoff with jitter, open after repeated failures.
@@ -66,6 +70,8 @@ impl Backoff {
 /// The running sender thread.
 pub struct MlflowWorker {
     run_dir: PathBuf,
+    /// The server's address (for the run's UI link).
+    uri: String,
     /// Tells the thread to drain (a message, or the sender dropped).
     finish: Sender<()>,
     done: Receiver<DrainReport>,
@@ -79,6 +85,7 @@ type Latest = (SyncState, Option<String>);
 impl MlflowWorker {
     /// Starts following `run_dir`'s journal; Err only if the HTTP client cannot be built.
     pub fn start(run_dir: &Path, settings: MlflowSettings) -> Result<Self, MlflowError> {
+        let uri = settings.uri.clone();
         let syncer = Syncer::open(run_dir, settings)?;
         let latest = Arc::new(Mutex::new((syncer.state.clone(), None)));
         let (tx, done) = channel();
@@ -90,6 +97,7 @@ impl MlflowWorker {
             .map_err(|e| MlflowError::Local(e.to_string()))?;
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
+            uri,
             finish,
             done,
             latest,
@@ -99,14 +107,18 @@ impl MlflowWorker {
     /// Asks the thread to send what is left (the run end included) and waits at most `limit`.
     pub fn finish(self, limit: Duration) -> DrainReport {
         let _ = self.finish.send(());
-        match self.done.recv_timeout(limit) {
+        let mut r = match self.done.recv_timeout(limit) {
             Ok(r) => r,
             // Still trying (e.g. a hanging server): leave it; the journal keeps the backlog.
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
                 let (state, last_error) = self.latest.lock().map(|l| l.clone()).unwrap_or_default();
                 report(&self.run_dir, &state, last_error)
             }
+        };
+        if !r.mlflow_run_id.is_empty() && !r.experiment_id.is_empty() {
+            r.run_url = run_url(&self.uri, &r.experiment_id, &r.mlflow_run_id);
         }
+        r
     }
 }
 
@@ -167,6 +179,16 @@ fn follow(
     let _ = done.send(report(syncer.dir(), &syncer.state, None));
 }
 
+/// A run's page in MLflow 3's UI, opened in its model-training view: without
+/// `workflowType=machine_learning` a browser that never chose a view opens experiments as GenAI
+/// projects (traces and token usage), whatever the experiment's `mlflow.experimentKind`.
+pub fn run_url(uri: &str, experiment_id: &str, run_id: &str) -> String {
+    format!(
+        "{}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning",
+        uri.trim_end_matches('/')
+    )
+}
+
 fn report(run_dir: &Path, state: &SyncState, last_error: Option<String>) -> DrainReport {
     DrainReport {
         mlflow_run_id: state.mlflow_run_id.clone(),
@@ -177,6 +199,8 @@ fn report(run_dir: &Path, state: &SyncState, last_error: Option<String>) -> Drai
         registered: (state.registered_version > 0)
             .then(|| (state.registered_model.clone(), state.registered_version)),
         registration_error: state.registration_error.clone(),
+        experiment_id: state.experiment_id.clone(),
+        run_url: String::new(),
     }
 }
 

@@ -184,6 +184,15 @@ pub fn show(dir: &Path, json: bool) -> Result<(), Failure> {
     if let Some(registry) = registry(dir, r.param("tracking.register_model")) {
         facts.push(("registry", registry));
     }
+    if let Some(first) = r.skipped_samples.first() {
+        facts.push((
+            "skipped",
+            format!(
+                "{} unreadable file(s) left out (data.bad_samples = \"skip\"); first: {first}",
+                r.skipped_samples.len()
+            ),
+        ));
+    }
     if r.unreadable_lines > 0 {
         facts.push((
             "journal",

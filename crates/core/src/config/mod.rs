@@ -3,12 +3,14 @@
 //! Layers, lowest first: built-in defaults (`Config::default()`, the MNIST MLP quick start),
 //! the config file, then `--set key=value` overrides.
 
+mod augment;
 mod error;
 mod flatten;
 mod load;
 mod placement;
 mod validate;
 
+pub use augment::AugmentConfig;
 pub use error::ConfigError;
 pub use flatten::{flatten_toml, flatten_value};
 pub use load::{Override, load};
@@ -162,7 +164,8 @@ pub struct DataConfig {
     pub format: DataFormat,
     /// Directory holding the dataset: for `idx`, `train-images-idx3-ubyte[.gz]`,
     /// `train-labels-idx1-ubyte[.gz]`, `t10k-images-idx3-ubyte[.gz]` and
-    /// `t10k-labels-idx1-ubyte[.gz]`; for `cifar10`, `data_batch_*.bin` and `test_batch.bin`.
+    /// `t10k-labels-idx1-ubyte[.gz]`; for `cifar10`, `data_batch_*.bin` and `test_batch.bin`;
+    /// for `image-folder`, one folder per class (or `train/`, `val/`, `test/` of those).
     pub dir: PathBuf,
     /// Fraction of the training files held out for validation, in [0, 1).
     pub validation_fraction: f64,
@@ -178,7 +181,8 @@ pub struct DataConfig {
     pub prefetch: usize,
     /// The data file for `text` (UTF-8) and `csv` (a table with a header row).
     pub file: PathBuf,
-    /// Fraction held out for the test split (`text`, `csv`; image formats have test files).
+    /// Fraction held out for the test split (`text`, `csv`, and `image-folder` without a
+    /// `test/` folder; the other image formats have test files).
     pub test_fraction: f64,
     /// `csv`: the column holding the label (a class name, or the number to predict).
     pub label: String,
@@ -191,6 +195,20 @@ pub struct DataConfig {
     /// `text`: tokens between the starts of consecutive training windows; 0 = the model's
     /// block size (windows do not overlap).
     pub stride: usize,
+    /// `image-folder`: `[height, width]` every image is resized to (required there).
+    pub image_size: [usize; 2],
+    /// `image-folder`: channels images are converted to, 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
+    /// `image-folder`: per-channel means subtracted after scaling to [0, 1] (one value, or one
+    /// per channel); empty = `normalize_mean` for every channel.
+    pub mean: Vec<f64>,
+    /// `image-folder`: per-channel standard deviations divided by; empty = `normalize_std`.
+    pub std: Vec<f64>,
+    /// `[data.augment]`: random transforms of training images (`image-folder`).
+    pub augment: AugmentConfig,
+    /// `image-folder`: what a file that does not decode does: `error` (the run fails naming
+    /// it) or `skip` (left out of its batch, named in the journal, the summary and `runs show`).
+    pub bad_samples: BadSamples,
 }
 
 impl DataConfig {
@@ -217,8 +235,25 @@ impl Default for DataConfig {
             task: crate::data::TableTask::Classification,
             features: Vec::new(),
             stride: 0,
+            image_size: [0, 0],
+            channels: 3,
+            mean: Vec::new(),
+            std: Vec::new(),
+            augment: AugmentConfig::default(),
+            bad_samples: BadSamples::Error,
         }
     }
+}
+
+/// What a sample that cannot be decoded does (`data.bad_samples`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadSamples {
+    /// The run fails with an error naming the file.
+    #[default]
+    Error,
+    /// The sample is left out of its batch and counted.
+    Skip,
 }
 
 /// Supported dataset formats.
@@ -233,6 +268,10 @@ pub enum DataFormat {
     Text,
     /// One CSV table with a header row; `data.label` names the class column (`data.file`).
     Csv,
+    /// Image files in one folder per class (`data.dir/<class>/<file>`, `.png`/`.jpg`/`.jpeg`;
+    /// with `train/`, `val/` or `valid/`, `test/` subfolders those are the splits).
+    #[serde(rename = "image-folder")]
+    ImageFolder,
 }
 
 impl DataFormat {
@@ -243,6 +282,7 @@ impl DataFormat {
             DataFormat::Cifar10 => "cifar10",
             DataFormat::Text => "text",
             DataFormat::Csv => "csv",
+            DataFormat::ImageFolder => "image-folder",
         }
     }
 }

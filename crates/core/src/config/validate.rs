@@ -22,6 +22,7 @@ pub(super) fn validate(c: &Config) -> Check {
     run(c)?;
     data(c)?;
     data_and_model(c)?;
+    image_folder(c)?;
     splits_and_task(c)?;
     architecture(c)?;
     model(c)?;
@@ -321,7 +322,7 @@ fn data_and_model(c: &Config) -> Check {
     use super::{DataFormat as F, ModelKind as K};
     let (d, m) = (&c.data, &c.model);
     let allowed: &[K] = match d.format {
-        F::Idx | F::Cifar10 => &[K::Mlp, K::Cnn, K::Resnet],
+        F::Idx | F::Cifar10 | F::ImageFolder => &[K::Mlp, K::Cnn, K::Resnet],
         F::Text => &[K::Gpt],
         F::Csv => &[K::Mlp],
     };
@@ -361,6 +362,88 @@ fn data_and_model(c: &Config) -> Check {
         return fail(
             "data.features",
             format!("expected each column once, got `{f}` twice"),
+        );
+    }
+    Ok(())
+}
+
+/// `image-folder`'s keys: a target size, 1 or 3 channels, per-channel statistics, and
+/// augmentation ranges; augmentation only where images are decoded.
+fn image_folder(c: &Config) -> Check {
+    let d = &c.data;
+    if d.format != super::DataFormat::ImageFolder {
+        if d.bad_samples == super::BadSamples::Skip {
+            return fail(
+                "data.bad_samples",
+                format!(
+                    "\"skip\" applies to data.format = \"image-folder\" only (other formats are checked when opened), got \"{}\"",
+                    d.format.name()
+                ),
+            );
+        }
+        if d.augment.any() {
+            return fail(
+                "data.augment",
+                format!(
+                    "applies to data.format = \"image-folder\" only, got \"{}\"",
+                    d.format.name()
+                ),
+            );
+        }
+        return Ok(());
+    }
+    if d.image_size.contains(&0) {
+        return fail(
+            "data.image_size",
+            format!(
+                "expected [height, width] (both >= 1) for data.format = \"image-folder\", got {:?}",
+                d.image_size
+            ),
+        );
+    }
+    if !matches!(d.channels, 1 | 3) {
+        return fail(
+            "data.channels",
+            format!("expected 1 (grayscale) or 3 (RGB), got {}", d.channels),
+        );
+    }
+    for (key, values) in [("data.mean", &d.mean), ("data.std", &d.std)] {
+        if !matches!(values.len(), 0 | 1) && values.len() != d.channels {
+            return fail(
+                key,
+                format!(
+                    "expected one value or one per channel ({}), got {}",
+                    d.channels,
+                    values.len()
+                ),
+            );
+        }
+        if values.iter().any(|v| !v.is_finite()) {
+            return fail(key, format!("expected finite numbers, got {values:?}"));
+        }
+    }
+    if d.std.iter().any(|&s| s <= 0.0) {
+        return fail("data.std", format!("expected numbers > 0, got {:?}", d.std));
+    }
+    let a = &d.augment;
+    let [lo, hi] = a.crop_scale;
+    if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+        return fail(
+            "data.augment.crop_scale",
+            format!(
+                "expected [min, max] with 0 < min <= max <= 1, got {:?}",
+                a.crop_scale
+            ),
+        );
+    }
+    let [lo, hi] = a.crop_ratio;
+    if !(lo > 0.0 && lo <= hi && hi.is_finite()) {
+        return fail(
+            "data.augment.crop_ratio",
+            format!(
+                "expected [min, max] with 0 < min <= max, got {:?}",
+                a.crop_ratio
+            ),
         );
     }
     Ok(())

@@ -27,6 +27,14 @@ pub enum DataError {
         /// Names both files and both values.
         message: String,
     },
+    /// A sample that does not decode, left out of its batch (`data.bad_samples = "skip"`).
+    #[error("{path}: {message} (skipped)")]
+    Skipped {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        message: String,
+    },
     /// A loader worker thread could not run or stopped early.
     #[error("data loader: {0}")]
     Worker(String),
@@ -36,7 +44,10 @@ impl DataError {
     /// True when the data's content is wrong (format, mismatch), false when reading failed
     /// (I/O, a loader thread).
     pub fn is_bad_content(&self) -> bool {
-        matches!(self, DataError::Format { .. } | DataError::Mismatch { .. })
+        matches!(
+            self,
+            DataError::Format { .. } | DataError::Mismatch { .. } | DataError::Skipped { .. }
+        )
     }
 
     /// An I/O failure on `path`, with the OS's message.

@@ -15,7 +15,7 @@ pub struct Inspection {
     pub rows: Vec<(String, String)>,
 }
 
-/// Inspects a dataset directory (IDX pair or CIFAR-10 batches) or a single file (IDX, CIFAR-10
+/// Inspects a dataset directory (IDX pair, CIFAR-10 batches or an image folder) or a single file (IDX, CIFAR-10
 /// `.bin`, `.csv`, or UTF-8 text).
 pub fn inspect(path: &Path) -> Result<Inspection, DataError> {
     if path.is_dir() {
@@ -88,9 +88,12 @@ fn inspect_dir(dir: &Path) -> Result<Inspection, DataError> {
     if !batches.is_empty() {
         return cifar(&batches);
     }
+    if let Some(report) = super::image_folder::inspect_image_folder(dir)? {
+        return Ok(report);
+    }
     Err(DataError::Format {
         path: dir.to_path_buf(),
-        message: "not a dataset directory: expected train-images-idx3-ubyte[.gz] (IDX) or *.bin (CIFAR-10)".into(),
+        message: "not a dataset directory: expected train-images-idx3-ubyte[.gz] (IDX), *.bin (CIFAR-10) or <class>/<image files> (image folder)".into(),
     })
 }
 

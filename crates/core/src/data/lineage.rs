@@ -70,7 +70,10 @@ impl DatasetRecord {
             name,
             format: cfg.format.name().to_string(),
             source: source.display().to_string(),
-            digest: dataset_digest(&files)?,
+            digest: match cfg.format {
+                DataFormat::ImageFolder => folder_digest(&cfg.dir, &files)?,
+                _ => dataset_digest(&files)?,
+            },
             files: files.len(),
             bytes,
             rows: splits.train + splits.valid + splits.test,
@@ -102,7 +105,7 @@ impl DatasetRecord {
 fn source_path(cfg: &DataConfig) -> PathBuf {
     match cfg.format {
         DataFormat::Text | DataFormat::Csv => cfg.file.clone(),
-        DataFormat::Idx | DataFormat::Cifar10 => cfg.dir.clone(),
+        DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder => cfg.dir.clone(),
     }
 }
 
@@ -111,6 +114,7 @@ fn source_path(cfg: &DataConfig) -> PathBuf {
 pub fn dataset_files(cfg: &DataConfig) -> Result<Vec<PathBuf>, DataError> {
     let prefixes: &[&str] = match cfg.format {
         DataFormat::Text | DataFormat::Csv => return Ok(vec![cfg.file.clone()]),
+        DataFormat::ImageFolder => return super::image_folder_files(cfg),
         DataFormat::Idx => &["train-", "t10k-"],
         DataFormat::Cifar10 => &["data_batch_", "test_batch"],
     };
@@ -126,6 +130,55 @@ pub fn dataset_files(cfg: &DataConfig) -> Result<Vec<PathBuf>, DataError> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// SHA-256 over every file of an image folder, in order: its path relative to `root`, a NUL,
+/// its length and its bytes. One pass reads the whole folder, so the result is cached under
+/// the fingerprints (path, size, mtime) of all its files: a later run over the same files
+/// only lists them.
+pub fn folder_digest(root: &Path, files: &[PathBuf]) -> Result<String, DataError> {
+    let mut listing = Sha256::new();
+    for f in files {
+        listing.update(fingerprint(f, b"folder")?.as_bytes());
+    }
+    let cache = cache_dir().join("digests");
+    let key = format!("folder-{}", crate::digest::hex(&listing.finalize()[..8]));
+    cached(&cache, &key, || {
+        let mut hasher = Sha256::new();
+        for f in files {
+            let name = f.strip_prefix(root).unwrap_or(f);
+            hasher.update(name.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            let mut file = open_regular(f)?;
+            let len = file.metadata().map_err(|e| DataError::io(f, e))?.len();
+            hasher.update(len.to_le_bytes());
+            std::io::copy(&mut file, &mut hasher).map_err(|e| DataError::io(f, e))?;
+        }
+        Ok(crate::digest::hex(&hasher.finalize()))
+    })
+}
+
+/// The digest stored under `cache/key`, else `compute()`'s, stored there (a cache that cannot
+/// be written is only logged).
+fn cached(
+    cache: &Path,
+    key: &str,
+    compute: impl FnOnce() -> Result<String, DataError>,
+) -> Result<String, DataError> {
+    let entry = cache.join(key);
+    if let Ok(text) = std::fs::read_to_string(&entry) {
+        let text = text.trim();
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(text.to_string());
+        }
+    }
+    let digest = compute()?;
+    if let Err(e) =
+        std::fs::create_dir_all(cache).and_then(|()| write_atomic(&entry, digest.as_bytes()))
+    {
+        tracing::debug!("digest cache {}: {e}", cache.display());
+    }
+    Ok(digest)
 }
 
 /// SHA-256 over `<sha256 of the file>  <file name>\n` for each file in order (the lines
@@ -149,24 +202,12 @@ pub fn file_digest(path: &Path) -> Result<String, DataError> {
 
 /// `file_digest` with an explicit cache directory.
 pub fn file_digest_in(path: &Path, cache: &Path) -> Result<String, DataError> {
-    let entry = cache.join(fingerprint(path, b"sha256")?);
-    if let Ok(text) = std::fs::read_to_string(&entry) {
-        let text = text.trim();
-        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(text.to_string());
-        }
-    }
-    let mut file = open_regular(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|e| DataError::io(path, e))?;
-    let digest = crate::digest::hex(&hasher.finalize());
-    // A cache that cannot be written only costs hashing again next time.
-    if let Err(e) =
-        std::fs::create_dir_all(cache).and_then(|()| write_atomic(&entry, digest.as_bytes()))
-    {
-        tracing::debug!("digest cache {}: {e}", cache.display());
-    }
-    Ok(digest)
+    cached(cache, &fingerprint(path, b"sha256")?, || {
+        let mut file = open_regular(path)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(|e| DataError::io(path, e))?;
+        Ok(crate::digest::hex(&hasher.finalize()))
+    })
 }
 
 #[cfg(test)]

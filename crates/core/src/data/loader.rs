@@ -64,6 +64,8 @@ pub struct BatchList {
     order: Arc<[u32]>,
     batch_size: usize,
     batches: usize,
+    /// The training epoch these batches are (None: evaluation, never augmented).
+    epoch: Option<usize>,
 }
 
 impl BatchList {
@@ -75,16 +77,24 @@ impl BatchList {
             order: order.into(),
             batch_size,
             batches,
+            epoch: None,
         }
     }
 
-    /// The shuffled batches of one training epoch.
+    /// The shuffled batches of one training epoch (read with the epoch's augmentation).
     pub fn epoch(plan: &EpochPlan, epoch: usize, samples: usize) -> Self {
-        Self::new(
+        let mut list = Self::new(
             epoch_order(plan.seed, epoch, samples),
             plan.batch_size,
             plan.drop_last,
-        )
+        );
+        list.epoch = Some(epoch);
+        list
+    }
+
+    /// The training epoch these batches are, if they are training batches.
+    pub fn training_epoch(&self) -> Option<usize> {
+        self.epoch
     }
 
     /// Number of batches.
@@ -174,7 +184,10 @@ fn work<S: BatchSource + ?Sized>(
     for k in mine {
         // A panic in the source (a user's `BatchSource`, a reader bug) becomes this batch's
         // error, so the run ends FAILED with it instead of a closed channel.
-        let read = || source.read_batch(batches.indices(k));
+        let read = || match batches.epoch {
+            Some(epoch) => source.read_epoch_batch(batches.indices(k), epoch),
+            None => source.read_batch(batches.indices(k)),
+        };
         let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(
             |payload| {
                 Err(DataError::Worker(format!(

@@ -1,5 +1,5 @@
 //! Datasets behind small ports (`DataSource`, `BatchSource`), file-backed readers (IDX,
-//! CIFAR-10, CSV tables, character-level text), splits, the deterministic batch order and the streaming loader.
+//! CIFAR-10, image folders, CSV tables, character-level text), splits, the deterministic batch order and the streaming loader.
 
 mod batch;
 mod cache;
@@ -9,6 +9,7 @@ mod error;
 mod idx;
 mod idx_dataset;
 mod image;
+mod image_folder;
 mod inspect;
 mod json_file;
 mod lineage;
@@ -28,6 +29,11 @@ pub use error::DataError;
 pub use idx::{IdxFile, IdxImages, IdxKind, read_idx_images, read_idx_labels};
 pub use idx_dataset::IdxDataset;
 pub use image::{InMemoryImages, Normalize, PixelTable};
+pub use image_folder::{
+    CLASSES_FILE, FolderListing, IMAGE_EXTENSIONS, ImageDecoder, ImageFiles, ImageFolder,
+    ImageFolderSplit, SampleTransform, decoder_of, image_files_under, image_folder_files,
+    is_image_file, open_image_folder_splits, open_image_folder_test, scan,
+};
 pub use inspect::{Inspection, inspect};
 pub use lineage::{DatasetRecord, SplitSizes, dataset_digest, dataset_files, file_digest};
 pub use loader::{BatchList, Cursor, EpochPlan, Loader, LoaderSettings};

@@ -1,6 +1,7 @@
 //! The data ports: `DataSource` (labelled samples read by index) and `BatchSource` (whole
 //! batches of any kind, which is what the streaming loader moves between threads).
 
+use super::batch::fill_batch_with;
 use super::{DataError, HostBatch, fill_batch};
 
 /// A labelled dataset the training loop can read samples from by index.
@@ -18,6 +19,34 @@ pub trait DataSource: Send + Sync {
     /// Writes sample `index`'s features into `out` (length = product of `feature_shape`)
     /// and returns its label; file-backed sources fail with the file and position.
     fn read(&self, index: usize, out: &mut [f32]) -> Result<usize, DataError>;
+
+    /// Reads sample `index` for training epoch `epoch`: sources with random augmentation draw
+    /// it per (seed, epoch, sample) here; the default reads it as `read` does.
+    fn read_for_epoch(
+        &self,
+        index: usize,
+        epoch: usize,
+        out: &mut [f32],
+    ) -> Result<usize, DataError> {
+        let _ = epoch;
+        self.read(index, out)
+    }
+
+    /// The class names, index = label, when the data has them (an image folder's folders).
+    fn class_names(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Each sample's name (an image file's path), when samples are files of their own.
+    fn sample_names(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The samples left out as unreadable so far (`data.bad_samples = "skip"`), each as
+    /// `path: why`.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Anything that assembles a batch from sample indices; the loader's workers call it.
@@ -32,6 +61,18 @@ pub trait BatchSource: Send + Sync {
     }
     /// Reads the samples at `indices`, in that order.
     fn read_batch(&self, indices: &[u32]) -> Result<Self::Batch, DataError>;
+
+    /// Reads the samples at `indices` for training epoch `epoch` (what the loader calls for
+    /// training batches, so augmentation can depend on the epoch); defaults to `read_batch`.
+    fn read_epoch_batch(&self, indices: &[u32], epoch: usize) -> Result<Self::Batch, DataError> {
+        let _ = epoch;
+        self.read_batch(indices)
+    }
+
+    /// The samples left out as unreadable so far, each as `path: why` (none by default).
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl BatchSource for dyn DataSource {
@@ -43,5 +84,13 @@ impl BatchSource for dyn DataSource {
 
     fn read_batch(&self, indices: &[u32]) -> Result<HostBatch, DataError> {
         fill_batch(self, indices)
+    }
+
+    fn read_epoch_batch(&self, indices: &[u32], epoch: usize) -> Result<HostBatch, DataError> {
+        fill_batch_with(self, indices, |i, out| self.read_for_epoch(i, epoch, out))
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        DataSource::skipped(self)
     }
 }

@@ -4,7 +4,7 @@ use super::image::{check_class_indices, check_labels_below};
 use super::{
     BatchSource, CifarDataset, DataError, DataSource, IdxDataset, Normalize, Subset, TableFile,
     TablePreprocessing, TableRows, TableSpec, TableSplits, TextCorpus, TextWindows, Vocab,
-    split_indices,
+    open_image_folder_splits, open_image_folder_test, split_indices,
 };
 use crate::config::{DataConfig, DataFormat};
 use std::path::Path;
@@ -22,9 +22,13 @@ pub struct Splits<S: ?Sized = dyn DataSource> {
 }
 
 /// The test files of an image directory alone (`t10k-*` for IDX, `test_batch.bin` for
-/// CIFAR-10): what `eval --data DIR` scores, so a directory of only the test files will do
-/// (the command checks their labels against the model).
-pub fn load_test_images(cfg: &DataConfig) -> Result<Arc<dyn DataSource>, DataError> {
+/// CIFAR-10, `test/` or the class folders of an image folder, which must hold `classes`):
+/// what `eval --data DIR` scores, so a directory of only the test files will do (the command
+/// checks their labels against the model).
+pub fn load_test_images(
+    cfg: &DataConfig,
+    classes: Option<&[String]>,
+) -> Result<Arc<dyn DataSource>, DataError> {
     let norm = Normalize {
         mean: cfg.normalize_mean as f32,
         std: cfg.normalize_std as f32,
@@ -32,9 +36,10 @@ pub fn load_test_images(cfg: &DataConfig) -> Result<Arc<dyn DataSource>, DataErr
     match cfg.format {
         DataFormat::Idx => Ok(Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?)),
         DataFormat::Cifar10 => Ok(Arc::new(CifarDataset::open_test(&cfg.dir, norm)?)),
+        DataFormat::ImageFolder => open_image_folder_test(cfg, classes),
         DataFormat::Text | DataFormat::Csv => Err(DataError::Mismatch {
             message: format!(
-                "data.format = \"{}\" holds no images; expected \"idx\" or \"cifar10\" here",
+                "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
                 cfg.format.name()
             ),
         }),
@@ -42,7 +47,7 @@ pub fn load_test_images(cfg: &DataConfig) -> Result<Arc<dyn DataSource>, DataErr
 }
 
 /// Opens the train/validation/test splits described by `[data]` (file-backed: pixels are read
-/// from disk as batches are assembled).
+/// from disk, and image files decoded, as batches are assembled).
 pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
     let norm = Normalize {
         mean: cfg.normalize_mean as f32,
@@ -60,10 +65,11 @@ pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
             Arc::new(CifarDataset::open_train(&cfg.dir, norm)?),
             Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
         ),
+        DataFormat::ImageFolder => return open_image_folder_splits(cfg, seed),
         DataFormat::Text | DataFormat::Csv => {
             return Err(DataError::Mismatch {
                 message: format!(
-                    "data.format = \"{}\" holds no images; expected \"idx\" or \"cifar10\" here",
+                    "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
                     cfg.format.name()
                 ),
             });

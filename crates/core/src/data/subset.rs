@@ -32,4 +32,22 @@ impl<S: DataSource + ?Sized> DataSource for Subset<S> {
     fn read(&self, index: usize, out: &mut [f32]) -> Result<usize, DataError> {
         self.inner.read(self.indices[index] as usize, out)
     }
+
+    fn read_for_epoch(
+        &self,
+        index: usize,
+        epoch: usize,
+        out: &mut [f32],
+    ) -> Result<usize, DataError> {
+        self.inner
+            .read_for_epoch(self.indices[index] as usize, epoch, out)
+    }
+
+    fn class_names(&self) -> Option<Vec<String>> {
+        self.inner.class_names()
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        self.inner.skipped()
+    }
 }

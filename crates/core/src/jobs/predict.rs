@@ -1,4 +1,5 @@
-//! A checkpoint's model over unlabelled images or table rows: one row of outputs per sample.
+//! A checkpoint's model over unlabelled images (IDX, image files) or table rows: one row of
+//! outputs per sample.
 
 use super::{BackendJob, JobError, Opened};
 use crate::data::{BatchSource, TableTask, TargetScale};
@@ -61,20 +62,27 @@ impl BackendJob for PredictJob<'_> {
                 TableTask::Classification => Output::Classes(Some(prep.classes.clone())),
                 TableTask::Regression => Output::Values(prep.target),
             },
-            _ => Output::Classes(None),
+            TaskModel::Images(_) => Output::Classes(r.saved().image_classes().ok().flatten()),
+            TaskModel::Text(..) => Output::Classes(None),
+        };
+        // Image files scored one by one are named in each row.
+        let files = match self.input {
+            TaskSource::Images(s) => s.sample_names(),
+            _ => None,
         };
         if let PredictFormat::Csv = format {
             let header = match &output {
                 Output::Values(_) => "index,prediction".to_string(),
                 Output::Classes(names) => {
                     let label = if names.is_some() { ",label" } else { "" };
+                    let file = if files.is_some() { ",file" } else { "" };
                     let classes = 0..r.state.num_classes;
                     let logits: String = classes.clone().map(|c| format!(",logit_{c}")).collect();
                     let probs: String = match probabilities {
                         true => classes.map(|c| format!(",prob_{c}")).collect(),
                         false => String::new(),
                     };
-                    format!("index,predicted{label}{logits}{probs}")
+                    format!("index{file},predicted{label}{logits}{probs}")
                 }
             };
             writeln!(out, "{header}").map_err(out_err)?;
@@ -87,6 +95,7 @@ impl BackendJob for PredictJob<'_> {
                     first,
                     classes: width,
                     names: names.as_deref(),
+                    files: files.as_deref(),
                     probabilities,
                 };
                 write_rows(&mut out, outputs, rows)
@@ -146,8 +155,10 @@ struct Rows<'a> {
     first: usize,
     /// Logits per row.
     classes: usize,
-    /// Class names (tables): adds the predicted class name as `label`.
+    /// Class names (tables, image folders): adds the predicted class name as `label`.
     names: Option<&'a [String]>,
+    /// Each sample's file (image files): adds it as `file`.
+    files: Option<&'a [String]>,
     /// Also the softmax probabilities.
     probabilities: bool,
 }
@@ -158,9 +169,17 @@ fn write_rows(out: &mut impl Write, logits: &[f32], how: Rows<'_>) -> std::io::R
         let predicted = argmax(row);
         let label = how.names.and_then(|n| n.get(predicted)).map(String::as_str);
         let probabilities = how.probabilities.then(|| softmax(row));
+        let file = how
+            .files
+            .and_then(|f| f.get(how.first + i))
+            .map(String::as_str);
         match how.format {
             PredictFormat::Csv => {
-                write!(out, "{},{predicted}", how.first + i)?;
+                write!(out, "{}", how.first + i)?;
+                if let Some(f) = file {
+                    write!(out, ",{}", csv_field(f))?;
+                }
+                write!(out, ",{predicted}")?;
                 if let Some(l) = label {
                     write!(out, ",{}", csv_field(l))?;
                 }
@@ -172,6 +191,7 @@ fn write_rows(out: &mut impl Write, logits: &[f32], how: Rows<'_>) -> std::io::R
             PredictFormat::JsonLines => {
                 let line = Row {
                     index: how.first + i,
+                    file,
                     predicted,
                     label,
                     logits: row,
@@ -211,6 +231,8 @@ fn write_values(
 #[derive(serde::Serialize)]
 struct Row<'a> {
     index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
     predicted: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<&'a str>,
@@ -262,9 +284,22 @@ mod tests {
             first: 4,
             classes: 2,
             names: None,
+            files: None,
             probabilities: true,
         };
         write_rows(&mut out, &[0.0, 0.0], how).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "4,0,0,0,0.5,0.5\n");
+        let (names, files) = (["cat".to_string()], ["a.png", "b,c.png"].map(String::from));
+        let mut out = Vec::new();
+        let how = Rows {
+            format: PredictFormat::Csv,
+            first: 1,
+            classes: 1,
+            names: Some(&names),
+            files: Some(&files),
+            probabilities: false,
+        };
+        write_rows(&mut out, &[3.0], how).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1,\"b,c.png\",0,cat,3\n");
     }
 }

@@ -88,7 +88,7 @@ impl Opened {
     pub fn classifier<B: Backend>(&self, device: &B::Device) -> Result<Classifier<B>, JobError> {
         if self.saved().task() != Task::Images {
             return Err(self.bad(format!(
-                "holds a {} model trained on data.format = \"{}\"; this command reads image classifiers (idx, cifar10) only",
+                "holds a {} model trained on data.format = \"{}\"; this command reads image classifiers (idx, cifar10, image-folder) only",
                 self.state.model,
                 self.config.data.format.name()
             )));

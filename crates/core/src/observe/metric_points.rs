@@ -64,6 +64,7 @@ pub fn metrics_of(line: &JournalLine, last_step: &mut i64) -> Vec<Point> {
                 ("samples_per_sec".into(), *samples_per_sec),
             ]
         }
+        Event::SamplesSkipped { total, .. } => vec![("skipped_samples".into(), *total as f64)],
         Event::CheckpointSaved { global_step, .. } => {
             *last_step = *global_step as i64;
             Vec::new()

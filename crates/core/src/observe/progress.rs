@@ -123,6 +123,15 @@ impl Observer for Progress {
                     result.samples
                 );
             }
+            Event::SamplesSkipped {
+                ref files, total, ..
+            } => {
+                if let Some(last) = files.last() {
+                    crate::outln!(
+                        "  skipped {total} unreadable file(s) so far (data.bad_samples = \"skip\"); newest: {last}"
+                    );
+                }
+            }
             Event::EpochStarted { .. }
             | Event::RunEnded { .. }
             | Event::DataUsed { .. }

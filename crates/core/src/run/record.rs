@@ -61,6 +61,8 @@ pub struct RunRecord {
     /// The data each session read: one entry per distinct digest, in order (two entries mean
     /// the data changed between a stop and a resume).
     pub datasets: Vec<crate::data::DatasetRecord>,
+    /// Files left out as unreadable (`data.bad_samples = "skip"`), as `path: why`, each once.
+    pub skipped_samples: Vec<String>,
     /// Journal lines that were not valid JSON (a torn last line after a crash, say).
     pub unreadable_lines: u64,
     /// For a sweep directory: its objective, trials and best trial (None for a run).
@@ -143,6 +145,7 @@ impl RunRecord {
             metrics: BTreeMap::new(),
             params,
             datasets: Vec::new(),
+            skipped_samples: Vec::new(),
             unreadable_lines: 0,
             sweep: None,
         };
@@ -224,6 +227,13 @@ impl RunRecord {
                 sweep.best = finite(*objective).map(|o| (name.clone(), o));
             }
             Event::RunEnded { status } => self.status = *status,
+            Event::SamplesSkipped { files, .. } => {
+                for f in files {
+                    if !self.skipped_samples.contains(f) {
+                        self.skipped_samples.push(f.clone());
+                    }
+                }
+            }
             Event::DataUsed { dataset }
                 if !self.datasets.iter().any(|d| d.digest == dataset.digest) =>
             {

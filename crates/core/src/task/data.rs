@@ -4,9 +4,9 @@
 use super::Task;
 use crate::config::Config;
 use crate::data::{
-    BatchSource, DataError, DataSource, DatasetRecord, PREPROCESSING_FILE, SplitSizes, Splits,
-    TablePreprocessing, TableRows, TextWindows, VOCAB_FILE, Vocab, load_splits, load_table_splits,
-    load_test_images, load_text_splits, open_table_rows, open_text_windows,
+    BatchSource, CLASSES_FILE, DataError, DataSource, DatasetRecord, PREPROCESSING_FILE,
+    SplitSizes, Splits, TablePreprocessing, TableRows, TextWindows, VOCAB_FILE, Vocab, load_splits,
+    load_table_splits, load_test_images, load_text_splits, open_table_rows, open_text_windows,
 };
 use crate::model::{Classifier, Gpt, Mlp, Trainable, check_input};
 use crate::train::{ModelPlan, ModelSpec, TrainError};
@@ -21,7 +21,7 @@ pub type Assets = BTreeMap<String, Vec<u8>>;
 
 /// The opened splits of one run, by task.
 pub enum TaskData {
-    /// Image files (IDX, CIFAR-10) for the `mlp`, `cnn` and `resnet` classifiers.
+    /// Image files (IDX, CIFAR-10, image folders) for the `mlp`, `cnn` and `resnet` classifiers.
     Images(Splits),
     /// A character-level corpus for the `gpt` model, with its vocabulary.
     Text(Splits<TextWindows>, Vocab),
@@ -34,7 +34,23 @@ impl TaskData {
     /// preprocessing (tables) is used, so ids and feature scaling are exactly the run's.
     pub fn open(cfg: &Config, assets: Option<&Assets>) -> Result<Self, DataError> {
         Ok(match Task::of(cfg.data.format) {
-            Task::Images => TaskData::Images(load_splits(&cfg.data, cfg.run.seed)?),
+            Task::Images => {
+                let splits = load_splits(&cfg.data, cfg.run.seed)?;
+                let saved = saved_asset::<Vec<String>>(assets, CLASSES_FILE)?;
+                if let (Some(saved), Some(found)) = (saved, splits.train.class_names())
+                    && saved != found
+                {
+                    return Err(DataError::Mismatch {
+                        message: format!(
+                            "{}: holds the classes [{}] but the checkpoint's are [{}]",
+                            cfg.data.dir.display(),
+                            found.join(", "),
+                            saved.join(", ")
+                        ),
+                    });
+                }
+                TaskData::Images(splits)
+            }
             Task::Text => {
                 let saved = saved_asset::<Vocab>(assets, VOCAB_FILE)?;
                 let (splits, vocab) = load_text_splits(&cfg.data, cfg.model.gpt.block_size, saved)?;
@@ -100,12 +116,16 @@ impl TaskData {
                 check_input(&cfg.model, shape).map_err(TrainError::IncompatibleInput)?;
                 // The test split may hold a class the training split lacks.
                 let classes = splits.train.num_classes().max(splits.test.num_classes());
+                let assets = match splits.train.class_names() {
+                    Some(names) => asset(CLASSES_FILE, &names)?,
+                    None => Assets::new(),
+                };
                 let plan = ModelPlan {
                     spec: ModelSpec {
                         kind: cfg.model.kind.name().to_string(),
                         input_shape: shape,
                         num_classes: classes,
-                        assets: Default::default(),
+                        assets,
                     },
                     build: |d: &B::Device| Classifier::<B>::new(&cfg.model, shape, classes, d),
                 };
@@ -201,7 +221,8 @@ impl TaskSource {
             Task::Images => {
                 let mut data = saved.config.data.clone();
                 data.dir = file.to_path_buf();
-                TaskSource::Images(load_test_images(&data)?)
+                let classes = saved.image_classes()?;
+                TaskSource::Images(load_test_images(&data, classes.as_deref())?)
             }
             Task::Table => {
                 let rows = open_table_rows(file, saved.preprocessing()?)?;

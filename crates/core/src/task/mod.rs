@@ -1,6 +1,6 @@
-//! What a run learns, decided once from `data.format`: image classification (IDX, CIFAR-10),
-//! a character-level language model (text) or a table model (CSV, classification or
-//! regression). Each task owns its data (splits and the assets saved with checkpoints) and its
+//! What a run learns, decided once from `data.format`: image classification (IDX, CIFAR-10,
+//! image folders), a character-level language model (text) or a table model (CSV,
+//! classification or regression). Each task owns its data (splits and the assets saved with checkpoints) and its
 //! model (built for training, restored from a checkpoint, its output names); commands ask the
 //! task instead of matching on the data format. A new data family is one more variant here.
 
@@ -28,7 +28,7 @@ impl Task {
     /// The task a data format calls for.
     pub fn of(format: DataFormat) -> Self {
         match format {
-            DataFormat::Idx | DataFormat::Cifar10 => Task::Images,
+            DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder => Task::Images,
             DataFormat::Text => Task::Text,
             DataFormat::Csv => Task::Table,
         }

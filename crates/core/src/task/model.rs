@@ -4,10 +4,10 @@
 use super::data::{Assets, saved_asset};
 use super::{Task, TaskSource};
 use crate::checkpoint::TrainState;
-use crate::config::{Config, ModelKind};
+use crate::config::{Config, DataFormat, ModelKind};
 use crate::data::{
-    BatchSource, DataError, InMemoryImages, Normalize, PREPROCESSING_FILE, TablePreprocessing,
-    VOCAB_FILE, Vocab, open_table_rows, read_idx_images,
+    BatchSource, CLASSES_FILE, DataError, ImageFiles, InMemoryImages, Normalize,
+    PREPROCESSING_FILE, TablePreprocessing, VOCAB_FILE, Vocab, open_table_rows, read_idx_images,
 };
 use crate::model::{Classifier, Gpt, Mlp, Trainable};
 use crate::train::{TrainError, model_from_bytes};
@@ -79,8 +79,13 @@ impl SavedModel<'_> {
         })
     }
 
-    /// Names of the first `classes` outputs: a table's classes, a text's characters, else the
-    /// class ids.
+    /// The class names an image-folder run saved (`classes.json`); None for other formats.
+    pub fn image_classes(&self) -> Result<Option<Vec<String>>, DataError> {
+        saved_asset(Some(self.assets), CLASSES_FILE)
+    }
+
+    /// Names of the first `classes` outputs: a table's classes, a text's characters, an image
+    /// folder's class folders, else the class ids.
     pub fn class_names(&self, classes: usize) -> Vec<String> {
         let saved = match self.task() {
             Task::Table => self.preprocessing().ok().map(|p| p.classes),
@@ -88,7 +93,7 @@ impl SavedModel<'_> {
                 .vocab()
                 .ok()
                 .map(|v| v.chars.chars().map(|c| format!("{c:?}")).collect()),
-            Task::Images => None,
+            Task::Images => self.image_classes().ok().flatten(),
         };
         (0..classes)
             .map(|c| {
@@ -101,7 +106,8 @@ impl SavedModel<'_> {
     }
 
     /// Unlabelled inputs for the model to score (`predict`): IDX images of the model's input
-    /// shape, normalized as the run was, or CSV rows with its feature columns. Text has no
+    /// shape, normalized as the run was; for an image-folder run, one image file or every image
+    /// under a folder, decoded as the run's were; or CSV rows with its feature columns. Text has no
     /// per-sample output to score (`trainer sample` generates). `checkpoint` is named in
     /// messages.
     pub fn unlabelled_source(
@@ -118,6 +124,10 @@ impl SavedModel<'_> {
                 "{}: holds a gpt model; predict scores images and tables, `trainer sample` generates text",
                 checkpoint.display()
             ))),
+            Task::Images if self.config.data.format == DataFormat::ImageFolder => {
+                let files = ImageFiles::open(input, &self.config.data)?;
+                Ok(TaskSource::Images(Arc::new(files)))
+            }
             Task::Images => {
                 let images = read_idx_images(input)?;
                 let shape = [1, images.rows, images.cols];

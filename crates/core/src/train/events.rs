@@ -104,6 +104,14 @@ pub enum Event {
         /// MLflow's system-metric names without the `system/` prefix, and their values.
         values: std::collections::BTreeMap<String, f64>,
     },
+    /// Samples left out as unreadable (`data.bad_samples = "skip"`) since the previous such
+    /// event (written at epoch ends and at the end of the run).
+    SamplesSkipped {
+        /// Each newly skipped file, as `path: why`.
+        files: Vec<String>,
+        /// Files this process has left out so far.
+        total: usize,
+    },
     /// A checkpoint was saved.
     CheckpointSaved {
         /// Its name.

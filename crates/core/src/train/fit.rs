@@ -48,6 +48,10 @@ pub struct FitReport {
     pub valid: Option<EvalResult>,
     /// Test result at the end (NaN metrics and 0 samples when the test split is empty).
     pub test: EvalResult,
+    /// Files left out of their batches as unreadable (`data.bad_samples = "skip"`), as
+    /// `path: why`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_samples: Vec<String>,
 }
 
 /// How `fit` ended.
@@ -151,6 +155,7 @@ where
     });
 
     let mut totals = Totals::default();
+    let mut skipped = std::collections::BTreeSet::new();
     let mut pace = Pace {
         clock: SaveClock::new(),
         accumulation: Accumulation::new(
@@ -171,6 +176,7 @@ where
             EpochEnd::Completed { model, .. } => model,
             EpochEnd::Stopped(fitted) => return Ok(fitted),
         };
+        note_skipped(data, &mut skipped, &mut *ports.observer);
         if stops_early(t, &pos) && pos.epoch < t.epochs {
             totals.stopped_early = true;
             tracing::info!(
@@ -193,7 +199,9 @@ where
             .observer
             .on_event(&eval_event(None, Split::Test, &test));
     }
-    let report = totals.report(&pos, parameters, test);
+    note_skipped(data, &mut skipped, &mut *ports.observer);
+    let mut report = totals.report(&pos, parameters, test);
+    report.skipped_samples = skipped.into_iter().collect();
     Ok(Fitted {
         outcome: FitOutcome::Finished(Box::new(report)),
         model,
@@ -235,8 +243,33 @@ impl Totals {
             final_train_loss: self.last_loss,
             valid: self.valid,
             test,
+            skipped_samples: Vec::new(),
         }
     }
+}
+
+/// Writes a `SamplesSkipped` event for the files any split has left out since `reported`
+/// (which it then includes).
+fn note_skipped<S: BatchSource + ?Sized>(
+    data: &Splits<S>,
+    reported: &mut std::collections::BTreeSet<String>,
+    observer: &mut dyn Observer,
+) {
+    let fresh: Vec<String> = [&data.train, &data.valid, &data.test]
+        .iter()
+        .flat_map(|s| s.skipped())
+        .filter(|f| !reported.contains(f))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if fresh.is_empty() {
+        return;
+    }
+    reported.extend(fresh.iter().cloned());
+    observer.on_event(&Event::SamplesSkipped {
+        files: fresh,
+        total: reported.len(),
+    });
 }
 
 /// What the whole run's epochs look like, fixed before the first step.
