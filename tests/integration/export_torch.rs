@@ -8,7 +8,8 @@ use std::process::Command;
 
 const IMAGES: &str = "datasets/mnist-10k/t10k-images-idx3-ubyte.gz";
 
-fn python() -> PathBuf {
+/// The torch venv's Python (numpy, torch, safetensors).
+pub fn python() -> PathBuf {
     let venv = std::env::var_os("TRAINER_TORCH_VENV").expect(
         "TRAINER_TORCH_VENV is not set: run the suite with tests/run-all.sh (it creates the venv)",
     );

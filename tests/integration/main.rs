@@ -27,4 +27,5 @@ mod streaming;
 mod sweep;
 mod system_metrics;
 mod tasks;
+mod token_shards;
 mod train_backends;

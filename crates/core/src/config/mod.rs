@@ -272,6 +272,9 @@ pub enum DataFormat {
     /// with `train/`, `val/` or `valid/`, `test/` subfolders those are the splits).
     #[serde(rename = "image-folder")]
     ImageFolder,
+    /// Token shards in nanoGPT's format: `train.bin`, `val.bin` (and `test.bin`) of uint16 ids
+    /// (uint32 per `meta.json`) in `data.dir`, for the `gpt`.
+    Tokens,
 }
 
 impl DataFormat {
@@ -283,6 +286,7 @@ impl DataFormat {
             DataFormat::Text => "text",
             DataFormat::Csv => "csv",
             DataFormat::ImageFolder => "image-folder",
+            DataFormat::Tokens => "tokens",
         }
     }
 }

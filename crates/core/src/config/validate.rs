@@ -323,7 +323,7 @@ fn data_and_model(c: &Config) -> Check {
     let (d, m) = (&c.data, &c.model);
     let allowed: &[K] = match d.format {
         F::Idx | F::Cifar10 | F::ImageFolder => &[K::Mlp, K::Cnn, K::Resnet],
-        F::Text => &[K::Gpt],
+        F::Text | F::Tokens => &[K::Gpt],
         F::Csv => &[K::Mlp],
     };
     if !allowed.contains(&m.kind) {

@@ -79,6 +79,10 @@ fn inspect_dir(dir: &Path) -> Result<Inspection, DataError> {
             rows,
         });
     }
+    // Before CIFAR-10's `*.bin`: nanoGPT's shards are `.bin` files too.
+    if dir.join("train.bin").is_file() {
+        return token_shards(dir);
+    }
     let mut batches: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| DataError::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -94,6 +98,31 @@ fn inspect_dir(dir: &Path) -> Result<Inspection, DataError> {
     Err(DataError::Format {
         path: dir.to_path_buf(),
         message: "not a dataset directory: expected train-images-idx3-ubyte[.gz] (IDX), *.bin (CIFAR-10) or <class>/<image files> (image folder)".into(),
+    })
+}
+
+/// Token shards: tokens per shard, the id type, the largest id and the vocabulary size.
+fn token_shards(dir: &Path) -> Result<Inspection, DataError> {
+    let s = super::TokenShards::open(dir, None)?;
+    let mut rows = vec![
+        ("dtype".to_string(), format!("uint{}", 8 * s.width.bytes())),
+        ("vocab size".to_string(), s.vocab_size.to_string()),
+    ];
+    for (name, shard) in [
+        ("train.bin", Some(&s.train)),
+        ("val.bin", Some(&s.val)),
+        ("test.bin", s.test.as_ref()),
+    ] {
+        if let Some(shard) = shard {
+            rows.push((
+                name.to_string(),
+                format!("{} tokens, largest id {}", shard.tokens, shard.max_id),
+            ));
+        }
+    }
+    Ok(Inspection {
+        format: "token shards (nanoGPT layout)",
+        rows,
     })
 }
 

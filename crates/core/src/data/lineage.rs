@@ -105,7 +105,9 @@ impl DatasetRecord {
 fn source_path(cfg: &DataConfig) -> PathBuf {
     match cfg.format {
         DataFormat::Text | DataFormat::Csv => cfg.file.clone(),
-        DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder => cfg.dir.clone(),
+        DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder | DataFormat::Tokens => {
+            cfg.dir.clone()
+        }
     }
 }
 
@@ -117,6 +119,7 @@ pub fn dataset_files(cfg: &DataConfig) -> Result<Vec<PathBuf>, DataError> {
         DataFormat::ImageFolder => return super::image_folder_files(cfg),
         DataFormat::Idx => &["train-", "t10k-"],
         DataFormat::Cifar10 => &["data_batch_", "test_batch"],
+        DataFormat::Tokens => &["train.bin", "val.bin", "test.bin", "meta.json"],
     };
     let entries = std::fs::read_dir(&cfg.dir).map_err(|e| DataError::io(&cfg.dir, e))?;
     let mut files: Vec<PathBuf> = entries

@@ -1,5 +1,5 @@
 //! Datasets behind small ports (`DataSource`, `BatchSource`), file-backed readers (IDX,
-//! CIFAR-10, image folders, CSV tables, character-level text), splits, the deterministic batch order and the streaming loader.
+//! CIFAR-10, image folders, CSV tables, character-level text, token shards), splits, the deterministic batch order and the streaming loader.
 
 mod batch;
 mod cache;
@@ -21,6 +21,7 @@ mod splits;
 mod subset;
 mod table;
 mod text;
+mod token_shards;
 
 pub use batch::{HostBatch, Samples, fill_batch};
 pub use cache::{CACHE_DIR_ENV, cache_dir, decompressed, is_gzip};
@@ -49,4 +50,7 @@ pub use table::{
     PREPROCESSING_FILE, TableBatch, TableFile, TablePreprocessing, TableRows, TableSpec,
     TableSplits, TableTargets, TableTask, TargetScale,
 };
-pub use text::{TextCorpus, TextWindows, TokenBatch, VOCAB_FILE, Vocab};
+pub use text::{TextCorpus, TextWindows, TokenBatch, TokenWidth, VOCAB_FILE, Vocab};
+pub use token_shards::{
+    SHARD_META_FILE, Shard, ShardMeta, TokenShards, load_token_splits, open_token_windows,
+};

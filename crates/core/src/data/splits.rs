@@ -37,7 +37,7 @@ pub fn load_test_images(
         DataFormat::Idx => Ok(Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?)),
         DataFormat::Cifar10 => Ok(Arc::new(CifarDataset::open_test(&cfg.dir, norm)?)),
         DataFormat::ImageFolder => open_image_folder_test(cfg, classes),
-        DataFormat::Text | DataFormat::Csv => Err(DataError::Mismatch {
+        DataFormat::Text | DataFormat::Csv | DataFormat::Tokens => Err(DataError::Mismatch {
             message: format!(
                 "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
                 cfg.format.name()
@@ -66,7 +66,7 @@ pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
             Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
         ),
         DataFormat::ImageFolder => return open_image_folder_splits(cfg, seed),
-        DataFormat::Text | DataFormat::Csv => {
+        DataFormat::Text | DataFormat::Csv | DataFormat::Tokens => {
             return Err(DataError::Mismatch {
                 message: format!(
                     "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",

@@ -20,12 +20,25 @@ pub const VOCAB_FILE: &str = "vocab.json";
 pub struct Vocab {
     /// The characters, id = position.
     pub chars: String,
+    /// Token shards (`data.format = "tokens"`): the vocabulary is this many token ids made by
+    /// another tool's tokenizer, with no characters of its own (None for character-level text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ids: Option<usize>,
 }
 
 impl Vocab {
-    /// Token ids in use: one per character plus the unknown id.
+    /// A vocabulary of `n` token ids from token shards (no characters).
+    pub fn token_ids(n: usize) -> Self {
+        Self {
+            chars: String::new(),
+            token_ids: Some(n),
+        }
+    }
+
+    /// Token ids in use: one per character plus the unknown id, or the shards' id count.
     pub fn size(&self) -> usize {
-        self.chars.chars().count() + 1
+        self.token_ids
+            .unwrap_or_else(|| self.chars.chars().count() + 1)
     }
 
     /// The id given to characters outside the vocabulary.
@@ -121,6 +134,7 @@ impl TextCorpus {
                     .collect();
                 Vocab {
                     chars: seen.into_iter().collect(),
+                    token_ids: None,
                 }
             }
         };
@@ -146,19 +160,39 @@ impl TextCorpus {
 
     /// Windows of `window` tokens over `range`, one every `stride` tokens.
     pub fn windows(&self, range: Range<usize>, window: usize, stride: usize) -> TextWindows {
-        let span = range.len().saturating_sub(window); // a window needs window + 1 tokens
-        let stride = stride.max(1);
-        TextWindows {
-            file: self.file.clone(),
-            start: range.start,
+        TextWindows::over(
+            self.file.clone(),
+            (range, TokenWidth::U16, None),
             window,
             stride,
-            count: if window == 0 || span == 0 {
-                0
-            } else {
-                span.div_ceil(stride)
-            },
+        )
+    }
+}
+
+/// How many bytes a token id takes in a token file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenWidth {
+    /// Little-endian uint16 (vocabularies up to 65,536 ids).
+    U16,
+    /// Little-endian uint32.
+    U32,
+}
+
+impl TokenWidth {
+    /// Bytes per token.
+    pub fn bytes(self) -> usize {
+        match self {
+            TokenWidth::U16 => 2,
+            TokenWidth::U32 => 4,
         }
+    }
+
+    /// The ids of little-endian `bytes`.
+    pub fn decode(self, bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        bytes.chunks_exact(self.bytes()).map(move |b| match self {
+            TokenWidth::U16 => u32::from(u16::from_le_bytes([b[0], b[1]])),
+            TokenWidth::U32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        })
     }
 }
 
@@ -251,6 +285,37 @@ pub struct TextWindows {
     window: usize,
     stride: usize,
     count: usize,
+    width: TokenWidth,
+    /// Ids must be below this (token shards, whose ids come from another tool).
+    limit: Option<u32>,
+}
+
+impl TextWindows {
+    /// Windows of `window` tokens over the token range of `file`, one every `stride` tokens
+    /// (a window needs `window + 1` tokens: the targets are shifted by one); ids of `width`,
+    /// checked against `limit` when given.
+    pub fn over(
+        file: std::sync::Arc<PositionalFile>,
+        (range, width, limit): (Range<usize>, TokenWidth, Option<u32>),
+        window: usize,
+        stride: usize,
+    ) -> Self {
+        let span = range.len().saturating_sub(window);
+        let stride = stride.max(1);
+        Self {
+            file,
+            start: range.start,
+            window,
+            stride,
+            count: if window == 0 || span == 0 {
+                0
+            } else {
+                span.div_ceil(stride)
+            },
+            width,
+            limit,
+        }
+    }
 }
 
 /// A batch of token windows: `inputs` and `targets` are `[len, window]`, row-major.
@@ -292,14 +357,25 @@ impl BatchSource for TextWindows {
             Vec::with_capacity(indices.len() * w),
             Vec::with_capacity(indices.len() * w),
         );
-        let mut bytes = vec![0u8; 2 * (w + 1)];
+        let width = self.width.bytes();
+        let mut bytes = vec![0u8; width * (w + 1)];
         for &i in indices {
             let first = self.start + i as usize * self.stride;
-            self.file.read_exact_at(&mut bytes, 2 * first as u64)?;
-            let ids: Vec<i64> = bytes
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]) as i64)
-                .collect();
+            self.file
+                .read_exact_at(&mut bytes, (width * first) as u64)?;
+            let ids: Vec<i64> = self.width.decode(&bytes).map(i64::from).collect();
+            if let Some(limit) = self.limit
+                && let Some(at) = ids.iter().position(|&id| id >= i64::from(limit))
+            {
+                return Err(DataError::Format {
+                    path: self.file.path().to_path_buf(),
+                    message: format!(
+                        "token {} is id {} but the vocabulary has {limit} ids",
+                        first + at,
+                        ids[at]
+                    ),
+                });
+            }
             inputs.extend_from_slice(&ids[..w]);
             targets.extend_from_slice(&ids[1..]);
         }

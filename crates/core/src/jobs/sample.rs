@@ -29,6 +29,12 @@ impl BackendJob for SampleJob<'_> {
                 r.state.model
             )));
         };
+        if vocab.token_ids.is_some() {
+            return Err(JobError::Input(format!(
+                "{}: trained on token shards, whose tokenizer the trainer does not have; `trainer sample` needs a character-level (data.format = \"text\") run",
+                r.path.display()
+            )));
+        }
         let prompt = vocab.encode(self.prompt);
         let unknown = Some(usize::from(vocab.unknown()));
         let ids = generate(

@@ -2,11 +2,12 @@
 //! split or file of it to score.
 
 use super::Task;
-use crate::config::Config;
+use crate::config::{Config, DataFormat};
 use crate::data::{
     BatchSource, CLASSES_FILE, DataError, DataSource, DatasetRecord, PREPROCESSING_FILE,
     SplitSizes, Splits, TablePreprocessing, TableRows, TextWindows, VOCAB_FILE, Vocab, load_splits,
-    load_table_splits, load_test_images, load_text_splits, open_table_rows, open_text_windows,
+    load_table_splits, load_test_images, load_text_splits, load_token_splits, open_table_rows,
+    open_text_windows, open_token_windows,
 };
 use crate::model::{Classifier, Gpt, Mlp, Trainable, check_input};
 use crate::train::{ModelPlan, ModelSpec, TrainError};
@@ -53,7 +54,11 @@ impl TaskData {
             }
             Task::Text => {
                 let saved = saved_asset::<Vocab>(assets, VOCAB_FILE)?;
-                let (splits, vocab) = load_text_splits(&cfg.data, cfg.model.gpt.block_size, saved)?;
+                let block = cfg.model.gpt.block_size;
+                let (splits, vocab) = match cfg.data.format {
+                    DataFormat::Tokens => load_token_splits(&cfg.data, block, saved)?,
+                    _ => load_text_splits(&cfg.data, block, saved)?,
+                };
                 TaskData::Text(splits, vocab)
             }
             Task::Table => {
@@ -210,7 +215,8 @@ impl TaskSource {
                 task.name()
             ),
         };
-        match (task.reads_one_file(), file.is_dir()) {
+        let shards = saved.config.data.format == DataFormat::Tokens;
+        match (task.reads_one_file() && !shards, file.is_dir()) {
             (true, true) => return Err(wrong("is a directory", "one file (data.file)")),
             (false, false) if file.exists() => {
                 return Err(wrong("is a file", "a directory of image files (data.dir)"));
@@ -236,6 +242,11 @@ impl TaskSource {
                     });
                 }
                 TaskSource::Table(Arc::new(rows))
+            }
+            Task::Text if shards => {
+                let block = saved.config.model.gpt.block_size;
+                let windows = open_token_windows(file, block, &saved.vocab()?)?;
+                TaskSource::Text(Arc::new(windows))
             }
             Task::Text => {
                 let block = saved.config.model.gpt.block_size;

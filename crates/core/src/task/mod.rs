@@ -1,5 +1,5 @@
 //! What a run learns, decided once from `data.format`: image classification (IDX, CIFAR-10,
-//! image folders), a character-level language model (text) or a table model (CSV,
+//! image folders), a language model (characters of a text file, or token shards) or a table model (CSV,
 //! classification or regression). Each task owns its data (splits and the assets saved with checkpoints) and its
 //! model (built for training, restored from a checkpoint, its output names); commands ask the
 //! task instead of matching on the data format. A new data family is one more variant here.
@@ -29,7 +29,7 @@ impl Task {
     pub fn of(format: DataFormat) -> Self {
         match format {
             DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder => Task::Images,
-            DataFormat::Text => Task::Text,
+            DataFormat::Text | DataFormat::Tokens => Task::Text,
             DataFormat::Csv => Task::Table,
         }
     }
@@ -38,7 +38,7 @@ impl Task {
     pub fn name(self) -> &'static str {
         match self {
             Task::Images => "image classification",
-            Task::Text => "character-level language model",
+            Task::Text => "language model",
             Task::Table => "table",
         }
     }
