@@ -36,15 +36,46 @@ pub fn metric_value(v: f64) -> Value {
 /// A resolved config flattened to `section.key = value` params, keys sanitized and values
 /// clipped to MLflow's limits.
 pub fn params_of(config_toml: &str) -> Vec<(String, String)> {
-    trainer_core::config::flatten_toml(config_toml)
-        .into_iter()
+    let flat = trainer_core::config::flatten_toml(config_toml);
+    let value = |key: &str| {
+        flat.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim_matches('"').to_string())
+    };
+    let (format, kind) = (value("data.format"), value("model.kind"));
+    flat.iter()
+        .filter(|(k, _)| applies(k, format.as_deref(), kind.as_deref()))
         .map(|(k, v)| {
             (
-                sanitize_key(&k),
+                sanitize_key(k),
                 v.chars().take(MAX_PARAM_VALUE_LEN).collect(),
             )
         })
         .collect()
+}
+
+/// Whether a flattened config key is about this run: every key but the sub-tables of the
+/// other model kinds and the `data.*` keys only other formats read (a key not listed here,
+/// or a config without a format or kind, is kept).
+fn applies(key: &str, format: Option<&str>, kind: Option<&str>) -> bool {
+    if let (Some(rest), Some(kind)) = (key.strip_prefix("model."), kind) {
+        return rest.split_once('.').is_none_or(|(k, _)| k == kind);
+    }
+    let (Some(field), Some(format)) = (key.strip_prefix("data."), format) else {
+        return true;
+    };
+    let only: &[&str] = match field.split('.').next().unwrap_or(field) {
+        "dir" => &["idx", "cifar10", "image-folder", "tokens"],
+        "file" => &["text", "csv"],
+        "validation_fraction" => &["idx", "cifar10", "image-folder", "text", "csv"],
+        "test_fraction" => &["image-folder", "text", "csv"],
+        "normalize_mean" | "normalize_std" => &["idx", "cifar10", "image-folder"],
+        "label" | "task" | "features" => &["csv"],
+        "stride" => &["text", "tokens"],
+        "image_size" | "channels" | "mean" | "std" | "bad_samples" | "augment" => &["image-folder"],
+        _ => return true,
+    };
+    only.contains(&format)
 }
 
 #[cfg(test)]
@@ -54,6 +85,26 @@ mod tests {
 
     fn line(v: Value) -> JournalLine {
         serde_json::from_value(v).expect("a journal line")
+    }
+
+    #[test]
+    fn params_leave_out_other_models_and_other_formats_keys() {
+        let text = "[data]\nformat = \"idx\"\ndir = \"d\"\nfile = \"\"\nimage_size = [0, 0]\n\
+                    workers = 2\n[data.augment]\nhorizontal_flip = false\n[model]\nkind = \"mlp\"\n\
+                    [model.mlp]\nhidden = [8]\n[model.gpt]\nlayers = 4\n[train]\nlr = 0.1\n";
+        let keys: Vec<String> = params_of(text).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "data.dir",
+                "data.format",
+                "data.workers",
+                "model.kind",
+                "model.mlp.hidden",
+                "train.lr"
+            ],
+            "{keys:?}"
+        );
     }
 
     #[test]
