@@ -270,35 +270,26 @@ fn inspect_eval_and_predict_read_image_folders() {
     );
 
     // eval --data reads the folder's test/ with the checkpoint's classes.
-    let metrics = tmp.path().join("m.json");
-    let o = trainer(&[
-        "eval",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--data",
-        root.to_str().unwrap(),
-        "--output",
-        metrics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    let ck_s = ck.to_str().unwrap();
+    let m = crate::tasks::eval_whole_file(ck_s, &root, &tmp.path().join("m.json"));
     assert_eq!(m["samples"].as_u64(), Some(10), "{m}");
     assert!(m["accuracy"].as_f64().unwrap() >= 0.9, "{m}");
 
     // predict names each file and its class, for a folder and for one file.
-    let preds = tmp.path().join("p.csv");
-    let input = root.join("test/dog");
-    let o = trainer(&[
-        "predict",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        preds.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&preds).unwrap();
+    let predict = |input: &Path, output: &Path| {
+        let o = trainer(&[
+            "predict",
+            "--checkpoint",
+            ck_s,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(output).unwrap()
+    };
+    let text = predict(&root.join("test/dog"), &tmp.path().join("p.csv"));
     let mut lines = text.lines();
     assert!(
         lines
@@ -310,20 +301,8 @@ fn inspect_eval_and_predict_read_image_folders() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 5, "{text}");
     assert!(rows[0].contains("test/dog/0.png,1,dog,"), "{text}");
-    let one = tmp.path().join("one.jsonl");
-    let file = root.join("test/cat/2.png");
-    let o = trainer(&[
-        "predict",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--input",
-        file.to_str().unwrap(),
-        "--output",
-        one.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let row: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&one).unwrap().trim()).unwrap();
+    let one = predict(&root.join("test/cat/2.png"), &tmp.path().join("one.jsonl"));
+    let row: serde_json::Value = serde_json::from_str(one.trim()).unwrap();
     assert_eq!(row["label"], "cat", "{row}");
     assert!(
         row["file"].as_str().unwrap().ends_with("cat/2.png"),

@@ -308,7 +308,7 @@ fn text_and_table_configs_that_do_not_fit_together_name_the_key() {
 }
 
 /// `trainer eval --checkpoint CK --data FILE --output OUT`, which must succeed; the JSON.
-fn eval_whole_file(ck: &str, file: &Path, out: &Path) -> serde_json::Value {
+pub(crate) fn eval_whole_file(ck: &str, file: &Path, out: &Path) -> serde_json::Value {
     let o = trainer(&[
         "eval",
         "--checkpoint",

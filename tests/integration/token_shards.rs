@@ -85,18 +85,7 @@ fn the_gpt_trains_on_token_shards_and_eval_reads_them() {
         vocab_json.contains(&format!("\"token_ids\": {vocab}")),
         "{vocab_json}"
     );
-    let metrics = tmp.path().join("m.json");
-    let o = trainer(&[
-        "eval",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--data",
-        dir.to_str().unwrap(),
-        "--output",
-        metrics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    let m = crate::tasks::eval_whole_file(ck.to_str().unwrap(), &dir, &tmp.path().join("m.json"));
     assert!(
         (m["loss"].as_f64().unwrap() - loss).abs() < 1e-4,
         "{m} vs {loss}"

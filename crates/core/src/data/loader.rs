@@ -92,11 +92,6 @@ impl BatchList {
         list
     }
 
-    /// The training epoch these batches are, if they are training batches.
-    pub fn training_epoch(&self) -> Option<usize> {
-        self.epoch
-    }
-
     /// Number of batches.
     pub fn len(&self) -> usize {
         self.batches

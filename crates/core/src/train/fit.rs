@@ -200,8 +200,7 @@ where
             .on_event(&eval_event(None, Split::Test, &test));
     }
     note_skipped(data, &mut skipped, &mut *ports.observer);
-    let mut report = totals.report(&pos, parameters, test);
-    report.skipped_samples = skipped.into_iter().collect();
+    let report = totals.report(&pos, parameters, test, skipped.into_iter().collect());
     Ok(Fitted {
         outcome: FitOutcome::Finished(Box::new(report)),
         model,
@@ -231,7 +230,13 @@ impl Default for Totals {
 
 impl Totals {
     /// The finished run's report.
-    fn report(self, pos: &Position, parameters: usize, test: EvalResult) -> FitReport {
+    fn report(
+        self,
+        pos: &Position,
+        parameters: usize,
+        test: EvalResult,
+        skipped_samples: Vec<String>,
+    ) -> FitReport {
         FitReport {
             epochs: pos.epoch,
             stopped_early: self.stopped_early,
@@ -243,7 +248,7 @@ impl Totals {
             final_train_loss: self.last_loss,
             valid: self.valid,
             test,
-            skipped_samples: Vec::new(),
+            skipped_samples,
         }
     }
 }
