@@ -40,10 +40,12 @@ pub enum Command {
     /// Inspect, verify and export checkpoints.
     #[command(subcommand)]
     Checkpoints(CheckpointsCommand),
-    /// Score samples with a checkpoint's model: IDX images for image models, CSV rows for table
-    /// models; JSON lines, or CSV for `.csv`, out (text models generate with `sample`).
+    /// Score samples with a checkpoint's model: IDX images or image files for image models, CSV
+    /// or Parquet rows for table models; JSON lines, or CSV for `.csv`, out (text models
+    /// generate with `sample`).
     Predict(PredictArgs),
-    /// Generate text with a character-level GPT checkpoint (the text goes to stdout).
+    /// Generate text with a GPT checkpoint, through its characters or its tokenizer (the text
+    /// goes to stdout).
     Sample(SampleArgs),
     /// Evaluate a checkpoint on its run's test (or validation) split, or on other data.
     Eval(EvalArgs),
@@ -62,6 +64,23 @@ pub enum Command {
     /// Compile and tune the config's training kernels once, into the kernel cache, and report
     /// the first-step time (later runs on this machine start fast).
     Warmup(WarmupArgs),
+    /// Run a trainer command as N processes on this host with `mpirun` (data parallel over MPI;
+    /// needs a build with `--features mpi`): `trainer launch --nprocs 2 -- fit --config X`.
+    Launch(LaunchArgs),
+}
+
+/// `trainer launch`.
+#[derive(Debug, clap::Args)]
+pub struct LaunchArgs {
+    /// Processes (ranks) to start.
+    #[arg(long)]
+    pub nprocs: usize,
+    /// The MPI launcher to run.
+    #[arg(long, default_value = "mpirun")]
+    pub mpirun: String,
+    /// The trainer command every rank runs (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 /// `trainer warmup`.
@@ -162,11 +181,17 @@ pub struct SweepArgs {
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Format, sample count, shapes, label balance or column schema of a dataset file or
-    /// directory (IDX, CIFAR-10 `.bin`, CSV, UTF-8 text), read the way training reads it.
+    /// directory (IDX, CIFAR-10 `.bin`, CSV, Parquet, token shards, image folders, UTF-8 text),
+    /// read the way training reads it.
     Inspect {
         /// A dataset directory or file.
         path: PathBuf,
     },
+    /// Tokenize UTF-8 text into token shards for the GPT (`data.format = "tokens"`): trains a
+    /// byte-level BPE (`--vocab-size`) or uses an existing tokenizer (`--tokenizer`, or GPT-2's
+    /// `--vocab` + `--merges`); writes `train.bin`, `val.bin` (and `test.bin`) in nanoGPT's
+    /// format, `meta.json` and `tokenizer.json`.
+    Tokenize(TokenizeArgs),
     /// Download a dataset from its canonical URLs (mnist, fashion-mnist, cifar10,
     /// tinyshakespeare): SHA-256 verified, resumable (run it again after an interruption),
     /// written atomically into `<dir>/<dataset>`.
@@ -180,6 +205,35 @@ pub enum DataCommand {
         #[arg(long)]
         mirror: Option<String>,
     },
+}
+
+/// `trainer data tokenize`.
+#[derive(Debug, clap::Args)]
+pub struct TokenizeArgs {
+    /// A UTF-8 text file, or a directory of them (read in path order as one text).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Directory for the shards (created; files already there are never overwritten).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Train a byte-level BPE of this many ids on the training part of the text.
+    #[arg(long, conflicts_with_all = ["tokenizer", "vocab", "merges"])]
+    pub vocab_size: Option<usize>,
+    /// Use this `tokenizer.json` (HuggingFace tokenizers format).
+    #[arg(long, conflicts_with_all = ["vocab", "merges"])]
+    pub tokenizer: Option<PathBuf>,
+    /// GPT-2 style `vocab.json` (with `--merges`).
+    #[arg(long, requires = "merges")]
+    pub vocab: Option<PathBuf>,
+    /// GPT-2 style `merges.txt` (with `--vocab`).
+    #[arg(long, requires = "vocab")]
+    pub merges: Option<PathBuf>,
+    /// Fraction of the text (by bytes, at the end) for `val.bin`.
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+    /// Fraction of the text (by bytes, at the very end) for `test.bin`; 0 writes none.
+    #[arg(long, default_value_t = 0.0)]
+    pub test_fraction: f64,
 }
 
 /// `trainer runs ...`.

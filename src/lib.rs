@@ -83,6 +83,9 @@ pub mod cli;
 pub mod commands;
 pub mod fetch;
 mod library;
+#[cfg(feature = "mpi")]
+mod mpi;
+pub mod ranks;
 
 pub use library::{FitOptions, RunError, fit, fit_on, load};
 pub use trainer_backends as backend;

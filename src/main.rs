@@ -51,6 +51,8 @@ fn main() -> ExitCode {
                 panic_message(payload.as_ref())
             )))
         });
+    // MPI's finalize, in a job (after the final barrier of `fit`).
+    trainer::ranks::finish();
     match result {
         Ok(()) => match trainer::console::lost_output() {
             // Training output is progress only: the run directory holds the results.
@@ -97,6 +99,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Data(cmd) => commands::data(cmd),
         Command::Sweep(args) => commands::sweep(args),
         Command::Warmup(args) => commands::warmup(args),
+        Command::Launch(args) => commands::launch(args),
     }
 }
 

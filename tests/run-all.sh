@@ -15,3 +15,7 @@ cargo run --release --locked --example custom_data -- "$examples_out"
 rm -rf "$examples_out"
 # The criterion micro-benchmarks, each run once (criterion's --test mode): they build and run.
 cargo bench --locked --bench micro -- --test
+# Data parallel over MPI: the trainer and its tests rebuilt with `--features mpi` (only the
+# top crate recompiles), then the multi-process tests (Open MPI on localhost). Last, so the
+# default-feature builds above are not rebuilt.
+cargo test --release --locked --features mpi --test integration -- mpi::

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, idempotently, caching outside the repo:
-#   - Debian: Mesa lavapipe (software Vulkan) so the wgpu backend runs without a GPU, and
-#     Chromium (headless) for the test that looks at MLflow's UI;
+#   - Debian: Mesa lavapipe (software Vulkan) so the wgpu backend runs without a GPU,
+#     Chromium (headless) for the test that looks at MLflow's UI, and Open MPI with libclang
+#     (the `mpi` feature's bindings) for the multi-process tests;
 #   - a Python venv with MLflow 3.17.2 (tracking integration tests);
 #   - a Python venv with PyTorch + safetensors (export checks, benchmark reference).
 # Prints the environment to source: TRAINER_MLFLOW_VENV, TRAINER_TORCH_VENV.
@@ -19,6 +20,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Open MPI and libclang with their recommended packages (the headers bindgen needs).
+need_mpi=()
+for pkg in libopenmpi-dev openmpi-bin libclang-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_mpi+=("$pkg")
+done
+if [ ${#need_mpi[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_mpi[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${need_mpi[@]}" >/dev/null
 fi
 
 # make_venv DIR STAMP PACKAGES...: (re)creates DIR when STAMP (the package list) changed.

@@ -16,7 +16,7 @@ use crate::run::{
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{Event, FitOutcome, FitPorts, Observer, Observers, TrainError};
+use crate::train::{Event, FitOutcome, FitPorts, Observer, Observers, RankGroup, TrainError};
 use anyhow::{Context, anyhow};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,13 +27,56 @@ pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Trains per the config (or continues a checkpointed run with `--resume`); writes
 /// `config.toml`, `journal.jsonl`, `checkpoints/` and `summary.json` in the run directory.
-pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
+/// Started by an MPI launcher, the process is one rank of a data-parallel job: rank 0 writes
+/// the run and returns its summary, the other ranks train their shards and return None.
+pub fn fit(args: FitArgs) -> Result<Option<Summary>, Failure> {
+    let ranks = crate::ranks::join().map_err(Failure::input)?;
+    let Some(group) = ranks else {
+        return fit_as(args, None);
+    };
+    if !group.is_leader() {
+        super::set_quiet(true); // rank 0 speaks for the job
+    }
+    let result = fit_as(args, Some(group.clone()));
+    match &result {
+        Ok(_) => {}
+        Err(f) if f.code == Exit::Interrupted => {}
+        Err(f) => {
+            // Peers may be waiting in a collective step: end the whole job. Rank 0 has cleaned
+            // up already; another rank gives rank 0 a moment to report the same failure first.
+            eprintln!("error: rank {}: {:#}", group.collective.rank(), f.error);
+            if !group.is_leader() {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            group.collective.abort(i32::from(f.code.code()));
+        }
+    }
+    // Rank 0 may still be writing the run (summary, tracking): the ranks leave together.
+    if let Err(e) = group.collective.barrier() {
+        tracing::warn!("the ranks' final barrier: {e}");
+    }
+    result
+}
+
+/// `fit` as a single process (`ranks` None) or as one rank of a job.
+fn fit_as(args: FitArgs, ranks: Option<RankGroup>) -> Result<Option<Summary>, Failure> {
     let started = Instant::now();
     let mut overrides = args.config.overrides.clone();
     overrides.extend(args.flag_overrides());
     let cfg = config::load(args.config.config.as_deref(), &overrides).map_err(Failure::input)?;
     let selection = select_devices(cfg.run.backend, cfg.run.device, &cfg.run.devices)
         .map_err(Failure::input)?;
+    if let Some(group) = &ranks {
+        agree_on_config(group, &cfg)?;
+        crate::ranks::watch(group, cfg.run.step_timeout_seconds);
+        if !group.is_leader() {
+            return follow(&cfg, group, &selection).map(|()| None);
+        }
+        super::note(format_args!(
+            "ranks: {} processes (MPI), rank 0 writes the run",
+            group.collective.world_size()
+        ));
+    }
     // Diagnostics go to stderr, results to stdout.
     super::note(format_args!("backend: {}", selection.reason));
     if cfg.run.precision != config::Precision::F32 {
@@ -48,15 +91,28 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         );
     }
     let (run_dir, resume) = resume_target(args.resume.as_deref(), args.run_name.as_deref(), &cfg)?;
+    if let Some(group) = &ranks {
+        // The other ranks resume from the same checkpoint (or start fresh with rank 0).
+        let from = resume.as_ref().map(|(_, p)| p.display().to_string());
+        let mut bytes = from.unwrap_or_default().into_bytes();
+        group
+            .collective
+            .broadcast(&mut bytes, 0)
+            .map_err(Failure::runtime)?;
+    }
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
     let data = TaskData::open(&cfg, assets).map_err(Failure::input)?;
     let ports = RunPorts {
-        stop: &STOP,
+        stop: match ranks {
+            Some(_) => &crate::ranks::STOP_AGREED,
+            None => &STOP,
+        },
         observers: Vec::new(),
     };
     let trainee = BuiltIn {
         data: &data,
         selection: &selection,
+        ranks,
     };
     let placement = Placement::of(&selection);
     run_fit(
@@ -67,6 +123,85 @@ pub fn fit(args: FitArgs) -> Result<Summary, Failure> {
         ports,
         started,
     )
+    .map(Some)
+}
+
+/// Every rank must train the same config: rank 0's digest of the resolved config is compared
+/// on every rank, and all refuse if any differs (naming the ranks).
+fn agree_on_config(group: &RankGroup, cfg: &Config) -> Result<(), Failure> {
+    let mine = crate::digest::sha256_hex(cfg.to_toml().as_bytes());
+    let mut leader = mine.clone().into_bytes();
+    group
+        .collective
+        .broadcast(&mut leader, 0)
+        .map_err(Failure::runtime)?;
+    let mut differs = vec![0f32; group.collective.world_size()];
+    differs[group.collective.rank()] = f32::from(u8::from(leader != mine.as_bytes()));
+    group
+        .collective
+        .all_reduce_sum(&mut differs)
+        .map_err(Failure::runtime)?;
+    let ranks: Vec<String> = (0..differs.len())
+        .filter(|&r| differs[r] > 0.0)
+        .map(|r| r.to_string())
+        .collect();
+    if ranks.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::input(anyhow!(
+        "rank {} resolved another config than rank 0 (config digest {} on rank 0): every rank must run the same config and overrides",
+        ranks.join(", "),
+        String::from_utf8_lossy(&leader)
+            .get(..12)
+            .unwrap_or_default()
+    )))
+}
+
+/// A rank other than 0: trains its shard of every global batch in step with rank 0, from the
+/// checkpoint rank 0 resumes (if any), and writes nothing: no run directory, journal,
+/// tracking or checkpoints.
+fn follow(cfg: &Config, group: &RankGroup, selection: &Selection) -> Result<(), Failure> {
+    let mut from = Vec::new();
+    group
+        .collective
+        .broadcast(&mut from, 0)
+        .map_err(Failure::runtime)?;
+    let snapshot = match from.is_empty() {
+        true => None,
+        false => {
+            let path = PathBuf::from(String::from_utf8_lossy(&from).into_owned());
+            let snap = checkpoint::load(&path)
+                .map_err(|e| Failure::input(anyhow!("--resume (rank 0's checkpoint): {e}")))?;
+            Some(snap)
+        }
+    };
+    let data = TaskData::open(cfg, snapshot.as_ref().map(|s| &s.assets)).map_err(Failure::input)?;
+    install_stop_handler();
+    let mut observers = Observers(Vec::new());
+    let ports = FitPorts {
+        observer: &mut observers,
+        store: None,
+        stop: Some(&crate::ranks::STOP_AGREED),
+        tracker_run_id: String::new(),
+        memory_budget: crate::host_memory::physical_memory(),
+    };
+    let trainee = BuiltIn {
+        data: &data,
+        selection,
+        ranks: Some(group.clone()),
+    };
+    let outcome = guarded("training", || trainee.train(cfg, snapshot.as_ref(), ports))?
+        .map_err(Failure::train)?;
+    match outcome {
+        FitOutcome::Finished(_) => Ok(()),
+        FitOutcome::Interrupted { global_step, .. } => Err(Failure {
+            code: Exit::Interrupted,
+            error: anyhow!(
+                "rank {}: stopped after step {global_step} with the job (rank 0 saved the checkpoint)",
+                group.collective.rank()
+            ),
+        }),
+    }
 }
 
 /// What a run trains, and on what: the config's built-in task, or a library user's model and
@@ -89,10 +224,12 @@ pub(crate) trait Trainee {
     ) -> Result<FitOutcome, TrainError>;
 }
 
-/// The config's task on the backend `run.backend` selected.
+/// The config's task on the backend `run.backend` selected (as one rank of a job, with
+/// `ranks`).
 struct BuiltIn<'s> {
     data: &'s TaskData,
     selection: &'s Selection,
+    ranks: Option<RankGroup>,
 }
 
 impl Trainee for BuiltIn<'_> {
@@ -127,6 +264,7 @@ impl Trainee for BuiltIn<'_> {
             resume,
             ports,
             parallel: &self.selection.parallel,
+            ranks: self.ranks.clone(),
         };
         crate::backend::fit(&self.selection.choice, job)
     }
@@ -404,7 +542,7 @@ fn train_and_summarize(
         observers.0.insert(0, Box::new(Progress::new()));
     }
     observers.0.extend(extra);
-    if std::ptr::eq(stop, &STOP) {
+    if std::ptr::eq(stop, &STOP) || std::ptr::eq(stop, &crate::ranks::STOP_AGREED) {
         install_stop_handler();
     }
 

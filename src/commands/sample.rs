@@ -1,4 +1,4 @@
-//! `trainer sample`: text from a character-level GPT checkpoint.
+//! `trainer sample`: text from a GPT checkpoint, through its characters or its tokenizer.
 
 use super::{Failure, guarded};
 use crate::backend::select;
@@ -6,6 +6,7 @@ use crate::cli::SampleArgs;
 use crate::jobs::{SampleJob, open};
 use crate::model::Sampling;
 use anyhow::anyhow;
+use trainer_core::data::TOKENIZER_FILE;
 
 /// Prints the prompt and `--tokens` generated characters to stdout (status lines to stderr).
 pub fn sample(args: SampleArgs) -> Result<(), Failure> {
@@ -27,6 +28,15 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     }
     let checkpoint = open(&args.checkpoint)?;
     checkpoint.vocab()?; // a wrong checkpoint fails here, before a backend is touched
+    let tokenizer = match checkpoint.assets().get(TOKENIZER_FILE) {
+        Some(bytes) => Some(trainer_text::Tokenizer::from_bytes(bytes).map_err(|e| {
+            Failure::input(anyhow!(
+                "{}: {TOKENIZER_FILE}: {e}",
+                args.checkpoint.display()
+            ))
+        })?),
+        None => None,
+    };
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
     super::note(format_args!("backend: {}", selection.reason));
     let job = SampleJob {
@@ -38,6 +48,9 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
             top_k: args.top_k,
             seed: args.seed,
         },
+        codec: tokenizer
+            .as_ref()
+            .map(|t| t as &dyn trainer_core::data::TextCodec),
     };
     let text = guarded("sampling", || {
         crate::backend::sample(&selection.choice, job)

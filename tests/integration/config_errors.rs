@@ -235,7 +235,7 @@ fn task_feature_and_accumulation_mistakes_name_the_key() {
         (
             "[data]\ntask = \"regression\"\n".to_string(),
             "data.task",
-            "regression reads a csv table",
+            "regression reads a csv or parquet table",
         ),
         (
             // A regression's best checkpoint defaults to valid_loss; accuracy, asked for, is refused.

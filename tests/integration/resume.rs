@@ -71,6 +71,7 @@ fn run(
         resume,
         ports,
         parallel: &[],
+        ranks: None,
     };
     let outcome = backend::fit(&Choice::Flex, job).expect("fit runs");
     (step_losses(&obs.rec.0), outcome)

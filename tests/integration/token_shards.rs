@@ -181,13 +181,10 @@ fn bad_shards_are_one_line_errors_naming_the_file() {
     );
 }
 
-#[test]
-fn a_run_on_token_shards_stopped_mid_epoch_resumes_exactly() {
+/// The resume tests' config of a 1-layer GPT with dropout on the shards in `dir` (a training
+/// window every 2,048 tokens, batches of 16).
+pub(crate) fn resume_config(dir: std::path::PathBuf) -> trainer::config::Config {
     use trainer::config::{DataFormat, ModelKind};
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("shards");
-    shakespeare_shards(&dir);
-    let _serial = crate::common::train_lock();
     let mut cfg = crate::resume::config();
     cfg.data.format = DataFormat::Tokens;
     cfg.data.dir = dir;
@@ -198,8 +195,18 @@ fn a_run_on_token_shards_stopped_mid_epoch_resumes_exactly() {
     (cfg.model.gpt.embedding, cfg.model.gpt.block_size) = (32, 32);
     cfg.model.gpt.dropout = 0.1; // dropout masks: the RNG must resume too
     cfg.train.batch_size = 16;
+    cfg
+}
+
+#[test]
+fn a_run_on_token_shards_stopped_mid_epoch_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shards");
+    shakespeare_shards(&dir);
+    let _serial = crate::common::train_lock();
+    let cfg = resume_config(dir);
     let data = trainer::task::TaskData::open(&cfg, None).unwrap();
-    let trainer::task::TaskData::Text(splits, _) = &data else {
+    let trainer::task::TaskData::Text(splits, ..) = &data else {
         panic!("token shards are a language model's data")
     };
     // (1,003,854 training tokens - 32) / 2048, rounded up.

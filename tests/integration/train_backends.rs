@@ -72,6 +72,7 @@ pub fn train_on(choice: &Choice, parallel: &[usize], cfg: &Config) -> (FitReport
         resume: None,
         ports,
         parallel,
+        ranks: None,
     };
     let outcome = backend::fit(choice, job).expect("training succeeds");
     let FitOutcome::Finished(report) = outcome else {

@@ -66,11 +66,11 @@ fn applies(key: &str, format: Option<&str>, kind: Option<&str>) -> bool {
     };
     let only: &[&str] = match field.split('.').next().unwrap_or(field) {
         "dir" => &["idx", "cifar10", "image-folder", "tokens"],
-        "file" => &["text", "csv"],
-        "validation_fraction" => &["idx", "cifar10", "image-folder", "text", "csv"],
-        "test_fraction" => &["image-folder", "text", "csv"],
+        "file" => &["text", "csv", "parquet"],
+        "validation_fraction" => &["idx", "cifar10", "image-folder", "text", "csv", "parquet"],
+        "test_fraction" => &["image-folder", "text", "csv", "parquet"],
         "normalize_mean" | "normalize_std" => &["idx", "cifar10", "image-folder"],
-        "label" | "task" | "features" => &["csv"],
+        "label" | "task" | "features" => &["csv", "parquet"],
         "stride" => &["text", "tokens"],
         "image_size" | "channels" | "mean" | "std" | "bad_samples" | "augment" => &["image-folder"],
         _ => return true,

@@ -77,7 +77,7 @@ fn mlmodel_text(
             tensor_spec("int64", &[-1, w as i64]),
             tensor_spec("float32", &[-1, w as i64, classes as i64]),
         ),
-        (_, "csv") => (
+        (_, "csv" | "parquet") => (
             tensor_spec("float32", &[-1, w as i64]),
             tensor_spec("float32", &[-1, classes as i64]),
         ),

@@ -456,7 +456,9 @@ fn headline(r: &RunRecord, split: &str) -> String {
     let param = |k: &str| r.param(k).unwrap_or_default();
     let get = |m: &str| r.metrics.get(&format!("{split}_{m}"));
     match (param("data.format"), param("data.task")) {
-        ("csv", "regression") => get("rmse").map_or_else(|| "-".into(), |v| format!("rmse {v:.4}")),
+        ("csv" | "parquet", "regression") => {
+            get("rmse").map_or_else(|| "-".into(), |v| format!("rmse {v:.4}"))
+        }
         ("text", _) => get("perplexity").map_or_else(|| "-".into(), |v| format!("ppl {v:.3}")),
         _ => percent(get("accuracy")),
     }

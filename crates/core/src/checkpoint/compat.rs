@@ -10,6 +10,7 @@ const SAFE_KEYS: &[&str] = &[
     "run.output_dir",
     "run.backend",
     "run.device",
+    "run.step_timeout_seconds",
     "data.dir",
     "data.file",
     "data.eval_batch_size",

@@ -122,6 +122,9 @@ pub struct RunConfig {
     pub devices: DeviceList,
     /// Float type of the forward/backward passes (`f32`, `bf16`, `f16`); weights stay f32.
     pub precision: Precision,
+    /// Multi-process jobs (MPI): the longest a rank waits between two collective steps before
+    /// it ends the whole job (a peer hung or died); 0 = wait forever.
+    pub step_timeout_seconds: f64,
 }
 
 impl Default for RunConfig {
@@ -134,6 +137,7 @@ impl Default for RunConfig {
             device: 0,
             devices: DeviceList::Unset,
             precision: Precision::F32,
+            step_timeout_seconds: 600.0,
         }
     }
 }
@@ -179,17 +183,18 @@ pub struct DataConfig {
     pub workers: usize,
     /// Ready batches queued ahead of the training step; 0 picks twice the workers.
     pub prefetch: usize,
-    /// The data file for `text` (UTF-8) and `csv` (a table with a header row).
+    /// The data file for `text` (UTF-8), `csv` (a table with a header row) and `parquet` (a
+    /// file, or a directory of `*.parquet` part files).
     pub file: PathBuf,
-    /// Fraction held out for the test split (`text`, `csv`, and `image-folder` without a
+    /// Fraction held out for the test split (`text`, tables, and `image-folder` without a
     /// `test/` folder; the other image formats have test files).
     pub test_fraction: f64,
-    /// `csv`: the column holding the label (a class name, or the number to predict).
+    /// Tables: the column holding the label (a class name, or the number to predict).
     pub label: String,
-    /// `csv`: what the label column holds: `classification` (class names) or `regression`
+    /// Tables: what the label column holds: `classification` (class names) or `regression`
     /// (a number; trained with mean squared error, reported as RMSE/MAE/R²).
     pub task: crate::data::TableTask,
-    /// `csv`: the feature columns, in model-input order; empty = every column but the label
+    /// Tables: the feature columns, in model-input order; empty = every column but the label
     /// (all must then be numeric).
     pub features: Vec<String>,
     /// `text`: tokens between the starts of consecutive training windows; 0 = the model's
@@ -212,9 +217,9 @@ pub struct DataConfig {
 }
 
 impl DataConfig {
-    /// Whether this is a regression: a CSV table whose target is a value.
+    /// Whether this is a regression: a table whose target is a value.
     pub fn is_regression(&self) -> bool {
-        self.format == DataFormat::Csv && self.task == crate::data::TableTask::Regression
+        self.format.is_table() && self.task == crate::data::TableTask::Regression
     }
 }
 
@@ -268,6 +273,9 @@ pub enum DataFormat {
     Text,
     /// One CSV table with a header row; `data.label` names the class column (`data.file`).
     Csv,
+    /// A Parquet table (`data.file`: one file, or a directory of `*.parquet` part files), read
+    /// by row group; flat columns, `data.label` as for CSV.
+    Parquet,
     /// Image files in one folder per class (`data.dir/<class>/<file>`, `.png`/`.jpg`/`.jpeg`;
     /// with `train/`, `val/` or `valid/`, `test/` subfolders those are the splits).
     #[serde(rename = "image-folder")]
@@ -278,6 +286,11 @@ pub enum DataFormat {
 }
 
 impl DataFormat {
+    /// True for the table formats (`csv`, `parquet`).
+    pub fn is_table(self) -> bool {
+        matches!(self, DataFormat::Csv | DataFormat::Parquet)
+    }
+
     /// The config name of this format.
     pub fn name(self) -> &'static str {
         match self {
@@ -285,6 +298,7 @@ impl DataFormat {
             DataFormat::Cifar10 => "cifar10",
             DataFormat::Text => "text",
             DataFormat::Csv => "csv",
+            DataFormat::Parquet => "parquet",
             DataFormat::ImageFolder => "image-folder",
             DataFormat::Tokens => "tokens",
         }

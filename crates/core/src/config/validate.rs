@@ -53,6 +53,13 @@ fn run(c: &Config) -> Check {
             "expected a directory path, got an empty string".into(),
         );
     }
+    let t = c.run.step_timeout_seconds;
+    if !(t >= 0.0 && t.is_finite()) {
+        return fail(
+            "run.step_timeout_seconds",
+            format!("expected a number of seconds >= 0 (0 = no limit), got {t}"),
+        );
+    }
     devices(c)?;
     precision(c)
 }
@@ -324,7 +331,7 @@ fn data_and_model(c: &Config) -> Check {
     let allowed: &[K] = match d.format {
         F::Idx | F::Cifar10 | F::ImageFolder => &[K::Mlp, K::Cnn, K::Resnet],
         F::Text | F::Tokens => &[K::Gpt],
-        F::Csv => &[K::Mlp],
+        F::Csv | F::Parquet => &[K::Mlp],
     };
     if !allowed.contains(&m.kind) {
         let names: Vec<String> = allowed
@@ -341,14 +348,14 @@ fn data_and_model(c: &Config) -> Check {
             ),
         );
     }
-    let file_based = matches!(d.format, F::Text | F::Csv);
+    let file_based = matches!(d.format, F::Text | F::Csv | F::Parquet);
     if file_based && d.file.as_os_str().is_empty() {
         return fail(
             "data.file",
             format!("expected the path of the {} file", d.format.name()),
         );
     }
-    if d.format == F::Csv && d.label.trim().is_empty() {
+    if d.format.is_table() && d.label.trim().is_empty() {
         return fail("data.label", "expected the name of the label column".into());
     }
     if let Some(f) = d.features.iter().find(|f| **f == d.label) {
@@ -453,11 +460,11 @@ fn image_folder(c: &Config) -> Check {
 fn splits_and_task(c: &Config) -> Check {
     let d = &c.data;
     if d.task == crate::data::TableTask::Regression {
-        if d.format != super::DataFormat::Csv {
+        if !d.format.is_table() {
             return fail(
                 "data.task",
                 format!(
-                    "expected \"classification\" for data.format = \"{}\" (regression reads a csv table)",
+                    "expected \"classification\" for data.format = \"{}\" (regression reads a csv or parquet table)",
                     d.format.name()
                 ),
             );

@@ -2,6 +2,7 @@
 //! it (so a file that inspects cleanly also loads).
 
 use super::csv_rows::CsvRows;
+use super::parquet_table::{self, ParquetTable};
 use super::{DataError, IdxFile, IdxKind, cache};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,9 +16,12 @@ pub struct Inspection {
     pub rows: Vec<(String, String)>,
 }
 
-/// Inspects a dataset directory (IDX pair, CIFAR-10 batches or an image folder) or a single file (IDX, CIFAR-10
-/// `.bin`, `.csv`, or UTF-8 text).
+/// Inspects a dataset directory (IDX pair, CIFAR-10 batches, an image folder, token shards or
+/// Parquet parts) or a single file (IDX, CIFAR-10 `.bin`, `.csv`, Parquet, or UTF-8 text).
 pub fn inspect(path: &Path) -> Result<Inspection, DataError> {
+    if parquet_table::is_parquet(path) {
+        return parquet(path);
+    }
     if path.is_dir() {
         return inspect_dir(path);
     }
@@ -180,54 +184,112 @@ fn cifar(paths: &[std::path::PathBuf]) -> Result<Inspection, DataError> {
 
 fn csv_table(path: &Path) -> Result<Inspection, DataError> {
     let mut csv = CsvRows::open(path)?;
-    let header = csv.header().to_vec();
-    // Per column: numeric min/max or the distinct values (capped) of a text column.
-    let mut numeric = vec![(true, f64::INFINITY, f64::NEG_INFINITY); header.len()];
-    let mut distinct: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); header.len()];
-    let mut rows = 0usize;
+    let mut columns = ColumnStats::new(csv.header().to_vec());
     while csv.next_row()?.is_some() {
-        let record = csv.record();
-        rows += 1;
-        for (c, v) in record.iter().enumerate() {
-            let v = v.trim();
-            match v.parse::<f64>() {
-                Ok(x) if numeric[c].0 => {
-                    numeric[c].1 = numeric[c].1.min(x);
-                    numeric[c].2 = numeric[c].2.max(x);
-                }
-                _ => numeric[c].0 = false,
-            }
-            if distinct[c].len() < 50 || distinct[c].contains_key(v) {
-                *distinct[c].entry(v.to_string()).or_default() += 1;
-            }
-        }
-    }
-    let mut out = vec![
-        ("rows".to_string(), rows.to_string()),
-        ("columns".to_string(), header.len().to_string()),
-    ];
-    for (c, h) in header.iter().enumerate() {
-        let desc = if numeric[c].0 && rows > 0 {
-            format!("number, {} to {}", numeric[c].1, numeric[c].2)
-        } else {
-            let counts: Vec<String> = distinct[c]
-                .iter()
-                .take(10)
-                .map(|(k, n)| format!("{k}: {n}"))
-                .collect();
-            let more = if distinct[c].len() > 10 { ", ..." } else { "" };
-            format!(
-                "text, {} distinct ({}{more})",
-                distinct[c].len(),
-                counts.join(", ")
-            )
-        };
-        out.push((format!("column {h}"), desc));
+        columns.push_row(csv.record().iter().map(|v| Some(v.trim().to_string())));
     }
     Ok(Inspection {
         format: "CSV table",
-        rows: out,
+        rows: columns.rows(Vec::new()),
     })
+}
+
+fn parquet(path: &Path) -> Result<Inspection, DataError> {
+    let table = ParquetTable::open(path)?;
+    let mut columns = ColumnStats::new(table.header().to_vec());
+    table.for_each_row(|_, values| {
+        columns.push_row(values.iter().map(|v| parquet_table::text(v)));
+        Ok(())
+    })?;
+    let layout = vec![
+        ("parts".to_string(), table.parts().len().to_string()),
+        ("row groups".to_string(), table.row_groups()?.to_string()),
+    ];
+    Ok(Inspection {
+        format: "Parquet table",
+        rows: columns.rows(layout),
+    })
+}
+
+/// Per column of a table: numeric min/max, or the distinct values (capped) of a text column,
+/// and the nulls (Parquet).
+struct ColumnStats {
+    header: Vec<String>,
+    numeric: Vec<(bool, f64, f64)>,
+    distinct: Vec<BTreeMap<String, usize>>,
+    nulls: Vec<usize>,
+    rows: usize,
+}
+
+impl ColumnStats {
+    fn new(header: Vec<String>) -> Self {
+        let n = header.len();
+        Self {
+            header,
+            numeric: vec![(true, f64::INFINITY, f64::NEG_INFINITY); n],
+            distinct: vec![BTreeMap::new(); n],
+            nulls: vec![0; n],
+            rows: 0,
+        }
+    }
+
+    /// One row's values in column order (None: null).
+    fn push_row(&mut self, values: impl Iterator<Item = Option<String>>) {
+        self.rows += 1;
+        for (c, v) in values.enumerate().take(self.header.len()) {
+            let Some(v) = v else {
+                self.nulls[c] += 1;
+                continue;
+            };
+            match v.parse::<f64>() {
+                Ok(x) if self.numeric[c].0 => {
+                    self.numeric[c].1 = self.numeric[c].1.min(x);
+                    self.numeric[c].2 = self.numeric[c].2.max(x);
+                }
+                _ => self.numeric[c].0 = false,
+            }
+            let distinct = &mut self.distinct[c];
+            if distinct.len() < 50 || distinct.contains_key(&v) {
+                *distinct.entry(v).or_default() += 1;
+            }
+        }
+    }
+
+    /// The report: row and column counts, `layout`, then a line per column.
+    fn rows(self, layout: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("rows".to_string(), self.rows.to_string()),
+            ("columns".to_string(), self.header.len().to_string()),
+        ];
+        out.extend(layout);
+        for (c, h) in self.header.iter().enumerate() {
+            let (numeric, lo, hi) = self.numeric[c];
+            let mut desc = if numeric && self.rows > self.nulls[c] {
+                format!("number, {lo} to {hi}")
+            } else {
+                let counts: Vec<String> = self.distinct[c]
+                    .iter()
+                    .take(10)
+                    .map(|(k, n)| format!("{k}: {n}"))
+                    .collect();
+                let more = if self.distinct[c].len() > 10 {
+                    ", ..."
+                } else {
+                    ""
+                };
+                format!(
+                    "text, {} distinct ({}{more})",
+                    self.distinct[c].len(),
+                    counts.join(", ")
+                )
+            };
+            if self.nulls[c] > 0 {
+                desc.push_str(&format!(", {} null", self.nulls[c]));
+            }
+            out.push((format!("column {h}"), desc));
+        }
+        out
+    }
 }
 
 fn text(path: &Path) -> Result<Inspection, DataError> {

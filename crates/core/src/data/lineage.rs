@@ -104,7 +104,7 @@ impl DatasetRecord {
 /// `data.file` for one-file formats, else `data.dir`.
 fn source_path(cfg: &DataConfig) -> PathBuf {
     match cfg.format {
-        DataFormat::Text | DataFormat::Csv => cfg.file.clone(),
+        DataFormat::Text | DataFormat::Csv | DataFormat::Parquet => cfg.file.clone(),
         DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder | DataFormat::Tokens => {
             cfg.dir.clone()
         }
@@ -116,6 +116,7 @@ fn source_path(cfg: &DataConfig) -> PathBuf {
 pub fn dataset_files(cfg: &DataConfig) -> Result<Vec<PathBuf>, DataError> {
     let prefixes: &[&str] = match cfg.format {
         DataFormat::Text | DataFormat::Csv => return Ok(vec![cfg.file.clone()]),
+        DataFormat::Parquet => return Ok(super::ParquetTable::open(&cfg.file)?.parts().to_vec()),
         DataFormat::ImageFolder => return super::image_folder_files(cfg),
         DataFormat::Idx => &["train-", "t10k-"],
         DataFormat::Cifar10 => &["data_batch_", "test_batch"],

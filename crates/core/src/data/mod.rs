@@ -4,6 +4,7 @@
 mod batch;
 mod cache;
 mod cifar;
+mod codec;
 mod csv_rows;
 mod error;
 mod idx;
@@ -15,6 +16,7 @@ mod json_file;
 mod lineage;
 mod loader;
 mod order;
+mod parquet_table;
 mod positional;
 mod source;
 mod splits;
@@ -26,6 +28,7 @@ mod token_shards;
 pub use batch::{HostBatch, Samples, fill_batch};
 pub use cache::{CACHE_DIR_ENV, cache_dir, decompressed, is_gzip};
 pub use cifar::CifarDataset;
+pub use codec::TextCodec;
 pub use error::DataError;
 pub use idx::{IdxFile, IdxImages, IdxKind, read_idx_images, read_idx_labels};
 pub use idx_dataset::IdxDataset;
@@ -39,6 +42,7 @@ pub use inspect::{Inspection, inspect};
 pub use lineage::{DatasetRecord, SplitSizes, dataset_digest, dataset_files, file_digest};
 pub use loader::{BatchList, Cursor, EpochPlan, Loader, LoaderSettings};
 pub use order::{batches_per_epoch, epoch_order, split_indices};
+pub use parquet_table::{ParquetTable, is_parquet};
 pub use positional::{PositionalFile, open_regular};
 pub use source::{BatchSource, DataSource};
 pub use splits::{
@@ -52,5 +56,6 @@ pub use table::{
 };
 pub use text::{TextCorpus, TextWindows, TokenBatch, TokenWidth, VOCAB_FILE, Vocab};
 pub use token_shards::{
-    SHARD_META_FILE, Shard, ShardMeta, TokenShards, load_token_splits, open_token_windows,
+    SHARD_META_FILE, Shard, ShardMeta, TOKENIZER_FILE, TokenShards, TokenSplits, load_token_splits,
+    open_token_windows,
 };

@@ -33,6 +33,16 @@ impl PositionalFile {
         })
     }
 
+    /// An already open file (e.g. an unnamed temporary one), named `path` in messages.
+    pub fn from_file(path: &Path, file: File) -> std::io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            len,
+        })
+    }
+
     /// The file's path (for error messages).
     pub fn path(&self) -> &Path {
         &self.path

@@ -73,6 +73,12 @@ pub trait BatchSource: Send + Sync {
     fn skipped(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Bytes of UTF-8 text per scored row, where known (text: per token), so a language
+    /// model's loss also reads as bits per byte; None by default.
+    fn bytes_per_row(&self) -> Option<f64> {
+        None
+    }
 }
 
 impl BatchSource for dyn DataSource {

@@ -37,12 +37,14 @@ pub fn load_test_images(
         DataFormat::Idx => Ok(Arc::new(IdxDataset::open(&cfg.dir, "t10k", norm)?)),
         DataFormat::Cifar10 => Ok(Arc::new(CifarDataset::open_test(&cfg.dir, norm)?)),
         DataFormat::ImageFolder => open_image_folder_test(cfg, classes),
-        DataFormat::Text | DataFormat::Csv | DataFormat::Tokens => Err(DataError::Mismatch {
-            message: format!(
-                "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
-                cfg.format.name()
-            ),
-        }),
+        DataFormat::Text | DataFormat::Csv | DataFormat::Parquet | DataFormat::Tokens => {
+            Err(DataError::Mismatch {
+                message: format!(
+                    "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
+                    cfg.format.name()
+                ),
+            })
+        }
     }
 }
 
@@ -66,7 +68,7 @@ pub fn load_splits(cfg: &DataConfig, seed: u64) -> Result<Splits, DataError> {
             Arc::new(CifarDataset::open_test(&cfg.dir, norm)?),
         ),
         DataFormat::ImageFolder => return open_image_folder_splits(cfg, seed),
-        DataFormat::Text | DataFormat::Csv | DataFormat::Tokens => {
+        DataFormat::Text | DataFormat::Csv | DataFormat::Parquet | DataFormat::Tokens => {
             return Err(DataError::Mismatch {
                 message: format!(
                     "data.format = \"{}\" holds no images; expected \"idx\", \"cifar10\" or \"image-folder\" here",
@@ -133,6 +135,20 @@ pub fn load_table_splits(
         task: cfg.task,
         features: cfg.features.clone(),
     };
+    let parquet = super::is_parquet(&cfg.file);
+    let wrong = match (cfg.format, parquet) {
+        (DataFormat::Csv, true) => Some("a Parquet table; set data.format = \"parquet\""),
+        (DataFormat::Parquet, false) if cfg.file.exists() => Some(
+            "not a Parquet file (no PAR1 magic) nor a directory of *.parquet parts, as data.format = \"parquet\" expects",
+        ),
+        _ => None,
+    };
+    if let Some(message) = wrong {
+        return Err(DataError::Format {
+            path: cfg.file.clone(),
+            message: message.into(),
+        });
+    }
     let fractions = (cfg.validation_fraction, cfg.test_fraction);
     let t = TableSplits::open_with(&cfg.file, &spec, fractions, seed, saved)?;
     let splits = Splits {

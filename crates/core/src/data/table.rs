@@ -1,13 +1,16 @@
-//! CSV tables for classification or regression, file-backed: one pass at open validates every
-//! row and records where each starts; features are re-read from disk per sample. Feature
+//! Tables (CSV or Parquet) for classification or regression, file-backed: one pass at open
+//! validates every row; features are re-read from disk per sample (a CSV row from where it
+//! starts, a Parquet row from the feature values the pass wrote to an unnamed cache file). Feature
 //! standardization is fitted on the training rows only and saved with the run, so evaluation
 //! and prediction apply exactly the same transform.
 
 use super::csv_rows::CsvRows;
 use super::json_file::{load_json, save_json};
+use super::parquet_table::{self, ParquetTable};
 use super::{BatchSource, DataError, PositionalFile, split_indices};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -117,19 +120,30 @@ pub enum TableTargets {
     Unlabelled(usize),
 }
 
-/// A validated CSV file: header, where each row starts, and every row's target.
+/// A validated table: header, where each row's features are, and every row's target.
 #[derive(Debug)]
 pub struct TableFile {
-    file: PositionalFile,
+    store: RowStore,
     header: Vec<String>,
-    /// Byte offset of each data row, then the end of the last one.
-    offsets: Vec<u64>,
-    /// CSV line number of each data row (for errors found later).
-    lines: Vec<u64>,
     feature_cols: Vec<usize>,
     features: Vec<String>,
     targets: TableTargets,
     classes: Vec<String>,
+}
+
+/// Where the feature values of each row are read from.
+#[derive(Debug)]
+enum RowStore {
+    /// The CSV file itself.
+    Csv {
+        file: PositionalFile,
+        /// Byte offset of each data row, then the end of the last one.
+        offsets: Vec<u64>,
+        /// CSV line number of each data row (for errors found later).
+        lines: Vec<u64>,
+    },
+    /// Little-endian f64 feature values, row-major (a Parquet table's, written at open).
+    Values { file: PositionalFile, rows: usize },
 }
 
 /// The label column (None when scoring a file without one) and the feature columns.
@@ -246,11 +260,23 @@ impl<'a> Labels<'a> {
 }
 
 impl TableFile {
-    /// Opens and validates `path` against `spec`. With `classes` (a run's saved ones), labels are
+    /// Opens and validates `path` against `spec`: a Parquet file (by its magic bytes) or a
+    /// directory of Parquet parts, else CSV. With `classes` (a run's saved ones), labels are
     /// mapped to them and an unseen label is an error; otherwise the file's own sorted classes.
     /// With `classes` and declared features, the label column may be absent: the rows are then
     /// `Unlabelled` (a file to score).
     pub fn open(
+        path: &Path,
+        spec: &TableSpec,
+        classes: Option<&[String]>,
+    ) -> Result<Self, DataError> {
+        if parquet_table::is_parquet(path) {
+            return Self::open_parquet(path, spec, classes);
+        }
+        Self::open_csv(path, spec, classes)
+    }
+
+    fn open_csv(
         path: &Path,
         spec: &TableSpec,
         classes: Option<&[String]>,
@@ -302,10 +328,82 @@ impl TableFile {
         };
         let features = feature_cols.iter().map(|&c| header[c].clone()).collect();
         Ok(Self {
-            file,
+            store: RowStore::Csv {
+                file,
+                offsets,
+                lines,
+            },
             header,
-            offsets,
-            lines,
+            feature_cols,
+            features,
+            targets,
+            classes,
+        })
+    }
+
+    /// A Parquet file or directory of parts: one pass over the row groups checks every row,
+    /// keeps the labels and writes the features (f64) to an unnamed file in the data cache.
+    fn open_parquet(
+        path: &Path,
+        spec: &TableSpec,
+        classes: Option<&[String]>,
+    ) -> Result<Self, DataError> {
+        let table = ParquetTable::open(path)?;
+        let header = table.header().to_vec();
+        let fmt = |message: String| DataError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
+        let scoring = classes.is_some() && !spec.features.is_empty();
+        let (label_col, feature_cols) = columns(&header, spec, scoring).map_err(fmt)?;
+        for &c in label_col.iter().chain(&feature_cols) {
+            table.check_flat(c)?;
+        }
+        let cache = super::cache_dir();
+        std::fs::create_dir_all(&cache).map_err(|e| DataError::io(&cache, e))?;
+        let spool = tempfile::tempfile_in(&cache).map_err(|e| DataError::io(&cache, e))?;
+        let spool_error = |e: std::io::Error| DataError::io(&cache, e);
+        let mut out = std::io::BufWriter::new(spool);
+        let mut labels = Labels::new(spec, classes);
+        let mut rows = 0usize;
+        table.for_each_row(|at, values| {
+            for &c in &feature_cols {
+                let v = parquet_table::number(values[c]).ok_or_else(|| {
+                    let what = parquet_table::describe(values[c]);
+                    at.error(Some(&header[c]), format!("{what} is not a number"))
+                })?;
+                out.write_all(&v.to_le_bytes()).map_err(spool_error)?;
+            }
+            if let Some(c) = label_col {
+                let label = parquet_table::text(values[c])
+                    .ok_or_else(|| at.error(Some(&spec.label), "null label"))?;
+                labels.push(&label).map_err(|(column, what)| {
+                    at.error(column.then_some(spec.label.as_str()), what)
+                })?;
+            }
+            rows += 1;
+            Ok(())
+        })?;
+        if rows == 0 {
+            return Err(fmt("no data rows".into()));
+        }
+        let spool = out
+            .into_inner()
+            .map_err(|e| DataError::io(&cache, e.into_error()))?;
+        let (targets, classes) = match label_col {
+            None => (
+                TableTargets::Unlabelled(rows),
+                classes.unwrap_or_default().to_vec(),
+            ),
+            Some(_) => labels.finish(),
+        };
+        let features = feature_cols.iter().map(|&c| header[c].clone()).collect();
+        Ok(Self {
+            store: RowStore::Values {
+                file: PositionalFile::from_file(path, spool).map_err(spool_error)?,
+                rows,
+            },
+            header,
             feature_cols,
             features,
             targets,
@@ -320,7 +418,10 @@ impl TableFile {
 
     /// Data rows.
     pub fn rows(&self) -> usize {
-        self.lines.len()
+        match &self.store {
+            RowStore::Csv { lines, .. } => lines.len(),
+            RowStore::Values { rows, .. } => *rows,
+        }
     }
 
     /// Column names of the header.
@@ -345,12 +446,28 @@ impl TableFile {
 
     /// Reads row `row`'s raw feature values into `out`.
     pub fn read_features(&self, row: usize, out: &mut [f64]) -> Result<(), DataError> {
-        let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+        let (file, offsets, lines) = match &self.store {
+            RowStore::Csv {
+                file,
+                offsets,
+                lines,
+            } => (file, offsets, lines),
+            RowStore::Values { file, .. } => {
+                let width = 8 * self.feature_cols.len();
+                let mut bytes = vec![0u8; width];
+                file.read_exact_at(&mut bytes, (row * width) as u64)?;
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *o = f64::from_le_bytes(b.try_into().unwrap_or_default());
+                }
+                return Ok(());
+            }
+        };
+        let (start, end) = (offsets[row], offsets[row + 1]);
         let mut bytes = vec![0u8; (end - start) as usize];
-        self.file.read_exact_at(&mut bytes, start)?;
+        file.read_exact_at(&mut bytes, start)?;
         let changed = |what: &str| DataError::Format {
-            path: self.file.path().to_path_buf(),
-            message: format!("line {}: {what} since the file was opened", self.lines[row]),
+            path: file.path().to_path_buf(),
+            message: format!("line {}: {what} since the file was opened", lines[row]),
         };
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -534,7 +651,7 @@ impl BatchSource for TableRows {
     }
 }
 
-/// Train/validation/test rows of one CSV file, with preprocessing fitted on the train rows.
+/// Train/validation/test rows of one table, with preprocessing fitted on the train rows.
 #[derive(Debug)]
 pub struct TableSplits {
     /// Training rows.

@@ -94,6 +94,8 @@ pub struct TextCorpus {
     pub valid: Range<usize>,
     /// See `train`.
     pub test: Range<usize>,
+    /// UTF-8 bytes of the training, validation and test ranges.
+    bytes: [u64; 3],
     file: std::sync::Arc<PositionalFile>,
 }
 
@@ -148,11 +150,20 @@ impl TextCorpus {
             });
         }
         let tokens_path = encode(path, &vocab)?;
+        let test_start = total - n_test.min(total - train_end);
+        // A second pass sizes each range in bytes (for bits per byte).
+        let (mut bytes, mut at) = ([0u64; 3], 0usize);
+        scan(path, |c| {
+            bytes[usize::from(at >= train_end) + usize::from(at >= test_start)] +=
+                c.len_utf8() as u64;
+            at += 1;
+        })?;
         Ok(Self {
             tokens: total,
             train: 0..train_end,
-            valid: train_end..total - n_test.min(total - train_end),
-            test: total - n_test.min(total - train_end)..total,
+            valid: train_end..test_start,
+            test: test_start..total,
+            bytes,
             file: std::sync::Arc::new(PositionalFile::open(&tokens_path)?),
             vocab,
         })
@@ -160,12 +171,19 @@ impl TextCorpus {
 
     /// Windows of `window` tokens over `range`, one every `stride` tokens.
     pub fn windows(&self, range: Range<usize>, window: usize, stride: usize) -> TextWindows {
+        let split = [&self.train, &self.valid, &self.test]
+            .iter()
+            .position(|r| **r == range);
+        let bytes_per_token = split
+            .filter(|_| !range.is_empty())
+            .map(|s| self.bytes[s] as f64 / range.len() as f64);
         TextWindows::over(
             self.file.clone(),
             (range, TokenWidth::U16, None),
             window,
             stride,
         )
+        .with_bytes_per_token(bytes_per_token)
     }
 }
 
@@ -288,6 +306,8 @@ pub struct TextWindows {
     width: TokenWidth,
     /// Ids must be below this (token shards, whose ids come from another tool).
     limit: Option<u32>,
+    /// UTF-8 bytes of text per token of the range, when known.
+    bytes_per_token: Option<f64>,
 }
 
 impl TextWindows {
@@ -314,7 +334,14 @@ impl TextWindows {
             },
             width,
             limit,
+            bytes_per_token: None,
         }
+    }
+
+    /// The same windows, whose text is `bytes` UTF-8 bytes per token (for bits per byte).
+    pub fn with_bytes_per_token(mut self, bytes: Option<f64>) -> Self {
+        self.bytes_per_token = bytes;
+        self
     }
 }
 
@@ -349,6 +376,10 @@ impl BatchSource for TextWindows {
 
     fn len(&self) -> usize {
         self.count
+    }
+
+    fn bytes_per_row(&self) -> Option<f64> {
+        self.bytes_per_token
     }
 
     fn read_batch(&self, indices: &[u32]) -> Result<TokenBatch, DataError> {
@@ -420,6 +451,19 @@ mod tests {
         let saved = dir.path().join(VOCAB_FILE);
         corpus.vocab.save(&saved).unwrap();
         assert_eq!(Vocab::load(&saved).unwrap(), corpus.vocab);
+    }
+
+    #[test]
+    fn each_split_knows_its_bytes_per_token_for_bits_per_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        // 8 one-byte characters, then 2 two-byte ones (é) held out.
+        std::fs::write(&p, "abcdabcdéé").unwrap();
+        let corpus = TextCorpus::open(&p, 0.2, 0.0, None).unwrap();
+        let rate = |r: std::ops::Range<usize>| corpus.windows(r, 1, 1).bytes_per_row();
+        assert_eq!(rate(corpus.train.clone()), Some(1.0));
+        assert_eq!(rate(corpus.valid.clone()), Some(2.0));
+        assert_eq!(rate(3..5), None, "not a split: unknown");
     }
 
     #[test]

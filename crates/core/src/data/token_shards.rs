@@ -2,12 +2,13 @@
 //! `test.bin` if there is one) in `data.dir`, flat arrays of little-endian token ids, uint16
 //! unless `meta.json` says `"dtype": "uint32"`. The vocabulary size is `meta.json`'s
 //! `vocab_size`, else the largest id plus one. Windows are read by offset: a shard is never
-//! loaded whole.
+//! loaded whole. A `tokenizer.json` beside the shards (what `trainer data tokenize` writes)
+//! travels with the run's checkpoints, and `meta.json`'s `bytes` give bits per byte.
 
 use super::text::{TextWindows, TokenWidth};
 use super::{BatchSource, DataError, PositionalFile, Splits, Vocab};
 use crate::config::DataConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,14 +16,43 @@ use std::sync::Arc;
 /// The shard directory's description of its tokens.
 pub const SHARD_META_FILE: &str = "meta.json";
 
-/// `meta.json`: the vocabulary size and the id type.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The tokenizer file beside the shards, saved in the run's checkpoints.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// `meta.json`: the vocabulary size and the id type; optionally the tokenizer file and the
+/// UTF-8 size of each shard's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardMeta {
     /// Ids in the tokenizer's vocabulary (every id in the shards is below it).
     pub vocab_size: usize,
     /// `"uint16"` (default) or `"uint32"`.
     #[serde(default = "uint16")]
     pub dtype: String,
+    /// The tokenizer that made the shards (a file name in the directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// Bytes of UTF-8 text each shard holds, by shard name (`train`, `val`, `test`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bytes: std::collections::BTreeMap<String, u64>,
+}
+
+impl ShardMeta {
+    /// The id type for a vocabulary of `vocab_size` ids: uint16 up to 65,536, else uint32.
+    pub fn width_for(vocab_size: usize) -> TokenWidth {
+        if vocab_size <= 1 << 16 {
+            TokenWidth::U16
+        } else {
+            TokenWidth::U32
+        }
+    }
+
+    /// `dtype`'s name for `width`.
+    pub fn dtype_name(width: TokenWidth) -> &'static str {
+        match width {
+            TokenWidth::U16 => "uint16",
+            TokenWidth::U32 => "uint32",
+        }
+    }
 }
 
 fn uint16() -> String {
@@ -38,6 +68,8 @@ pub struct Shard {
     pub tokens: usize,
     /// Its largest token id.
     pub max_id: u32,
+    /// Bytes of UTF-8 text it holds, when `meta.json` says.
+    pub bytes: Option<u64>,
 }
 
 /// The shards of one directory.
@@ -53,6 +85,8 @@ pub struct TokenShards {
     pub val: Shard,
     /// `test.bin`, when present.
     pub test: Option<Shard>,
+    /// The tokenizer file's bytes, when the directory has one.
+    pub tokenizer: Option<Vec<u8>>,
 }
 
 impl TokenShards {
@@ -83,12 +117,20 @@ impl TokenShards {
                 });
             }
         };
-        let train = Shard::open(&required(dir, "train.bin")?, width)?;
-        let val = Shard::open(&required(dir, "val.bin")?, width)?;
+        let size = |name: &str| meta.as_ref().and_then(|m| m.bytes.get(name).copied());
+        let train = Shard::open(&required(dir, "train.bin")?, width, size("train"))?;
+        let val = Shard::open(&required(dir, "val.bin")?, width, size("val"))?;
         let test_path = dir.join("test.bin");
         let test = match test_path.exists() {
-            true => Some(Shard::open(&test_path, width)?),
+            true => Some(Shard::open(&test_path, width, size("test"))?),
             false => None,
+        };
+        let tokenizer_name = meta.as_ref().and_then(|m| m.tokenizer.clone());
+        let tokenizer_path = dir.join(tokenizer_name.as_deref().unwrap_or(TOKENIZER_FILE));
+        let tokenizer = match std::fs::read(&tokenizer_path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tokenizer_name.is_none() => None,
+            Err(e) => return Err(DataError::io(&tokenizer_path, e)),
         };
         let shards = [Some(&train), Some(&val), test.as_ref()];
         let largest = shards.iter().flatten().map(|s| s.max_id).max().unwrap_or(0);
@@ -118,18 +160,24 @@ impl TokenShards {
             train,
             val,
             test,
+            tokenizer,
         })
     }
 
     /// Windows of `window` tokens over a shard, one every `stride` tokens.
     pub fn windows(&self, shard: &Shard, window: usize, stride: usize) -> TextWindows {
         let limit = u32::try_from(self.vocab_size).ok();
+        let bytes_per_token = shard
+            .bytes
+            .filter(|_| shard.tokens > 0)
+            .map(|b| b as f64 / shard.tokens as f64);
         TextWindows::over(
             shard.file.clone(),
             (0..shard.tokens, self.width, limit),
             window,
             stride,
         )
+        .with_bytes_per_token(bytes_per_token)
     }
 
     /// The shard evaluation scores: `test.bin`, else `val.bin`.
@@ -140,7 +188,7 @@ impl TokenShards {
 
 impl Shard {
     /// Opens `path` and reads it through once for its length check and largest id.
-    fn open(path: &Path, width: TokenWidth) -> Result<Self, DataError> {
+    fn open(path: &Path, width: TokenWidth, bytes: Option<u64>) -> Result<Self, DataError> {
         let file = PositionalFile::open(path)?;
         let len = file.len();
         if len % width.bytes() as u64 != 0 {
@@ -166,6 +214,7 @@ impl Shard {
             file: Arc::new(file),
             tokens: (len / width.bytes() as u64) as usize,
             max_id,
+            bytes,
         })
     }
 }
@@ -203,7 +252,7 @@ pub fn load_token_splits(
     cfg: &DataConfig,
     window: usize,
     saved: Option<Vocab>,
-) -> Result<(Splits<TextWindows>, Vocab), DataError> {
+) -> Result<TokenSplits, DataError> {
     let shards = TokenShards::open(&cfg.dir, saved.map(|v| v.size()))?;
     let stride = if cfg.stride == 0 { window } else { cfg.stride };
     let splits = Splits {
@@ -220,7 +269,21 @@ pub fn load_token_splits(
             ),
         });
     }
-    Ok((splits, Vocab::token_ids(shards.vocab_size)))
+    Ok(TokenSplits {
+        splits,
+        vocab: Vocab::token_ids(shards.vocab_size),
+        tokenizer: shards.tokenizer,
+    })
+}
+
+/// A shard directory opened for training.
+pub struct TokenSplits {
+    /// Training, validation and test windows.
+    pub splits: Splits<TextWindows>,
+    /// The shards' vocabulary (an id count).
+    pub vocab: Vocab,
+    /// The directory's tokenizer file, if it has one.
+    pub tokenizer: Option<Vec<u8>>,
 }
 
 /// Every window of a shard directory's test (else validation) shard, with a run's vocabulary:

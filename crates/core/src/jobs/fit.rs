@@ -7,7 +7,8 @@ use crate::data::{BatchSource, Splits};
 use crate::model::Trainable;
 use crate::task::{ModelJob, TaskData};
 use crate::train::{
-    FitOutcome, FitPorts, ModelPlan, Replicas, TrainError, fit_model, sibling_device,
+    FitOutcome, FitPorts, ModelPlan, RankGroup, Replicas, TrainError, fit_model, shard_splits,
+    sibling_device,
 };
 use burn::module::AutodiffModule;
 use trainer_ops::TrainBackend;
@@ -24,13 +25,15 @@ pub struct FitJob<'a> {
     pub ports: FitPorts<'a>,
     /// Device indices each batch is split over (empty: just the dispatched device).
     pub parallel: &'a [usize],
+    /// The job this process is a rank of (None: a single process).
+    pub ranks: Option<RankGroup>,
 }
 
 impl BackendJob for FitJob<'_> {
     type Output = Result<FitOutcome, TrainError>;
 
     fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
-        let replicas = replicas::<B>(device, self.parallel);
+        let replicas = replicas::<B>(device, self.parallel).with_ranks(self.ranks);
         let train = Train {
             cfg: self.cfg,
             backend,
@@ -74,10 +77,12 @@ impl<B: TrainBackend> ModelJob<B> for Train<'_, '_, B> {
         F: Fn(&B::Device) -> M,
     {
         let (cfg, backend) = (self.cfg, self.backend);
+        // Always through the shard view (a single process is rank 0 of 1): one instantiation.
+        let data = shard_splits(data, self.replicas.ranks());
         fit_model(
             cfg,
             plan,
-            data,
+            &data,
             backend,
             self.replicas,
             self.resume,

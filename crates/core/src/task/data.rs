@@ -5,9 +5,9 @@ use super::Task;
 use crate::config::{Config, DataFormat};
 use crate::data::{
     BatchSource, CLASSES_FILE, DataError, DataSource, DatasetRecord, PREPROCESSING_FILE,
-    SplitSizes, Splits, TablePreprocessing, TableRows, TextWindows, VOCAB_FILE, Vocab, load_splits,
-    load_table_splits, load_test_images, load_text_splits, load_token_splits, open_table_rows,
-    open_text_windows, open_token_windows,
+    SplitSizes, Splits, TOKENIZER_FILE, TablePreprocessing, TableRows, TextWindows, VOCAB_FILE,
+    Vocab, load_splits, load_table_splits, load_test_images, load_text_splits, load_token_splits,
+    open_table_rows, open_text_windows, open_token_windows,
 };
 use crate::model::{Classifier, Gpt, Mlp, Trainable, check_input};
 use crate::train::{ModelPlan, ModelSpec, TrainError};
@@ -24,8 +24,9 @@ pub type Assets = BTreeMap<String, Vec<u8>>;
 pub enum TaskData {
     /// Image files (IDX, CIFAR-10, image folders) for the `mlp`, `cnn` and `resnet` classifiers.
     Images(Splits),
-    /// A character-level corpus for the `gpt` model, with its vocabulary.
-    Text(Splits<TextWindows>, Vocab),
+    /// Text for the `gpt` model (characters or token shards), with its vocabulary and the files
+    /// its checkpoints carry besides (a token-shard directory's tokenizer).
+    Text(Splits<TextWindows>, Vocab, Assets),
     /// A CSV table for the `mlp` (classification or regression), with its fitted standardization.
     Table(Splits<TableRows>, Arc<TablePreprocessing>),
 }
@@ -55,11 +56,32 @@ impl TaskData {
             Task::Text => {
                 let saved = saved_asset::<Vocab>(assets, VOCAB_FILE)?;
                 let block = cfg.model.gpt.block_size;
-                let (splits, vocab) = match cfg.data.format {
-                    DataFormat::Tokens => load_token_splits(&cfg.data, block, saved)?,
-                    _ => load_text_splits(&cfg.data, block, saved)?,
+                let (splits, vocab, tokenizer) = match cfg.data.format {
+                    DataFormat::Tokens => {
+                        let t = load_token_splits(&cfg.data, block, saved)?;
+                        (t.splits, t.vocab, t.tokenizer)
+                    }
+                    _ => {
+                        let (splits, vocab) = load_text_splits(&cfg.data, block, saved)?;
+                        (splits, vocab, None)
+                    }
                 };
-                TaskData::Text(splits, vocab)
+                let saved_tokenizer = assets.and_then(|a| a.get(TOKENIZER_FILE));
+                if let (Some(found), Some(saved)) = (&tokenizer, saved_tokenizer)
+                    && found != saved
+                {
+                    return Err(DataError::Mismatch {
+                        message: format!(
+                            "{}: its {TOKENIZER_FILE} differs from the checkpoint's; the shards were made by another tokenizer",
+                            cfg.data.dir.display()
+                        ),
+                    });
+                }
+                let extra = tokenizer
+                    .or_else(|| saved_tokenizer.cloned())
+                    .map(|t| Assets::from([(TOKENIZER_FILE.to_string(), t)]))
+                    .unwrap_or_default();
+                TaskData::Text(splits, vocab, extra)
             }
             Task::Table => {
                 let saved = saved_asset::<TablePreprocessing>(assets, PREPROCESSING_FILE)?;
@@ -92,7 +114,7 @@ impl TaskData {
                 sizes(s),
                 Some(s.train.num_classes().max(s.test.num_classes())),
             ),
-            TaskData::Text(s, _) => (sizes(s), None),
+            TaskData::Text(s, ..) => (sizes(s), None),
             TaskData::Table(s, prep) => (
                 sizes(s),
                 (!cfg.data.is_regression()).then(|| prep.outputs()),
@@ -136,13 +158,11 @@ impl TaskData {
                 };
                 job.run(plan, splits)
             }
-            TaskData::Text(splits, vocab) => {
+            TaskData::Text(splits, vocab, extra) => {
+                let mut assets = asset(VOCAB_FILE, vocab)?;
+                assets.extend(extra.clone());
                 let plan = ModelPlan {
-                    spec: flat_spec(
-                        cfg.model.gpt.block_size,
-                        vocab.size(),
-                        asset(VOCAB_FILE, vocab)?,
-                    ),
+                    spec: flat_spec(cfg.model.gpt.block_size, vocab.size(), assets),
                     build: |d: &B::Device| Gpt::<B>::new(&cfg.model.gpt, vocab.size(), d),
                 };
                 job.run(plan, splits)
@@ -169,7 +189,7 @@ impl TaskData {
         }
         match self {
             TaskData::Images(s) => TaskSource::Images(pick(test, s)),
-            TaskData::Text(s, _) => TaskSource::Text(pick(test, s)),
+            TaskData::Text(s, ..) => TaskSource::Text(pick(test, s)),
             TaskData::Table(s, _) => TaskSource::Table(pick(test, s)),
         }
     }

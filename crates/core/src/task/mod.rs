@@ -30,7 +30,7 @@ impl Task {
         match format {
             DataFormat::Idx | DataFormat::Cifar10 | DataFormat::ImageFolder => Task::Images,
             DataFormat::Text | DataFormat::Tokens => Task::Text,
-            DataFormat::Csv => Task::Table,
+            DataFormat::Csv | DataFormat::Parquet => Task::Table,
         }
     }
 
@@ -64,7 +64,7 @@ pub fn is_regression(cfg: &Config) -> bool {
 
 /// The evaluation metrics (names from `EVAL_METRICS`, in display order) runs of `cfg` log:
 /// the loss always; RMSE, MAE and R² for regression; accuracy, top-5 and macro F1 for classes;
-/// perplexity for the language model.
+/// perplexity and bits per byte for the language model.
 pub fn eval_metrics(cfg: &Config) -> Vec<&'static str> {
     let (regression, text) = (is_regression(cfg), Task::of(cfg.data.format) == Task::Text);
     EVAL_METRICS
@@ -72,7 +72,7 @@ pub fn eval_metrics(cfg: &Config) -> Vec<&'static str> {
         .filter(|m| match *m {
             "loss" => true,
             "rmse" | "mae" | "r2" => regression,
-            "perplexity" => text,
+            "perplexity" | "bits_per_byte" => text,
             _ => !regression,
         })
         .collect()

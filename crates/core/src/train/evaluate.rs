@@ -13,12 +13,13 @@ use std::sync::Arc;
 pub const TOP_K: usize = 5;
 
 /// Journal field names of the evaluation metrics, in display order.
-pub const EVAL_METRICS: [&str; 8] = [
+pub const EVAL_METRICS: [&str; 9] = [
     "loss",
     "accuracy",
     "top5_accuracy",
     "macro_f1",
     "perplexity",
+    "bits_per_byte",
     "rmse",
     "mae",
     "r2",
@@ -48,6 +49,10 @@ pub struct EvalResult {
     /// Language models: `exp(loss)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perplexity: Option<f64>,
+    /// Language models whose text's size in bytes is known: the loss in bits per UTF-8 byte
+    /// (`loss / ln 2 / bytes per token`), comparable across tokenizers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits_per_byte: Option<f64>,
     /// Regression: root mean squared error, in the target's units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rmse: Option<f64>,
@@ -71,6 +76,7 @@ impl EvalResult {
             top5_accuracy: None,
             macro_f1: None,
             perplexity: None,
+            bits_per_byte: None,
             rmse: None,
             mae: None,
             r2: None,
@@ -86,6 +92,7 @@ impl EvalResult {
             self.top5_accuracy,
             self.macro_f1,
             self.perplexity,
+            self.bits_per_byte,
             self.rmse,
             self.mae,
             self.r2,
@@ -107,6 +114,7 @@ impl EvalResult {
                 "top5_accuracy" => format!("top-{TOP_K} {:.2}%", v * 100.0),
                 "macro_f1" => format!("macro F1 {v:.4}"),
                 "perplexity" => format!("perplexity {v:.3}"),
+                "bits_per_byte" => format!("{v:.4} bits/byte"),
                 "rmse" => format!("RMSE {v:.4}"),
                 "mae" => format!("MAE {v:.4}"),
                 "r2" => format!("R² {v:.4}"),
@@ -166,7 +174,14 @@ where
         return Ok((EvalResult::empty(), ConfusionMatrix::new(0)));
     }
     let loss = super::read_scalar(Some(loss_sum))? / totals.rows as f64;
-    Ok(totals.finish(loss, M::LANGUAGE_MODEL))
+    let (mut result, confusion) = totals.finish(loss, M::LANGUAGE_MODEL);
+    if M::LANGUAGE_MODEL {
+        result.bits_per_byte = source
+            .bytes_per_row()
+            .filter(|b| *b > 0.0)
+            .map(|b| loss / std::f64::consts::LN_2 / b);
+    }
+    Ok((result, confusion))
 }
 
 /// What an evaluation has counted so far.

@@ -2,7 +2,8 @@
 
 use super::accumulate::Accumulation;
 use super::cadence::{checkpoint_due, step_seed};
-use super::parallel::{Replicas, batch_gradients};
+use super::collective::rank_gradients;
+use super::parallel::Replicas;
 use super::precision::{Compute, check_supported, initial_loss_scale, materialize};
 use super::record::model_from_bytes;
 use super::schedule::learning_rate;
@@ -121,7 +122,7 @@ where
     let run = RunPlan::new(cfg, spec, data.train.len())?;
     check_supported::<B>(cfg.run.precision, backend, device)?;
     B::seed(device, cfg.run.seed);
-    let model = (plan.build)(device); // lazily initialized: nothing is allocated yet
+    let mut model = (plan.build)(device); // lazily initialized: nothing is allocated yet
     let parameters = count_params(&model);
     if let Some(budget) = ports.memory_budget {
         check_fits(parameters, budget, &format!("model.{}", spec.kind))?;
@@ -129,6 +130,17 @@ where
     if resume.is_none() {
         // Initialized now, from the run's seed: replicas and cast copies must share the values.
         materialize(&model);
+        if let Some(group) = replicas.ranks() {
+            // Every rank starts from rank 0's weights (a resumed job loads one checkpoint).
+            let mut bytes = match group.is_leader() {
+                true => super::record::model_to_bytes::<B, M>(&model)?,
+                false => Vec::new(),
+            };
+            group.share_weights(&mut bytes)?;
+            if !group.is_leader() {
+                model = super::record::model_from_bytes::<B, M>(model, bytes, device)?;
+            }
+        }
     }
     let optim = AnyOptimizer::<B, M>::new(&cfg.train);
     let (mut model, mut optim, mut pos) = match resume {
@@ -390,8 +402,10 @@ where
     for item in Loader::start(train.clone(), batches, pos.batch, run.loader) {
         let (i, batch) = item?;
         let seed = step_seed(cfg.run.seed, pos.global_step);
+        // Dropout differs across shards: per device, and per rank of a job.
+        let first = replicas.ranks().map_or(0, |g| g.collective.rank()) * replicas.all().len();
         for (k, device) in replicas.all().iter().enumerate() {
-            B::seed(device, seed.wrapping_add(k as u64)); // dropout differs across shards
+            B::seed(device, seed.wrapping_add((first + k) as u64));
         }
         let settings = StepSettings {
             lr: learning_rate(t, pos.global_step, run.total_steps),
@@ -399,7 +413,7 @@ where
         };
         let weight = pace.accumulation.weight(i);
         let compute = Compute::new(cfg.run.precision, pos.loss_scale.as_ref());
-        let (grads, loss) = batch_gradients(&model, &batch, weight, compute, replicas);
+        let (grads, loss) = rank_gradients(&model, &batch, weight, compute, replicas)?;
         window.push(loss);
         if let Some(grads) = pace.accumulation.add(&model, i, grads) {
             model = update(model, optim, grads, settings, pos.loss_scale.as_mut())?;

@@ -3,6 +3,7 @@
 mod accumulate;
 mod cadence;
 mod clip;
+mod collective;
 mod evaluate;
 mod events;
 mod fit;
@@ -18,6 +19,9 @@ mod step;
 
 pub use cadence::{checkpoint_due, step_seed};
 pub use clip::clip_grad_norm;
+pub use collective::{
+    Collective, CollectiveError, RankGroup, RankShard, rank_gradients, shard_splits,
+};
 pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_confusion};
 pub use events::{Event, Observer, Observers, RunStatus, Split};
 pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit_model, read_scalar};
@@ -37,6 +41,9 @@ pub use step::{StepOutput, StepSettings, device_batch, gradients, train_step, up
 /// Failures inside the training loop.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// A collective operation across the job's ranks failed.
+    #[error("ranks: {0}")]
+    Collective(#[from] CollectiveError),
     /// The backend failed to execute queued work (surfaced when a value is read back).
     #[error("backend execution failed ({during}): {cause}")]
     Backend {
@@ -161,7 +168,8 @@ impl TrainError {
             | TrainError::Diverged { .. }
             | TrainError::Checkpoint(_)
             | TrainError::Record { .. }
-            | TrainError::Background(_) => false,
+            | TrainError::Background(_)
+            | TrainError::Collective(_) => false,
         }
     }
 

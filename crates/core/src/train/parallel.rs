@@ -21,6 +21,8 @@ use burn::tensor::backend::{AutodiffBackend, DeviceOps};
 pub struct Replicas<D> {
     devices: Vec<D>,
     parallel: bool,
+    /// The other processes of a multi-process job (gradients are summed across them).
+    ranks: Option<super::RankGroup>,
 }
 
 impl<D: Clone> Replicas<D> {
@@ -29,6 +31,7 @@ impl<D: Clone> Replicas<D> {
         Self {
             devices: vec![device],
             parallel: false,
+            ranks: None,
         }
     }
 
@@ -37,6 +40,7 @@ impl<D: Clone> Replicas<D> {
         (!devices.is_empty()).then_some(Self {
             devices,
             parallel: true,
+            ranks: None,
         })
     }
 
@@ -53,6 +57,17 @@ impl<D: Clone> Replicas<D> {
     /// True when batches are split across the devices.
     pub fn is_parallel(&self) -> bool {
         self.parallel
+    }
+
+    /// The same devices as one rank of a multi-process job (None: a single process).
+    pub fn with_ranks(mut self, ranks: Option<super::RankGroup>) -> Self {
+        self.ranks = ranks;
+        self
+    }
+
+    /// The job this process is a rank of, if any.
+    pub fn ranks(&self) -> Option<&super::RankGroup> {
+        self.ranks.as_ref()
     }
 }
 

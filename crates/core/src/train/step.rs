@@ -2,7 +2,8 @@
 //! two halves (gradients, update) also serve gradient accumulation and data parallel.
 
 use super::clip::clip_grad_norm;
-use super::parallel::{Replicas, batch_gradients};
+use super::collective::rank_gradients;
+use super::parallel::Replicas;
 use super::precision::{Compute, advance_loss_scale, cast_params, unscale};
 use super::{AnyOptimizer, TrainError};
 use crate::checkpoint::LossScaleState;
@@ -45,7 +46,7 @@ where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let (grads, loss) = batch_gradients(&model, batch, 1.0, compute, replicas);
+    let (grads, loss) = rank_gradients(&model, batch, 1.0, compute, replicas)?;
     let model = update(model, optim, grads, settings, scale)?;
     Ok(StepOutput { model, loss })
 }
