@@ -151,6 +151,8 @@ mod job {
             s2["test_loss"].as_f64().unwrap(),
         );
         assert!((a - b).abs() / a < 1e-5, "test loss {a} vs {b}");
+        // Throughput counts the whole job's samples, not rank 0's share.
+        assert_eq!(s2["samples"], s1["samples"], "{s2}");
 
         // One run each: rank 0 alone wrote (one run_started, one directory per job).
         let mut dirs: Vec<String> = std::fs::read_dir(out)

@@ -70,14 +70,14 @@ impl RankGroup {
     /// Sums the gradients of each rank's shard (each the gradient of its shard's mean loss,
     /// `rows` samples) into the gradient of the global batch's mean loss, in one all-reduce of
     /// one fused buffer that also carries the loss and the stop request. Returns the summed
-    /// gradients and the global batch's mean loss.
+    /// gradients, the global batch's mean loss and its samples.
     pub fn all_reduce<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
         model: &M,
         mut grads: GradientsParams,
         (loss, rows): (f32, usize),
         device: &B::Device,
-    ) -> Result<(GradientsParams, f32), CollectiveError> {
+    ) -> Result<(GradientsParams, f32, usize), CollectiveError> {
         let mut flat = Flatten::<B> {
             grads: &mut grads,
             weight: rows as f32,
@@ -107,7 +107,7 @@ impl RankGroup {
             scale,
             device,
         });
-        Ok((out, total_loss * scale))
+        Ok((out, total_loss * scale, total_rows as usize))
     }
 
     /// Makes every rank's model rank 0's: its weights are broadcast as bytes.
@@ -217,22 +217,24 @@ impl<S: BatchSource + ?Sized> BatchSource for RankShard<S> {
 
 /// [`batch_gradients`] for one rank of a job: this rank's shard's gradients, summed over the
 /// ranks into the global batch's (an empty shard contributes none); a single process's as
-/// they are. Returns the gradients and the global batch's mean loss on the main device.
+/// they are. Returns the gradients, the global batch's mean loss on the main device, and the
+/// global batch's samples (every rank's, for throughput).
 pub fn rank_gradients<B, M>(
     model: &M,
     batch: &M::Batch,
     weight: f32,
     compute: Compute,
     replicas: &Replicas<B::Device>,
-) -> Result<(GradientsParams, Tensor<B::InnerBackend, 1>), TrainError>
+) -> Result<(GradientsParams, Tensor<B::InnerBackend, 1>, usize), TrainError>
 where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let Some(group) = replicas.ranks() else {
-        return Ok(batch_gradients(model, batch, weight, compute, replicas));
-    };
     let rows = batch.samples();
+    let Some(group) = replicas.ranks() else {
+        let (grads, loss) = batch_gradients(model, batch, weight, compute, replicas);
+        return Ok((grads, loss, rows));
+    };
     let (grads, loss) = if rows == 0 {
         (GradientsParams::new(), 0.0)
     } else {
@@ -240,9 +242,9 @@ where
         (grads, super::read_scalar(Some(loss))? as f32)
     };
     let device = replicas.main();
-    let (grads, loss) = group.all_reduce::<B, M>(model, grads, (loss, rows), device)?;
+    let (grads, loss, total) = group.all_reduce::<B, M>(model, grads, (loss, rows), device)?;
     let loss = Tensor::from_data(TensorData::new(vec![loss], [1]), device);
-    Ok((grads, loss))
+    Ok((grads, loss, total))
 }
 
 /// The splits as rank `group` reads them: its shard of every training batch; validation and

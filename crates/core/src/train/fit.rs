@@ -17,7 +17,7 @@ use crate::checkpoint::{CheckpointStore, Snapshot};
 use crate::checkpoint::{Position, SmoothedLoss};
 use crate::config::{BestMetric, BestMode, CheckpointConfig, Config, TrainConfig};
 use crate::data::{
-    BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Samples, Splits, batches_per_epoch,
+    BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, Splits, batches_per_epoch,
 };
 use crate::model::Trainable;
 use burn::module::AutodiffModule;
@@ -413,7 +413,7 @@ where
         };
         let weight = pace.accumulation.weight(i);
         let compute = Compute::new(cfg.run.precision, pos.loss_scale.as_ref());
-        let (grads, loss) = rank_gradients(&model, &batch, weight, compute, replicas)?;
+        let (grads, loss, rows) = rank_gradients(&model, &batch, weight, compute, replicas)?;
         window.push(loss);
         if let Some(grads) = pace.accumulation.add(&model, i, grads) {
             model = update(model, optim, grads, settings, pos.loss_scale.as_mut())?;
@@ -426,7 +426,7 @@ where
             pos.epoch_loss_sum += first;
             pos.smoothed_loss = Some(SmoothedLoss { first, best: first });
         }
-        samples += batch.samples();
+        samples += rows; // the global batch's: every rank's share in a multi-process job
         pace.clock.steps += 1;
         let end_of_epoch = i + 1 == run.steps_per_epoch;
         if (i + 1) % t.log_every == 0 || end_of_epoch {

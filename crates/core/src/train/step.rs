@@ -46,7 +46,7 @@ where
     B: AutodiffBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
-    let (grads, loss) = rank_gradients(&model, batch, 1.0, compute, replicas)?;
+    let (grads, loss, _) = rank_gradients(&model, batch, 1.0, compute, replicas)?;
     let model = update(model, optim, grads, settings, scale)?;
     Ok(StepOutput { model, loss })
 }
