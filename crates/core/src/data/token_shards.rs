@@ -200,16 +200,7 @@ impl Shard {
                 ),
             });
         }
-        let mut max_id = 0;
-        let mut reader = super::open_regular(path)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = read_full(&mut reader, &mut buf).map_err(|e| DataError::io(path, e))?;
-            if n == 0 {
-                break;
-            }
-            max_id = width.decode(&buf[..n]).fold(max_id, u32::max);
-        }
+        let max_id = max_id(path, width, &super::cache_dir())?;
         Ok(Self {
             file: Arc::new(file),
             tokens: (len / width.bytes() as u64) as usize,
@@ -217,6 +208,42 @@ impl Shard {
             bytes,
         })
     }
+}
+
+/// The largest id in the shard at `path`: remembered in `cache` per version of the file (path,
+/// size, modification time), so a multi-GB shard is read through once, not at every start.
+fn max_id(path: &Path, width: TokenWidth, cache: &Path) -> Result<u32, DataError> {
+    let key = super::cache::fingerprint(path, &[width.bytes() as u8])?;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let remembered = cache.join(format!("{name}-{key}.max-id"));
+    if let Some(id) = std::fs::read_to_string(&remembered)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+    {
+        return Ok(id);
+    }
+    let mut max_id = 0;
+    let mut reader = super::open_regular(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = read_full(&mut reader, &mut buf).map_err(|e| DataError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        max_id = width.decode(&buf[..n]).fold(max_id, u32::max);
+    }
+    // A cache that cannot be written costs the next start a read, not this run.
+    let saved = std::fs::create_dir_all(cache).and_then(|()| {
+        let mut f = crate::fsutil::AtomicFile::create(&remembered)?;
+        std::io::Write::write_all(&mut f, max_id.to_string().as_bytes())?;
+        f.commit()
+    });
+    if let Err(e) = saved {
+        tracing::debug!("not remembered in {}: {e}", remembered.display());
+    }
+    Ok(max_id)
 }
 
 /// Fills `buf` as far as the reader goes (a whole number of ids per chunk: `buf`'s length is
@@ -320,6 +347,22 @@ mod tests {
         assert_eq!((b.inputs, b.targets), (vec![3, 4, 5], vec![4, 5, 6]));
         std::fs::write(d.join("meta.json"), r#"{"vocab_size": 50304}"#).unwrap();
         assert_eq!(TokenShards::open(d, None).unwrap().vocab_size, 50304);
+    }
+
+    #[test]
+    fn a_shards_largest_id_is_read_once_per_version_of_the_file() {
+        let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let shard = dir.path().join("train.bin");
+        write_u16(&shard, &[4, 9, 2]);
+        assert_eq!(max_id(&shard, TokenWidth::U16, cache.path()).unwrap(), 9);
+        // The second open takes the remembered value (planted here to tell them apart).
+        let remembered: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+        assert_eq!(remembered.len(), 1);
+        std::fs::write(remembered[0].as_ref().unwrap().path(), "7").unwrap();
+        assert_eq!(max_id(&shard, TokenWidth::U16, cache.path()).unwrap(), 7);
+        // Another version of the file (another size) is read again.
+        write_u16(&shard, &[4, 11, 2, 1]);
+        assert_eq!(max_id(&shard, TokenWidth::U16, cache.path()).unwrap(), 11);
     }
 
     #[test]
