@@ -1,9 +1,11 @@
 //! MLflow's own UI in a real browser (headless Chromium from Debian's packages, installed by
-//! tests/setup.sh) over a tracked run and a tracked sweep: what a user sees. Each page's DOM is
-//! read after its scripts ran (`--dump-dom` with a virtual-time budget) and a screenshot of it
-//! is kept in `target/tmp/mlflow-ui/` (see the README's "Looking at the UI test").
+//! tests/setup.sh) over a tracked run and a tracked sweep: what a user sees. Each page is driven
+//! over the DevTools protocol by `tests/python/browse.py`, which waits in real time until the
+//! page shows what the test reads (a virtual-time budget could run out while the renderer was
+//! still busy, leaving charts as spinners), then reads its DOM; a screenshot of each page is
+//! kept in `target/tmp/mlflow-ui/` (see the README's "Looking at the UI test").
 
-use crate::common::{trainer_env, write};
+use crate::common::{repo, trainer_env, write};
 use crate::mlflow_server::{Server, fit, free_port, mlflow_env, sync_state};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,72 +15,45 @@ fn chromium() -> String {
     std::env::var("TRAINER_CHROMIUM").unwrap_or_else(|_| "chromium".into())
 }
 
-/// Chromium's arguments for a headless page load that lets the app's scripts run for
-/// `budget_ms` of virtual time.
-fn headless(profile: &Path, budget_ms: u32) -> Vec<String> {
-    [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        "--window-size=1600,1000",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([
-        format!("--virtual-time-budget={budget_ms}"),
-        format!("--user-data-dir={}", profile.display()),
-    ])
-    .collect()
-}
+/// How long a page may take to show what the test waits for, in seconds.
+const PAGE_TIMEOUT_S: &str = "180";
 
-/// Loads `url` and returns its rendered DOM once `ready` holds for it (the app fetches from the
-/// server, then renders: on a busy machine a load can end before the data came, so it is tried
-/// again with a longer budget, up to 6 times); saves a screenshot of the last load as
-/// `shots/NAME.png`.
-fn page(url: &str, name: &str, shots: &Path, ready: impl Fn(&str) -> bool) -> String {
-    let mut dom = String::new();
-    let mut budget = 20_000;
-    for _ in 0..6 {
-        budget += 20_000;
-        let profile = tempfile::tempdir().unwrap();
-        let o = Command::new(chromium())
-            .args(headless(profile.path(), budget))
-            .arg("--dump-dom")
-            .arg(url)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e}; tests/setup.sh installs Debian's chromium",
-                    chromium()
-                )
-            });
-        assert!(
-            o.status.success(),
-            "chromium --dump-dom {url}: {:?}",
-            o.status
-        );
-        dom = String::from_utf8_lossy(&o.stdout).into_owned();
-        if ready(&dom) {
-            break;
-        }
-    }
+/// Loads `url` and returns its DOM once the JavaScript expression `ready` is true there (or
+/// after `PAGE_TIMEOUT_S`, when the test's assertions then say what is missing); saves a
+/// screenshot of it as `shots/NAME.png`.
+fn page(url: &str, name: &str, shots: &Path, ready: &str) -> String {
     let shot = shots.join(format!("{name}.png"));
-    let profile = tempfile::tempdir().unwrap();
-    let o = Command::new(chromium())
-        .args(headless(profile.path(), budget))
-        .arg(format!("--screenshot={}", shot.display()))
+    let o = Command::new("python3")
+        .arg(repo().join("tests/python/browse.py"))
+        .arg(chromium())
         .arg(url)
+        .arg(ready)
+        .arg(&shot)
+        .arg(PAGE_TIMEOUT_S)
         .output()
-        .unwrap();
-    assert!(o.status.success() && shot.is_file(), "screenshot of {url}");
-    dom
+        .unwrap_or_else(|e| panic!("python3 tests/python/browse.py: {e}"));
+    assert!(
+        matches!(o.status.code(), Some(0 | 3)),
+        "browse.py {url} ({}; tests/setup.sh installs Debian's chromium): {}",
+        chromium(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(shot.is_file(), "screenshot of {url}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Plotly draws each chart as an `svg.main-svg`: a page with at least `n` has drawn charts.
-fn charts(n: usize) -> impl Fn(&str) -> bool {
-    move |dom| dom.matches("class=\"main-svg\"").count() >= n
+/// Plotly draws each chart as an `svg.main-svg`: ready once at least `n` charts are drawn.
+fn charts(n: usize) -> String {
+    format!("document.querySelectorAll('svg.main-svg').length >= {n}")
+}
+
+/// Ready once the page's visible text contains every one of `texts`.
+fn shows(texts: &[&str]) -> String {
+    texts
+        .iter()
+        .map(|t| format!("document.body.innerText.includes({t:?})"))
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 /// The text a user reads: the DOM without scripts, styles and tags.
@@ -177,9 +152,12 @@ fn the_mlflow_ui_shows_a_run_and_a_sweep_as_training_runs() {
 
     // The experiment: training runs, the sweep a parent row with its trials folded under it,
     // Dataset and Source filled.
-    let runs = page(&format!("{base}{ml}"), "experiment-runs", &shots, |d| {
-        d.contains(">ui-sweep<") && d.contains(">ui-run<")
-    });
+    let runs = page(
+        &format!("{base}{ml}"),
+        "experiment-runs",
+        &shots,
+        &shows(&["ui-sweep", "ui-run", "4 matching runs", "mnist-10k ("]),
+    );
     let t = text(&runs);
     for want in [
         "Runs", "Run Name", "Dataset", "Source", "ui-run", "ui-sweep",
@@ -218,7 +196,7 @@ fn the_mlflow_ui_shows_a_run_and_a_sweep_as_training_runs() {
         &format!("{run_page}{ml}"),
         "run-overview",
         &shots,
-        |d| d.contains("Description"),
+        &shows(&["Description", "mnist-10k"]),
     ));
     assert!(
         t.contains("Description") && t.contains("on flex") && t.contains("mnist-10k"),
@@ -228,7 +206,7 @@ fn the_mlflow_ui_shows_a_run_and_a_sweep_as_training_runs() {
         &format!("{run_page}/model-metrics{ml}"),
         "run-model-metrics",
         &shots,
-        charts(2),
+        &format!("{} && {}", charts(2), shows(&["epoch_train_loss"])),
     );
     assert!(
         text(&metrics).contains("epoch_train_loss"),
@@ -243,7 +221,7 @@ fn the_mlflow_ui_shows_a_run_and_a_sweep_as_training_runs() {
         &format!("{run_page}/system-metrics{ml}"),
         "run-system-metrics",
         &shots,
-        charts(2),
+        &format!("{} && {}", charts(2), shows(&["disk_usage_megabytes"])),
     );
     let t = text(&system);
     assert!(
