@@ -1,12 +1,14 @@
 //! The all-reduce a data-parallel step costs, by gradient size, over this build's MPI adapter:
 //! run as a job (`mpirun -np N target/release/examples/allreduce_bench [SIZES...]`); rank 0
 //! prints one JSON line per size (floats, median and mean milliseconds of `ROUNDS` sums).
-//! benches/mpi/run.sh runs it beside torch.distributed (gloo) on the same sizes.
+//! A benchmark of this package, not a library example: it joins the job through
+//! `trainer::internal`. benches/mpi/run.sh runs it beside torch.distributed (gloo) on the same
+//! sizes.
 
 use std::time::Instant;
 
 fn main() {
-    let group = match trainer::ranks::join() {
+    let group = match trainer::internal::join() {
         Ok(Some(group)) => group,
         Ok(None) => {
             eprintln!("error: start this under mpirun with at least 2 processes");
@@ -54,5 +56,5 @@ fn main() {
         }
     }
     c.barrier().expect("barrier");
-    trainer::ranks::finish();
+    trainer::internal::finish();
 }

@@ -1,8 +1,8 @@
 //! Command-line interface (clap derive).
 
-use crate::config::{BackendRequest, DeviceList, Override, Precision};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use trainer_core::config::{BackendRequest, DeviceList, Override, Precision};
 
 /// One binary, one config file, any machine: train Burn models on CUDA, wgpu or CPU.
 #[derive(Debug, Parser)]

@@ -73,22 +73,31 @@
 //!
 //! # Layout
 //!
-//! This crate is the command line (`cli`, `commands`, `fetch`) and the library entry points
-//! above; the work lives in the workspace's crates, re-exported here under their module names:
-//! `trainer-core` (config, data, models, the training loop, checkpoints, runs, jobs),
-//! `trainer-backends` (probing, choice, dispatch), `trainer-tracking` (MLflow) and
-//! `trainer-plots` (charts).
+//! This crate's public API is the items above and the modules [`config`], [`data`],
+//! [`model`], [`train`] and [`exit`]: the few types a library user names. Everything else (the
+//! command line, and the workspace's crates it is built on: `trainer-core` (config, data,
+//! models, the training loop, checkpoints, runs, jobs), `trainer-backends` (probing, choice,
+//! dispatch), `trainer-tracking` (MLflow), `trainer-plots` (charts) and `trainer-text`
+//! (tokenizers)) is private to it and may change in any release. `tests/public_api.rs` checks
+//! that the examples use nothing else.
 
-pub mod cli;
-pub mod commands;
-pub mod fetch;
+mod cli;
+mod cli_main;
+mod commands;
+mod fetch;
 mod library;
 #[cfg(feature = "mpi")]
 mod mpi;
-pub mod ranks;
+mod ranks;
+
+// The workspace's modules under the names the command line's code uses (`crate::run`, ...).
+use trainer_backends as backend;
+use trainer_core::{
+    bench, checkpoint, digest, fsutil, host_memory, jobs, metrics, observe, outln, run, sweep, task,
+};
+use trainer_tracking as tracking;
 
 pub use library::{FitOptions, RunError, fit, fit_on, load};
-pub use trainer_backends as backend;
 pub use trainer_backends::NamedBackend;
 pub use trainer_core::data::{BatchSource, DataSource, HostBatch, Samples, Splits};
 pub use trainer_core::jobs::InferenceModel;
@@ -96,9 +105,43 @@ pub use trainer_core::model::{ModelFactory, Scores, Trainable};
 pub use trainer_core::run::Summary;
 pub use trainer_core::train::{Event, Observer};
 pub use trainer_core::{HostOps, TrainBackend};
-pub use trainer_core::{
-    bench, checkpoint, config, console, data, digest, exit, fsutil, host_memory, jobs, metrics,
-    model, observe, outln, run, sweep, task, train,
-};
-pub use trainer_plots as plots;
-pub use trainer_tracking as tracking;
+
+/// The run configuration: the typed form of a `trainer` TOML file, and how to load it.
+pub mod config {
+    pub use trainer_core::config::{
+        AugmentConfig, BackendRequest, BadSamples, BestMetric, BestMode, CheckpointConfig,
+        CnnConfig, Config, ConfigError, DataConfig, DataFormat, DeviceList, GptConfig, MlpConfig,
+        ModelConfig, ModelKind, OptimizerKind, Override, Precision, ResnetConfig, RunConfig,
+        ScheduleConfig, ScheduleKind, TrackingConfig, TrainConfig, load,
+    };
+}
+
+/// Data: the bundled formats' loader, the batch types, and the traits a custom source
+/// implements.
+pub mod data {
+    pub use trainer_core::data::{
+        BatchSource, DataError, DataSource, DatasetRecord, HostBatch, Samples, Splits, TargetScale,
+        TokenBatch, fill_batch, load_splits,
+    };
+}
+
+/// Models: the traits a custom model implements, and moving a host batch onto a device.
+pub mod model {
+    pub use trainer_core::model::{ModelFactory, Scores, Trainable, device_batch};
+}
+
+/// What a run reports while it trains: the events an [`Observer`] receives.
+pub mod train {
+    pub use trainer_core::sweep::TrialStatus;
+    pub use trainer_core::train::{EvalResult, Event, Observer, RunStatus, Split};
+}
+
+pub use trainer_core::exit;
+
+/// The command line's entry point and the MPI rank group, for this package's binary and
+/// benchmarks: not part of the library API, and may change in any release.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::cli_main::main;
+    pub use crate::ranks::{finish, join};
+}

@@ -4,17 +4,17 @@
 use crate::backend::{NamedBackend, Selection, select_devices};
 use crate::checkpoint::Snapshot;
 use crate::commands::{Failure, Placement, RunPorts, STOP, Trainee, note, resume_target, run_fit};
-use crate::config::Config;
-use crate::data::{BatchSource, Splits};
 use crate::exit::Exit;
 use crate::jobs::{BackendJob, CustomFitJob, InferenceModel, load_custom};
-use crate::model::ModelFactory;
 use crate::run::Summary;
-use crate::train::{FitOutcome, FitPorts, Observer, TrainError};
 use burn::prelude::Backend;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+use trainer_core::config::Config;
+use trainer_core::data::{BatchSource, Splits};
+use trainer_core::model::ModelFactory;
+use trainer_core::train::{FitOutcome, FitPorts, Observer, TrainError};
 
 /// How a library run starts and stops, beyond its config.
 #[derive(Default)]
@@ -55,7 +55,7 @@ impl From<Failure> for RunError {
 /// `trainer fit` run gets: its directory under `run.output_dir` (`config.toml`, the journal,
 /// checkpoints, `summary.json`, `loss.png`), MLflow tracking when `[tracking]` names a server,
 /// the progress bar, the NaN and divergence guards, and exact resume. `config` comes from
-/// [`crate::config::load`] (validated); its `[model]` and `[data]` tables are not read.
+/// [`trainer_core::config::load`] (validated); its `[model]` and `[data]` tables are not read.
 ///
 /// The training loop is compiled into your program once per backend this build of `trainer`
 /// has (its cargo features); [`fit_on`] compiles it for one backend you name.

@@ -2,7 +2,6 @@
 //! from the launcher, sums of f32 buffers, byte broadcasts, barriers, the job-wide abort, and the
 //! watchdog on the time between collective operations.
 
-use crate::train::{Collective, CollectiveError, RankGroup};
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
@@ -10,6 +9,7 @@ use mpi::traits::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use trainer_core::train::{Collective, CollectiveError, RankGroup};
 
 /// The MPI environment, finalized by `finish` (MPI wants that before the process exits).
 static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);

@@ -2,8 +2,8 @@
 //! (with the `mpi` feature: MPI is the engine) and trains one rank of it; otherwise it is a
 //! single process, as always.
 
-use crate::train::RankGroup;
 use std::sync::atomic::AtomicBool;
+use trainer_core::train::RankGroup;
 
 /// Raised on every rank once any rank asked to stop (the training loop's stop flag in a job).
 pub static STOP_AGREED: AtomicBool = AtomicBool::new(false);

@@ -5,7 +5,7 @@ use super::support::config;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
 use std::time::Duration;
-use trainer::data::{
+use trainer_core::data::{
     BatchList, BatchSource, EpochPlan, Loader, LoaderSettings, batches_per_epoch, load_splits,
     load_table_splits, load_text_splits,
 };

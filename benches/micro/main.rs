@@ -11,7 +11,7 @@ mod train_step;
 
 /// `criterion_main!` with the allocator tuned first, as the `trainer` binary does.
 fn main() {
-    trainer::host_memory::retain_freed_memory();
+    trainer_core::host_memory::retain_freed_memory();
     train_step::benches();
     loader::benches();
     tracker::benches();

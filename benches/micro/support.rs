@@ -1,6 +1,6 @@
 //! Shared set-up: the repository's configs and bundled data, opened as `trainer` opens them.
 
-use trainer::config::{self, Config};
+use trainer_core::config::{self, Config};
 
 /// Loads `configs/<name>.toml`, with the working directory at the repository root so the
 /// configs' relative data paths resolve.

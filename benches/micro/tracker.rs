@@ -4,9 +4,9 @@
 
 use criterion::{Criterion, Throughput};
 use std::time::Duration;
-use trainer::observe::metrics_of;
-use trainer::observe::{Journal, JournalLine};
-use trainer::train::{EvalResult, Event, Observer, Split};
+use trainer_core::observe::metrics_of;
+use trainer_core::observe::{Journal, JournalLine};
+use trainer_core::train::{EvalResult, Event, Observer, Split};
 
 fn step_event(global_step: usize) -> Event {
     Event::Step {

@@ -9,13 +9,13 @@ use burn::backend::{Autodiff, Flex, NdArray};
 use burn::module::AutodiffModule;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use std::time::Duration;
-use trainer::TrainBackend;
-use trainer::config::Config;
-use trainer::data::{
+use trainer_core::TrainBackend;
+use trainer_core::config::Config;
+use trainer_core::data::{
     BatchSource, HostBatch, Samples, load_splits, load_table_splits, load_text_splits,
 };
-use trainer::model::{Classifier, Gpt, Mlp, Trainable};
-use trainer::train::{AnyOptimizer, Compute, Replicas, StepSettings, gradients, train_step};
+use trainer_core::model::{Classifier, Gpt, Mlp, Trainable};
+use trainer_core::train::{AnyOptimizer, Compute, Replicas, StepSettings, gradients, train_step};
 
 fn train_steps(c: &mut Criterion) {
     backend::<Autodiff<Flex>>(c, "flex", Parts::Split);

@@ -4,10 +4,10 @@ use super::{Failure, guarded};
 use crate::backend::{Choice, select};
 use crate::bench::{BenchJob, BenchOptions, BenchResult, CheckpointBenchOptions};
 use crate::cli::BenchArgs;
-use crate::config::{self, BackendRequest};
-use crate::data::LoaderSettings;
 use crate::task::TaskData;
 use anyhow::anyhow;
+use trainer_core::config::{self, BackendRequest};
+use trainer_core::data::LoaderSettings;
 
 /// Benchmarks the config's training step on each requested backend; prints a table and
 /// optionally writes JSON (schema: `benches/README.md`).

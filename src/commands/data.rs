@@ -2,8 +2,8 @@
 
 use super::Failure;
 use crate::cli::{DataCommand, TokenizeArgs};
-use crate::data::inspect;
 use crate::fetch::{FetchError, Source, dataset, fetch, names};
+use trainer_core::data::inspect;
 
 /// Runs a `trainer data` subcommand.
 pub fn data(cmd: DataCommand) -> Result<(), Failure> {
@@ -25,7 +25,10 @@ pub fn data(cmd: DataCommand) -> Result<(), Failure> {
                     known: names().join(", "),
                 })
             })?;
-            if let Some(m) = mirror.as_deref().filter(|m| !crate::config::is_http_url(m)) {
+            if let Some(m) = mirror
+                .as_deref()
+                .filter(|m| !trainer_core::config::is_http_url(m))
+            {
                 return Err(Failure::input(anyhow::anyhow!(
                     "--mirror {m}: expected an http:// or https:// URL"
                 )));

@@ -142,7 +142,10 @@ fn per_class_json(m: &ConfusionMatrix, names: &[String]) -> serde_json::Value {
 
 /// A data path from the run's config that is relative and missing here: the error says it is
 /// looked up from the current directory, and what to do.
-fn relative_hint(e: crate::data::DataError, cfg: &crate::config::Config) -> anyhow::Error {
+fn relative_hint(
+    e: trainer_core::data::DataError,
+    cfg: &trainer_core::config::Config,
+) -> anyhow::Error {
     let path = if Task::of(cfg.data.format).reads_one_file() {
         &cfg.data.file
     } else {

@@ -7,8 +7,8 @@ use crate::checkpoint::checkpoint_names;
 use crate::fsutil::write_atomic;
 use crate::observe::{LossHistory, read_loss_history};
 use crate::run::RunLayout;
-use crate::train::RunStatus;
 use std::path::Path;
+use trainer_core::train::RunStatus;
 use trainer_plots::{Chart, Color, Mark, Marker, Scale, Series, render_png};
 
 /// Training-loss points at most on the curve (about one per pixel column).

@@ -6,8 +6,6 @@ use super::{Failure, guarded};
 use crate::backend::{Selection, select_devices};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
-use crate::config::{self, BestMode, Config};
-use crate::data::DatasetRecord;
 use crate::exit::Exit;
 use crate::jobs::FitJob;
 use crate::observe::{Journal, Progress, append_event};
@@ -16,11 +14,15 @@ use crate::run::{
 };
 use crate::task::TaskData;
 use crate::tracking::{DrainReport, MlflowSettings, MlflowWorker, SyncState};
-use crate::train::{Event, FitOutcome, FitPorts, Observer, Observers, RankGroup, TrainError};
 use anyhow::{Context, anyhow};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use trainer_core::config::{self, BestMode, Config};
+use trainer_core::data::DatasetRecord;
+use trainer_core::train::{
+    Event, FitOutcome, FitPorts, Observer, Observers, RankGroup, TrainError,
+};
 
 /// Raised by Ctrl-C / SIGTERM: the loop saves a checkpoint after the current step and stops.
 pub(crate) static STOP: AtomicBool = AtomicBool::new(false);

@@ -58,7 +58,7 @@ impl Failure {
     }
 
     /// A training-core failure: bad input (exit 2) or a failure while running (exit 1).
-    pub fn train(error: crate::train::TrainError) -> Self {
+    pub fn train(error: trainer_core::train::TrainError) -> Self {
         if error.is_bad_input() {
             Self::input(error)
         } else {

@@ -4,12 +4,12 @@ use super::Failure;
 use super::runs::{render, utc};
 use crate::checkpoint;
 use crate::cli::{ModelsCommand, ServerArgs};
-use crate::config::TrackingConfig;
 use crate::tracking::{
     MLMODEL_FILE, MlflowClient, MlflowError, MlflowSettings, ModelVersion, listed_checksums,
 };
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
+use trainer_core::config::TrackingConfig;
 
 /// Runs one `models` subcommand.
 pub fn models(cmd: ModelsCommand) -> Result<(), Failure> {

@@ -2,10 +2,10 @@
 //! `run_started`, and system-metric samples from their own thread once the run has started.
 
 use super::system_metrics::SystemSampler;
-use crate::data::DatasetRecord;
 use crate::observe::Journal;
-use crate::train::{Event, Observer};
 use std::path::PathBuf;
+use trainer_core::data::DatasetRecord;
+use trainer_core::train::{Event, Observer};
 
 /// Where and how often the machine's load is sampled.
 pub(super) struct Sampling {

@@ -4,9 +4,9 @@ use super::{Failure, guarded};
 use crate::backend::select;
 use crate::cli::SampleArgs;
 use crate::jobs::{SampleJob, open};
-use crate::model::Sampling;
 use anyhow::anyhow;
 use trainer_core::data::TOKENIZER_FILE;
+use trainer_core::model::Sampling;
 
 /// Prints the prompt and `--tokens` generated characters to stdout (status lines to stderr).
 pub fn sample(args: SampleArgs) -> Result<(), Failure> {

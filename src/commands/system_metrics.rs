@@ -4,13 +4,13 @@
 //! written to the journal (the spool), never on the training thread.
 
 use crate::observe::JournalSender;
-use crate::train::Event;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use trainer_core::train::Event;
 
 /// Bytes in MLflow's megabyte.
 const MB: f64 = 1e6;

@@ -5,9 +5,9 @@ use super::{Failure, guarded};
 use crate::backend::{Choice, KernelCache, configure_kernel_cache, select};
 use crate::bench::{BenchJob, BenchOptions, DataFeed};
 use crate::cli::WarmupArgs;
-use crate::config;
-use crate::data::LoaderSettings;
 use crate::task::TaskData;
+use trainer_core::config;
+use trainer_core::data::LoaderSettings;
 
 /// Warms the config's training step up on the chosen backend; prints where kernels are cached.
 pub fn warmup(args: WarmupArgs) -> Result<(), Failure> {

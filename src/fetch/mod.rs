@@ -5,8 +5,8 @@ mod catalog;
 mod download;
 mod unpack;
 
-pub use catalog::{DATASETS, Dataset, RemoteFile, Unpack, dataset, names};
-pub use download::{Outcome, download, part_path, sha256_of};
+pub use catalog::{Dataset, RemoteFile, Unpack, dataset, names};
+pub use download::{Outcome, download};
 pub use unpack::unpack_tar_gz;
 
 use std::path::{Path, PathBuf};
@@ -166,7 +166,7 @@ mod tests {
         );
         assert_eq!(Source::default().url(file), file.url);
         assert!(
-            DATASETS
+            catalog::DATASETS
                 .iter()
                 .flat_map(|d| d.files)
                 .all(|f| f.sha256.len() == 64)

@@ -40,8 +40,8 @@ fn fit_writes_config_summary_and_journal() {
     let run = dir.path().join("r1");
 
     // The saved config is the resolved one (overrides applied) and loads back as it is.
-    let saved =
-        trainer::config::load(Some(&run.join("config.toml")), &[]).expect("saved config loads");
+    let saved = trainer_core::config::load(Some(&run.join("config.toml")), &[])
+        .expect("saved config loads");
     assert_eq!(saved.train.epochs, 1);
     assert_eq!(saved.model.mlp.hidden, vec![32]);
     assert_eq!(saved.run.name, "r1");

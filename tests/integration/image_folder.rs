@@ -8,22 +8,24 @@ use crate::resume::assert_resumes_exactly;
 use crate::train_backends::{small_config, step_losses, train};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use trainer::backend::Choice;
-use trainer::config::{Config, DataFormat};
-use trainer::data::{DataSource, IdxDataset, ImageFolder, Normalize, load_splits};
-use trainer::task::TaskData;
+use trainer_backends::Choice;
+use trainer_core::config::{Config, DataFormat};
+use trainer_core::data::{DataSource, IdxDataset, ImageFolder, Normalize, load_splits};
+use trainer_core::task::TaskData;
 
 /// Writes the bundled MNIST subset as `root/train/<digit>/<index>.EXT` and
 /// `root/test/<digit>/<index>.EXT` (index = position in the IDX file).
 fn write_mnist_folder(root: &Path, ext: &str) {
     let src = repo().join("datasets/mnist-10k");
     for (split, prefix) in [("train", "train"), ("test", "t10k")] {
-        let images =
-            trainer::data::read_idx_images(&src.join(format!("{prefix}-images-idx3-ubyte.gz")))
-                .unwrap();
-        let labels =
-            trainer::data::read_idx_labels(&src.join(format!("{prefix}-labels-idx1-ubyte.gz")))
-                .unwrap();
+        let images = trainer_core::data::read_idx_images(
+            &src.join(format!("{prefix}-images-idx3-ubyte.gz")),
+        )
+        .unwrap();
+        let labels = trainer_core::data::read_idx_labels(
+            &src.join(format!("{prefix}-labels-idx1-ubyte.gz")),
+        )
+        .unwrap();
         let per = images.rows * images.cols;
         for (i, label) in labels.iter().enumerate() {
             let dir = root.join(split).join(label.to_string());

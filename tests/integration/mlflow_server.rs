@@ -7,9 +7,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use trainer::observe::JournalLine;
-use trainer::observe::metrics_of;
-use trainer::tracking::{Auth, MlflowClient, MlflowSettings, SyncState};
+use trainer_core::observe::JournalLine;
+use trainer_core::observe::metrics_of;
+use trainer_tracking::{Auth, MlflowClient, MlflowSettings, SyncState};
 
 /// The token the tests put in `MLFLOW_TRACKING_TOKEN`; it must never show up anywhere.
 pub const TOKEN: &str = "tok-7f3a9c-never-print-me";

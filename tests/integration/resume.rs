@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use trainer::backend::{self, Choice};
-use trainer::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
-use trainer::config::Config;
-use trainer::data::load_splits;
-use trainer::jobs::FitJob;
-use trainer::task::TaskData;
-use trainer::train::{Event, FitOutcome, FitPorts, Observer};
+use trainer_backends::{self as backend, Choice};
+use trainer_core::checkpoint::{CheckpointStore, DirStore, Retention, Snapshot, load};
+use trainer_core::config::Config;
+use trainer_core::data::load_splits;
+use trainer_core::jobs::FitJob;
+use trainer_core::task::TaskData;
+use trainer_core::train::{Event, FitOutcome, FitPorts, Observer};
 
 /// Records events and raises the stop flag once `global_step` reaches `stop_at`.
 struct StopAt {

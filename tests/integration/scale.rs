@@ -4,8 +4,8 @@
 
 use crate::common::{one_line_error, stdout, trainer, trainer_env};
 use crate::train_backends::{lavapipe, small_config, step_losses, train, train_on};
-use trainer::backend::Choice;
-use trainer::config::Precision;
+use trainer_backends::Choice;
+use trainer_core::config::Precision;
 
 /// Each logged loss of `reduced` is within `tol` (relative) of the f32 run's, every one finite,
 /// and the two differ somewhere (the reduced run really computed in another type).

@@ -3,7 +3,7 @@
 
 use crate::common::{repo, stdout, summary, trainer};
 use crate::train_backends::{small_config, step_losses, train};
-use trainer::backend::Choice;
+use trainer_backends::Choice;
 
 fn losses_with(workers: usize, prefetch: usize) -> Vec<f64> {
     let mut cfg = small_config(3, 1);

@@ -8,8 +8,8 @@ use crate::mlflow_server::{Server, free_port, mlflow_env, sync_state};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use trainer::observe::JournalLine;
-use trainer::train::{Event, RunStatus};
+use trainer_core::observe::JournalLine;
+use trainer_core::train::{Event, RunStatus};
 use trainer_plots::Color;
 
 /// The base every sweep here starts from: the bundled MNIST MLP, shortened.

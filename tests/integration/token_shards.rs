@@ -183,8 +183,8 @@ fn bad_shards_are_one_line_errors_naming_the_file() {
 
 /// The resume tests' config of a 1-layer GPT with dropout on the shards in `dir` (a training
 /// window every 2,048 tokens, batches of 16).
-pub(crate) fn resume_config(dir: std::path::PathBuf) -> trainer::config::Config {
-    use trainer::config::{DataFormat, ModelKind};
+pub(crate) fn resume_config(dir: std::path::PathBuf) -> trainer_core::config::Config {
+    use trainer_core::config::{DataFormat, ModelKind};
     let mut cfg = crate::resume::config();
     cfg.data.format = DataFormat::Tokens;
     cfg.data.dir = dir;
@@ -205,12 +205,15 @@ fn a_run_on_token_shards_stopped_mid_epoch_resumes_exactly() {
     shakespeare_shards(&dir);
     let _serial = crate::common::train_lock();
     let cfg = resume_config(dir);
-    let data = trainer::task::TaskData::open(&cfg, None).unwrap();
-    let trainer::task::TaskData::Text(splits, ..) = &data else {
+    let data = trainer_core::task::TaskData::open(&cfg, None).unwrap();
+    let trainer_core::task::TaskData::Text(splits, ..) = &data else {
         panic!("token shards are a language model's data")
     };
     // (1,003,854 training tokens - 32) / 2048, rounded up.
-    assert_eq!(trainer::data::BatchSource::len(splits.train.as_ref()), 491);
+    assert_eq!(
+        trainer_core::data::BatchSource::len(splits.train.as_ref()),
+        491
+    );
     let losses = crate::resume::assert_resumes_exactly(&cfg, &data, &[20]);
     assert_eq!(
         losses.len(),

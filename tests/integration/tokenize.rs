@@ -200,13 +200,13 @@ fn a_gpt_on_bpe_shards_stopped_mid_epoch_resumes_exactly() {
     tokenize(&dir, 400);
     let _serial = crate::common::train_lock();
     let cfg = crate::token_shards::resume_config(dir);
-    let data = trainer::task::TaskData::open(&cfg, None).unwrap();
-    let trainer::task::TaskData::Text(splits, vocab, assets) = &data else {
+    let data = trainer_core::task::TaskData::open(&cfg, None).unwrap();
+    let trainer_core::task::TaskData::Text(splits, vocab, assets) = &data else {
         panic!("token shards are a language model's data")
     };
     assert_eq!(vocab.size(), 400);
     assert!(assets.contains_key("tokenizer.json"));
-    let windows = trainer::data::BatchSource::len(splits.train.as_ref());
+    let windows = trainer_core::data::BatchSource::len(splits.train.as_ref());
     let losses = crate::resume::assert_resumes_exactly(&cfg, &data, &[5]);
     assert_eq!(losses.len(), 2 * windows.div_ceil(16), "2 epochs");
 }

@@ -1,14 +1,14 @@
 //! One training test body, run on every CPU backend and on wgpu (Mesa lavapipe in CI).
 //!
-//! Training runs through `trainer::backend::fit` (the dispatch the CLI uses), so this crate
+//! Training runs through `trainer_backends::fit` (the dispatch the CLI uses), so this crate
 //! monomorphizes no backend: the jobs are compiled once, in trainer-backends.
 
-use trainer::backend::{self, AdapterKind, Choice, WgpuAdapter};
-use trainer::config::{Config, ModelKind};
-use trainer::data::load_splits;
-use trainer::jobs::FitJob;
-use trainer::task::TaskData;
-use trainer::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
+use trainer_backends::{self as backend, AdapterKind, Choice, WgpuAdapter};
+use trainer_core::config::{Config, ModelKind};
+use trainer_core::data::load_splits;
+use trainer_core::jobs::FitJob;
+use trainer_core::task::TaskData;
+use trainer_core::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
 
 /// Records every event.
 #[derive(Default)]

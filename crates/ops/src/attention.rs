@@ -23,16 +23,19 @@ pub(crate) fn composed<B: HostOps>(
     mha.output.forward(heads(mha, qkv, bt, mask))
 }
 
-/// The attention with the heads fused by `op` where it applies: not with a quiet softmax or an
-/// active score dropout, and not where `op` declines (`None`); composed otherwise.
+/// The attention with the heads fused by `op` (given the score dropout's probability while it
+/// is active: training, `prob > 0`) where it applies: not with a quiet softmax, and not where
+/// `op` declines (`None`); composed otherwise.
 pub(crate) fn fused<B: HostOps>(
     mha: &MultiHeadAttention<B>,
     h: Tensor<B, 2>,
     [b, t]: [usize; 2],
     mask: &Tensor<B, 3, Bool>,
-    op: impl FnOnce([&Tensor<B, 2>; 3], AttentionShape) -> Option<Tensor<B, 2>>,
+    op: impl FnOnce([&Tensor<B, 2>; 3], AttentionShape, Option<f64>) -> Option<Tensor<B, 2>>,
 ) -> Tensor<B, 2> {
-    let plain = !mha.quiet_softmax && (mha.dropout.prob == 0.0 || !B::ad_enabled(&h.device()));
+    let plain = !mha.quiet_softmax;
+    let dropout =
+        (mha.dropout.prob > 0.0 && B::ad_enabled(&h.device())).then_some(mha.dropout.prob);
     let [q, k, v] = project(mha, h);
     let shape = AttentionShape {
         batch: b,
@@ -41,7 +44,7 @@ pub(crate) fn fused<B: HostOps>(
         d_k: mha.d_k,
     };
     let context = plain
-        .then(|| op([&q, &k, &v], shape))
+        .then(|| op([&q, &k, &v], shape, dropout))
         .flatten()
         .unwrap_or_else(|| heads(mha, [q, k, v], [b, t], mask));
     mha.output.forward(context)

@@ -3,7 +3,9 @@
 //!
 //! Rows are `[batch * t, heads * d_k]` (row `s * t + i` is position `i` of sequence `s`; head
 //! `h` is columns `h * d_k..(h + 1) * d_k`), as the GPT's projections produce them. Position
-//! `i` attends to positions `0..=i` with weights `softmax((q k^T) / sqrt(d_k))`.
+//! `i` attends to positions `0..=i` with weights `softmax((q k^T) / sqrt(d_k))`, or, with score
+//! dropout (Burn's `MultiHeadAttention` drops scores before the softmax), with
+//! `softmax(((q k^T) / sqrt(d_k)) * m)` for a mask `m` of zeros and `1 / (1 - prob)`.
 
 use super::host_gemm::{MatRef, matmul};
 use rayon::prelude::*;
@@ -68,8 +70,15 @@ impl AttentionShape {
 }
 
 /// The context rows `[batch * t, d_model]` and the attention weights `[batch, heads, t, t]`
-/// (zero above the diagonal), which the backward needs.
-pub fn forward(shape: AttentionShape, q: &[f32], k: &[f32], v: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// (zero above the diagonal), which the backward needs. `masks`, in the weights' layout, are
+/// the score dropout's masks, if it is active.
+pub fn forward(
+    shape: AttentionShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    masks: Option<&[f32]>,
+) -> (Vec<f32>, Vec<f32>) {
     let AttentionShape { t, d_k, heads, .. } = shape;
     let scale = (d_k as f32).sqrt();
     let mut weights = vec![0.0; shape.weights_len()];
@@ -85,26 +94,32 @@ pub fn forward(shape: AttentionShape, q: &[f32], k: &[f32], v: &[f32]) -> (Vec<f
                 shape.head(k, s, h),
                 shape.head(v, s, h),
             );
+            let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
             matmul(p, q, k.t(), false);
             for (i, row) in p.chunks_mut(t).enumerate() {
-                causal_softmax(row, i, scale);
+                causal_softmax(row, i, scale, mask.map(|m| &m[i * t..(i + 1) * t]));
             }
             matmul(out, MatRef::row_major(p, t, t), v, false);
         });
     (shape.merge_heads(&blocks), weights)
 }
 
-/// Row `i` of the scores, divided by `scale`, to softmax weights over columns `0..=i`; the
-/// columns after `i` become 0.
-fn causal_softmax(row: &mut [f32], i: usize, scale: f32) {
+/// Row `i` of the scores, divided by `scale` (and times the dropout `mask` row, if any), to
+/// softmax weights over columns `0..=i`; the columns after `i` become 0.
+fn causal_softmax(row: &mut [f32], i: usize, scale: f32, mask: Option<&[f32]>) {
     let (seen, unseen) = row.split_at_mut(i + 1);
     unseen.fill(0.0);
-    let max = seen
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &s| m.max(s / scale));
+    match mask {
+        Some(mask) => seen
+            .iter_mut()
+            .zip(mask)
+            .for_each(|(s, m)| *s = *s / scale * m),
+        None => seen.iter_mut().for_each(|s| *s /= scale),
+    }
+    let max = seen.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
     let mut sum = 0.0;
     for s in seen.iter_mut() {
-        *s = (*s / scale - max).exp();
+        *s = (*s - max).exp();
         sum += *s;
     }
     for s in seen.iter_mut() {
@@ -112,11 +127,13 @@ fn causal_softmax(row: &mut [f32], i: usize, scale: f32) {
     }
 }
 
-/// Gradients of `q`, `k` and `v` (each `[batch * t, d_model]`) for the context gradient `grad`.
+/// Gradients of `q`, `k` and `v` (each `[batch * t, d_model]`) for the context gradient `grad`,
+/// under the forward's dropout `masks`.
 pub fn backward(
     shape: AttentionShape,
     (q, k, v): (&[f32], &[f32], &[f32]),
     weights: &[f32],
+    masks: Option<&[f32]>,
     grad: &[f32],
 ) -> [Vec<f32>; 3] {
     let AttentionShape { t, d_k, heads, .. } = shape;
@@ -137,11 +154,21 @@ pub fn backward(
                 // dV = Pᵀ dO; dP = dO Vᵀ.
                 matmul(dv, p.t(), dout, false);
                 matmul(ds, dout, shape.head(v, s, h).t(), false);
-                // dS = P ⊙ (dP - rowsum(dP ⊙ P)) / scale, zero above the diagonal with P.
-                for (row, p_row) in ds.chunks_mut(t).zip(p.data.chunks(t)) {
+                // dS = P ⊙ (dP - rowsum(dP ⊙ P)) (⊙ M) / scale, zero above the diagonal with P.
+                let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
+                for (i, (row, p_row)) in ds.chunks_mut(t).zip(p.data.chunks(t)).enumerate() {
                     let dot: f32 = row.iter().zip(p_row).map(|(g, p)| g * p).sum();
-                    for (g, p) in row.iter_mut().zip(p_row) {
-                        *g = p * (*g - dot) / scale;
+                    match mask.map(|m| &m[i * t..(i + 1) * t]) {
+                        Some(m_row) => {
+                            for ((g, p), m) in row.iter_mut().zip(p_row).zip(m_row) {
+                                *g = p * (*g - dot) * m / scale;
+                            }
+                        }
+                        None => {
+                            for (g, p) in row.iter_mut().zip(p_row) {
+                                *g = p * (*g - dot) / scale;
+                            }
+                        }
                     }
                 }
                 let ds = MatRef::row_major(ds, t, t);
@@ -160,8 +187,14 @@ mod tests {
         (0..len).map(|i| (i as f32 * 0.71 + seed).sin()).collect()
     }
 
-    /// The context by the definition, in f64.
-    fn reference(shape: AttentionShape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64> {
+    /// The context by the definition, in f64, with score dropout `masks` (weights' layout).
+    fn reference(
+        shape: AttentionShape,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        masks: Option<&[f32]>,
+    ) -> Vec<f64> {
         let AttentionShape {
             batch,
             t,
@@ -182,6 +215,9 @@ mod tests {
                                 .map(|c| at(q, s, i, h, c) * at(k, s, j, h, c))
                                 .sum::<f64>()
                                 / (d_k as f64).sqrt()
+                                * masks.map_or(1.0, |m| {
+                                    f64::from(m[((s * heads + h) * t + i) * t + j])
+                                })
                         })
                         .collect();
                     let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -204,14 +240,33 @@ mod tests {
         d_k: 4,
     };
 
+    /// Dropout masks for `SHAPE` (probability 0.25): zeros and 1/0.75.
+    fn masks() -> Vec<f32> {
+        (0..SHAPE.weights_len())
+            .map(|i| {
+                if (i * 7 + 3) % 4 == 0 {
+                    0.0
+                } else {
+                    1.0 / 0.75
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn forward_matches_the_definition() {
         let n = SHAPE.rows_len();
         let (q, k, v) = (values(n, 0.1), values(n, 1.3), values(n, 2.7));
-        let (out, weights) = forward(SHAPE, &q, &k, &v);
-        for (a, b) in out.iter().zip(reference(SHAPE, &q, &k, &v)) {
-            assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
+        let masks = masks();
+        for m in [None, Some(masks.as_slice())] {
+            let (out, _) = forward(SHAPE, &q, &k, &v, m);
+            for (a, b) in out.iter().zip(reference(SHAPE, &q, &k, &v, m)) {
+                assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
+        let (dropped, _) = forward(SHAPE, &q, &k, &v, Some(&masks));
+        let (out, weights) = forward(SHAPE, &q, &k, &v, None);
+        assert_ne!(dropped, out, "the masks change the context");
         // Each row of weights sums to 1 over the seen positions and is 0 after them.
         for (r, row) in weights.chunks(SHAPE.t).enumerate() {
             let i = r % SHAPE.t;
@@ -222,22 +277,30 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
+        let masks = masks();
+        for m in [None, Some(masks.as_slice())] {
+            gradients_match_finite_differences_under(m);
+        }
+    }
+
+    fn gradients_match_finite_differences_under(masks: Option<&[f32]>) {
         let n = SHAPE.rows_len();
         let inputs = [values(n, 0.4), values(n, 1.9), values(n, 3.1)];
         let upstream = values(n, 5.0);
         // loss = <context, upstream>, in f64 through the reference.
         let loss = |x: &[Vec<f32>; 3]| -> f64 {
-            reference(SHAPE, &x[0], &x[1], &x[2])
+            reference(SHAPE, &x[0], &x[1], &x[2], masks)
                 .iter()
                 .zip(&upstream)
                 .map(|(a, b)| a * f64::from(*b))
                 .sum()
         };
-        let (_, weights) = forward(SHAPE, &inputs[0], &inputs[1], &inputs[2]);
+        let (_, weights) = forward(SHAPE, &inputs[0], &inputs[1], &inputs[2], masks);
         let grads = backward(
             SHAPE,
             (&inputs[0], &inputs[1], &inputs[2]),
             &weights,
+            masks,
             &upstream,
         );
         let eps = 1e-2f32;

@@ -35,6 +35,25 @@ pub(crate) fn dropout<B: Backend, const D: usize>(
     x * mask
 }
 
+/// The masks Burn's attention would draw for its score dropout, one head after another (each
+/// head's `[batch, t, t]` scores masked as [`dropout`] masks them: one seed per head from `B`'s
+/// generator), laid out per sequence and head as `[batch, heads, t, t]`.
+pub(crate) fn score_masks<B: Backend>(
+    prob: f64,
+    [batch, heads, t]: [usize; 3],
+    device: &B::Device,
+) -> Vec<f32> {
+    let mut masks = vec![0.0; batch * heads * t * t];
+    for h in 0..heads {
+        let mask = host_mask(Shape::new([batch, t, t]), prob, draw_seed::<B>(device));
+        let mask = mask.as_slice::<f32>().expect("host masks are f32");
+        for (s, rows) in mask.chunks(t * t).enumerate() {
+            masks[(s * heads + h) * t * t..][..t * t].copy_from_slice(rows);
+        }
+    }
+    masks
+}
+
 /// A 60-bit seed from the backend's generator (two 30-bit draws: ints may be i32), so
 /// `B::seed` fixes it.
 fn draw_seed<B: Backend>(device: &B::Device) -> u64 {

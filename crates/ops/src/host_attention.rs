@@ -10,6 +10,7 @@
 //! keep the composed path.
 
 use super::causal_attention::{self, AttentionShape};
+use super::dropout;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -22,11 +23,13 @@ use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
 /// The attention context `[batch * t, d_model]` of rows `q`, `k`, `v` (each
-/// `[batch * t, d_model]`) under `Autodiff<I>`, with its backward recorded; `None` where the
-/// caller must compose it (not f32, or no rows).
+/// `[batch * t, d_model]`) under `Autodiff<I>`, with score dropout of probability `dropout`
+/// (the masks Burn's composed attention draws, from the same generator) if given, and its
+/// backward recorded; `None` where the caller must compose it (not f32, or no rows).
 pub(crate) fn causal<I: Backend>(
     [q, k, v]: [&Tensor<Autodiff<I>, 2>; 3],
     shape: AttentionShape,
+    dropout: Option<f64>,
 ) -> Option<Tensor<Autodiff<I>, 2>> {
     if !applies([q, k, v], shape) {
         return None;
@@ -35,7 +38,12 @@ pub(crate) fn causal<I: Backend>(
     let device = I::float_device(&q.primitive);
     let host = |x: &FloatTensor<Autodiff<I>>| host_vec::<I, 2>(x.primitive.clone()).map(Arc::new);
     let (qs, ks, vs) = (host(&q)?, host(&k)?, host(&v)?);
-    let (context, weights) = causal_attention::forward(shape, &qs, &ks, &vs);
+    let masks = dropout.map(|prob| {
+        let bht = [shape.batch, shape.heads, shape.t];
+        Arc::new(dropout::score_masks::<I>(prob, bht, &device))
+    });
+    let (context, weights) =
+        causal_attention::forward(shape, &qs, &ks, &vs, masks.as_deref().map(Vec::as_slice));
     let rows = [shape.batch * shape.t, shape.d_model()];
     let context = from_host::<I, 2>(context, rows, &device);
     let y: FloatTensor<Autodiff<I>> = match HostCausalAttention
@@ -47,6 +55,7 @@ pub(crate) fn causal<I: Backend>(
             Saved {
                 operands: [qs, ks, vs],
                 weights: Arc::new(weights),
+                masks,
                 shape,
             },
             context,
@@ -56,18 +65,20 @@ pub(crate) fn causal<I: Backend>(
     Some(tensor(y))
 }
 
-/// The same context on the inference backend `I` (nothing kept for a backward).
+/// The same context on the inference backend `I` (nothing kept for a backward; no dropout
+/// there, so `None` if one is asked for).
 pub(crate) fn causal_inference<I: Backend>(
     [q, k, v]: [&Tensor<I, 2>; 3],
     shape: AttentionShape,
+    dropout: Option<f64>,
 ) -> Option<Tensor<I, 2>> {
-    if !applies([q, k, v], shape) {
+    if !applies([q, k, v], shape) || dropout.is_some() {
         return None;
     }
     let device = q.device();
     let host = |x: &Tensor<I, 2>| host_vec::<I, 2>(primitive(x));
     let (qs, ks, vs) = (host(q)?, host(k)?, host(v)?);
-    let (context, _) = causal_attention::forward(shape, &qs, &ks, &vs);
+    let (context, _) = causal_attention::forward(shape, &qs, &ks, &vs, None);
     let rows = [shape.batch * shape.t, shape.d_model()];
     Some(tensor(from_host::<I, 2>(context, rows, &device)))
 }
@@ -81,11 +92,13 @@ fn applies<B: Backend>(operands: [&Tensor<B, 2>; 3], shape: AttentionShape) -> b
 #[derive(Debug)]
 struct HostCausalAttention;
 
-/// What the backward keeps: `q`, `k`, `v`, the attention weights and the shape.
+/// What the backward keeps: `q`, `k`, `v`, the attention weights, the dropout masks (if any)
+/// and the shape.
 #[derive(Clone)]
 struct Saved {
     operands: [Arc<Vec<f32>>; 3],
     weights: Arc<Vec<f32>>,
+    masks: Option<Arc<Vec<f32>>>,
     shape: AttentionShape,
 }
 
@@ -108,9 +121,11 @@ impl<I: Backend> Backward<I, 3> for HostCausalAttention {
         let Saved {
             operands: [q, k, v],
             weights,
+            masks,
             shape,
         } = ops.state;
-        let computed = causal_attention::backward(shape, (&q, &k, &v), &weights, &grad);
+        let masks = masks.as_deref().map(Vec::as_slice);
+        let computed = causal_attention::backward(shape, (&q, &k, &v), &weights, masks, &grad);
         let rows = [shape.batch * shape.t, shape.d_model()];
         for (node, grad) in ops.parents.into_iter().zip(computed) {
             if let Some(node) = node {
@@ -123,8 +138,10 @@ impl<I: Backend> Backward<I, 3> for HostCausalAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attention;
     use burn::backend::Flex;
-    use burn::nn::attention::generate_autoregressive_mask;
+    use burn::nn::attention::{MultiHeadAttentionConfig, generate_autoregressive_mask};
+    use burn::tensor::TensorData;
     use burn::tensor::activation::softmax;
     use burn::tensor::{Distribution, Tolerance};
 
@@ -169,7 +186,7 @@ mod tests {
         let run = |ours: bool| {
             let [q, k, v] = [0, 1, 2].map(|i| inputs[i].clone().detach().require_grad());
             let y = if ours {
-                causal([&q, &k, &v], shape).expect("the host op ran")
+                causal([&q, &k, &v], shape, None).expect("the host op ran")
             } else {
                 composed(q.clone(), k.clone(), v.clone(), shape)
             };
@@ -200,10 +217,68 @@ mod tests {
             [0; 3].map(|_| Tensor::<A, 2>::random(rows, Distribution::Normal(0.0, 1.0), &device));
         let want = composed(q.clone(), k.clone(), v.clone(), shape).into_data();
         let [q, k, v] = [q, k, v].map(|x| x.inner());
-        causal_inference::<Flex>([&q, &k, &v], shape)
+        causal_inference::<Flex>([&q, &k, &v], shape, None)
             .expect("the host forward ran")
             .into_data()
             .assert_approx_eq::<f32>(&want, Tolerance::<f32>::absolute(1e-5));
+    }
+
+    /// The largest absolute difference between two f32 tensors' values.
+    fn max_diff(a: &TensorData, b: &TensorData) -> f32 {
+        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn score_dropout_draws_burns_masks_and_matches_the_composed_attention() {
+        let device = Default::default();
+        let [b, t, d, heads] = [3, 7, 12, 3];
+        A::seed(&device, 11);
+        let mha = MultiHeadAttentionConfig::new(d, heads)
+            .with_dropout(0.3)
+            .init::<A>(&device);
+        let h = Tensor::<A, 2>::random([b * t, d], Distribution::Normal(0.0, 1.0), &device);
+        let weight = Tensor::<A, 2>::random([b * t, d], Distribution::Normal(0.0, 1.0), &device);
+        let mask = generate_autoregressive_mask::<A>(b, t, &device);
+        let host_op_ran = std::cell::Cell::new(false);
+        let run = |fused: bool, seed: u64| {
+            let h = h.clone().detach().require_grad();
+            A::seed(&device, seed);
+            let y = if fused {
+                let op = |operands: [&Tensor<A, 2>; 3], shape, dropout| {
+                    let y = causal::<Flex>(operands, shape, dropout);
+                    host_op_ran.set(y.is_some() && dropout == Some(0.3));
+                    y
+                };
+                attention::fused(&mha, h.clone(), [b, t], &mask, op)
+            } else {
+                attention::composed(&mha, h.clone(), [b, t], &mask)
+            };
+            let grads = (y.clone() * weight.clone()).sum().backward();
+            (
+                y.into_data(),
+                h.grad(&grads).expect("a gradient").into_data(),
+            )
+        };
+        // Other tests draw from flex's process-wide generator in parallel, and one of their
+        // draws can land between `seed` and a mask: the fused and composed attentions must
+        // agree (same masks, so the same context and gradient) in one of four tries; with
+        // different masks they never would.
+        let agree = (0..4).any(|_| {
+            let (ours, burns) = (run(true, 4), run(false, 4));
+            max_diff(&ours.0, &burns.0) < 1e-5 && max_diff(&ours.1, &burns.1) < 1e-5
+        });
+        assert!(host_op_ran.get(), "the host op ran, with the dropout");
+        assert!(
+            agree,
+            "the fused attention's masks are the composed attention's"
+        );
+        // The masks matter: another seed, another context.
+        assert!(max_diff(&run(true, 4).0, &run(true, 5).0) > 1e-2);
     }
 
     #[test]
@@ -216,6 +291,6 @@ mod tests {
             heads: 2,
             d_k: 3,
         };
-        assert!(causal_inference([&x, &x, &x], shape).is_none());
+        assert!(causal_inference([&x, &x, &x], shape, None).is_none());
     }
 }

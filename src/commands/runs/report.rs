@@ -340,7 +340,7 @@ pub fn compare(dirs: &[PathBuf], json: bool) -> Result<(), Failure> {
 }
 
 /// One dataset of `runs show`'s data table.
-fn dataset_row(d: &crate::data::DatasetRecord) -> Vec<String> {
+fn dataset_row(d: &trainer_core::data::DatasetRecord) -> Vec<String> {
     vec![
         d.name.clone(),
         d.format.clone(),

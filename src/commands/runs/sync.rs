@@ -1,11 +1,11 @@
 //! `trainer runs sync`: replays journals into MLflow.
 
 use crate::commands::Failure;
-use crate::config::Config;
 use crate::tracking::{Backoff, MlflowSettings, Syncer};
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use trainer_core::config::Config;
 
 /// Sends each run's backlog; fails (after trying all) if any run is not fully synced.
 pub fn sync(dirs: &[PathBuf], timeout: f64) -> Result<(), Failure> {

@@ -11,15 +11,15 @@ mod trials;
 use super::Failure;
 use super::fit::{report_drain, run_dir_failure, start_mlflow};
 use crate::cli::SweepArgs;
-use crate::config::{self, Config, Override};
 use crate::observe::append_event;
 use crate::run::{CONFIG_FILE, RunDir, RunDirError, RunLayout, RunLock};
 use crate::sweep::{PlannedTrial, SweepSpec, SweepState};
 use crate::tracking::SyncState;
-use crate::train::{Event, RunStatus};
 use anyhow::anyhow;
 use std::path::PathBuf;
 use std::time::Duration;
+use trainer_core::config::{self, Config, Override};
+use trainer_core::train::{Event, RunStatus};
 
 /// Everything a sweep needs, checked before any trial starts.
 pub(super) struct SweepPlan {

@@ -7,14 +7,14 @@ use super::trials::{describe, status_of};
 use crate::commands::Failure;
 use crate::commands::final_artifacts::write_chart;
 use crate::commands::runs::render;
-use crate::config::Config;
 use crate::fsutil::write_atomic;
 use crate::run::RunLayout;
 use crate::sweep::TrialStatus;
 use crate::sweep::{Dim, SweepSpec, SweepState};
 use crate::task::{Task, eval_metrics, is_regression};
-use crate::train::Event;
 use anyhow::anyhow;
+use trainer_core::config::Config;
+use trainer_core::train::Event;
 use trainer_plots::{Chart, Color, Mark, Scale, Series};
 
 /// The best trial's resolved config, in the sweep directory.

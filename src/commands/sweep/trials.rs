@@ -7,13 +7,13 @@ use crate::commands::Failure;
 use crate::observe::JournalLine;
 use crate::run::{RunLayout, RunRecord};
 use crate::sweep::{Mode, PlannedTrial, SweepState, TrialStatus, rungs, stops};
-use crate::train::{Event, Split};
 use anyhow::anyhow;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use trainer_core::train::{Event, Split};
 
 /// Raised by Ctrl-C / SIGTERM: no new trial starts; running ones checkpoint and stop.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -322,7 +322,7 @@ fn follow(plan: &SweepPlan, state: &mut SweepState, r: &mut Running) -> bool {
 /// the validation loss.
 fn rung_metric(objective: &str, mode: Mode) -> (&str, Mode) {
     match objective.strip_prefix("valid_") {
-        Some(m) if crate::train::EVAL_METRICS.contains(&m) => (m, mode),
+        Some(m) if trainer_core::train::EVAL_METRICS.contains(&m) => (m, mode),
         _ => ("loss", Mode::Min),
     }
 }
