@@ -3,9 +3,9 @@
 //!
 //! Every method defaults to Burn's own path, which the GPU backends take. Where tensors live in
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
-//! convolution, causal attention and exact GELU as single autodiff ops computed on host `f32`
-//! data (rayon + gemm), and draws dropout masks on the host; the inference backend `I` runs the
-//! same forwards untracked. Models call these methods like any layer; [`TrainBackend`] bundles
+//! convolution, max pooling, causal attention and exact GELU as single autodiff ops on host
+//! `f32` data (rayon + gemm), and draws dropout masks on the host; the inference backend `I`
+//! runs the same forwards untracked. Models call these methods like any layer; [`TrainBackend`] bundles
 //! the bounds a training job needs.
 
 mod attention;
@@ -16,13 +16,16 @@ mod host_attention;
 mod host_conv;
 mod host_gelu;
 mod host_gemm;
+mod host_pool;
 mod host_tensor;
 mod im2col;
+mod max_pool;
 mod normal_cdf;
 
 use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{Dropout, Gelu};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -32,6 +35,11 @@ use burn::tensor::backend::AutodiffBackend;
 pub trait HostOps: Backend {
     /// Burn's `Conv2d::forward`.
     fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        layer.forward(x)
+    }
+
+    /// Burn's `MaxPool2d::forward`.
+    fn max_pool2d_forward(layer: &MaxPool2d, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
         layer.forward(x)
     }
 
@@ -72,6 +80,10 @@ impl<I: HostMemory> HostOps for Autodiff<I> {
         host_conv::conv2d(layer, x)
     }
 
+    fn max_pool2d_forward(layer: &MaxPool2d, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        host_pool::max_pool2d(layer, x)
+    }
+
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
         host_gelu::gelu(layer, x)
     }
@@ -95,6 +107,10 @@ impl<I: HostMemory> HostOps for Autodiff<I> {
 impl<I: HostMemory> HostOps for I {
     fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
         host_conv::conv2d_inference(layer, x)
+    }
+
+    fn max_pool2d_forward(layer: &MaxPool2d, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        host_pool::max_pool2d_inference(layer, x)
     }
 
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
