@@ -130,8 +130,10 @@ fn server_absent_at_start_then_runs_sync_sends_everything_exactly_once() {
         &[
             "--set",
             "train.epochs=1",
+            // Long enough for the sender's third refused attempt, when it warns (its backoff
+            // reaches it after 0.4-1.1 s; a 1 s drain after a sub-second run could end first).
             "--set",
-            "tracking.drain_seconds=1",
+            "tracking.drain_seconds=4",
         ],
     );
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
