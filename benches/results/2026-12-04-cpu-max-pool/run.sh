@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# usage: cmp-bench.sh OUT ROUNDS CONFIG... ; binaries named by $BINS="name=path name=path"; PyTorch too; order rotates each round.
+# usage: BINS="name=path name=path" run.sh OUT ROUNDS CONFIG...: each named release binary and
+# PyTorch per config, the order rotating each round.
 set -u
-cd /work/main
-source /tmp/setup.env
+cd "$(dirname "$0")/../../.."
+source <(bash tests/setup.sh)   # TRAINER_TORCH_VENV
 OUT=$1; ROUNDS=$2; shift 2; mkdir -p $OUT
 for r in $(seq $ROUNDS); do
   for cfg in "$@"; do
