@@ -5,7 +5,7 @@
 //! recorded and walked); `step` minus `forward+backward` is the optimizer.
 
 use super::support::{config, first};
-use burn::backend::{Autodiff, Flex, NdArray};
+use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use std::time::Duration;
@@ -19,13 +19,16 @@ use trainer_core::train::{AnyOptimizer, Compute, Replicas, StepSettings, gradien
 
 fn train_steps(c: &mut Criterion) {
     backend::<Autodiff<Flex>>(c, "flex", Parts::Split);
-    backend::<Autodiff<NdArray>>(c, "ndarray", Parts::StepOnly);
+    #[cfg(feature = "ndarray")]
+    backend::<Autodiff<burn::backend::NdArray>>(c, "ndarray", Parts::StepOnly);
 }
 
 /// Whether a backend's steps are also timed in parts.
 #[derive(Clone, Copy, PartialEq)]
 enum Parts {
     Split,
+    /// Only the whole step (ndarray is an opt-in backend: `--features ndarray`).
+    #[cfg(feature = "ndarray")]
     StepOnly,
 }
 

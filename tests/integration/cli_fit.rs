@@ -171,6 +171,13 @@ fn backends_lists_the_cpu_backends() {
             .any(|l| l.starts_with("flex") && l.contains("usable")),
         "{text}"
     );
+    // ndarray is opt-in: the default build names the feature that brings it.
+    #[cfg(not(feature = "ndarray"))]
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ndarray") && l.contains("--features ndarray")),
+        "{text}"
+    );
 }
 
 #[test]

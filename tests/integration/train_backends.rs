@@ -128,6 +128,7 @@ fn learns(choice: Choice) {
     ));
 }
 
+#[cfg(feature = "ndarray")]
 #[test]
 fn learns_on_ndarray() {
     learns(Choice::NdArray);

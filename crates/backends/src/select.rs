@@ -326,9 +326,11 @@ pub struct BackendStatus {
     pub devices: Result<Vec<String>, String>,
 }
 
-/// Probes every backend compiled into this binary.
+/// Probes every backend compiled into this binary; the others are listed as not compiled in.
 pub fn list() -> Vec<BackendStatus> {
     let mut rows = Vec::new();
+    #[cfg(not(feature = "cuda"))]
+    rows.push(not_compiled("cuda"));
     #[cfg(feature = "cuda")]
     rows.push(BackendStatus {
         name: "cuda",
@@ -338,6 +340,8 @@ pub fn list() -> Vec<BackendStatus> {
                 .collect()
         }),
     });
+    #[cfg(not(feature = "wgpu"))]
+    rows.push(not_compiled("wgpu"));
     #[cfg(feature = "wgpu")]
     {
         let adapters = wgpu_adapters();
@@ -364,15 +368,35 @@ pub fn list() -> Vec<BackendStatus> {
             devices,
         });
     }
+    #[cfg(not(feature = "flex"))]
+    rows.push(not_compiled("flex"));
     #[cfg(feature = "flex")]
     rows.push(BackendStatus {
         name: "flex",
         devices: Ok(vec![Choice::Flex.device()]),
     });
+    #[cfg(not(feature = "ndarray"))]
+    rows.push(not_compiled("ndarray"));
     #[cfg(feature = "ndarray")]
     rows.push(BackendStatus {
         name: "ndarray",
         devices: Ok(vec![Choice::NdArray.device()]),
     });
     rows
+}
+
+/// The row of a backend this binary was built without.
+#[cfg(not(all(
+    feature = "cuda",
+    feature = "wgpu",
+    feature = "flex",
+    feature = "ndarray"
+)))]
+fn not_compiled(name: &'static str) -> BackendStatus {
+    BackendStatus {
+        name,
+        devices: Err(format!(
+            "not compiled into this binary (build with `--features {name}`)"
+        )),
+    }
 }

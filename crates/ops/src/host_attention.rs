@@ -9,6 +9,7 @@
 //! and the inference backends run the same forward. Other backends and dtypes get `None` and
 //! keep the composed path.
 
+use super::HostMemory;
 use super::causal_attention::{self, AttentionShape};
 use super::dropout;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 /// `[batch * t, d_model]`) under `Autodiff<I>`, with score dropout of probability `dropout`
 /// (the masks Burn's composed attention draws, from the same generator) if given, and its
 /// backward recorded; `None` where the caller must compose it (not f32, or no rows).
-pub(crate) fn causal<I: Backend>(
+pub(crate) fn causal<I: HostMemory>(
     [q, k, v]: [&Tensor<Autodiff<I>, 2>; 3],
     shape: AttentionShape,
     dropout: Option<f64>,
@@ -36,14 +37,16 @@ pub(crate) fn causal<I: Backend>(
     }
     let [q, k, v] = [q, k, v].map(primitive);
     let device = I::float_device(&q.primitive);
-    let host = |x: &FloatTensor<Autodiff<I>>| host_vec::<I, 2>(x.primitive.clone()).map(Arc::new);
-    let (qs, ks, vs) = (host(&q)?, host(&k)?, host(&v)?);
     let masks = dropout.map(|prob| {
         let bht = [shape.batch, shape.heads, shape.t];
         Arc::new(dropout::score_masks::<I>(prob, bht, &device))
     });
-    let (context, weights) =
-        causal_attention::forward(shape, &qs, &ks, &vs, masks.as_deref().map(Vec::as_slice));
+    let (context, weights) = {
+        let qs = I::f32_elements::<2>(&q.primitive)?;
+        let ks = I::f32_elements::<2>(&k.primitive)?;
+        let vs = I::f32_elements::<2>(&v.primitive)?;
+        causal_attention::forward(shape, &qs, &ks, &vs, masks.as_deref().map(Vec::as_slice))
+    };
     let rows = [shape.batch * shape.t, shape.d_model()];
     let context = from_host::<I, 2>(context, rows, &device);
     let y: FloatTensor<Autodiff<I>> = match HostCausalAttention
@@ -53,7 +56,7 @@ pub(crate) fn causal<I: Backend>(
     {
         OpsKind::Tracked(prep) => prep.finish(
             Saved {
-                operands: [qs, ks, vs],
+                operands: [q.primitive, k.primitive, v.primitive],
                 weights: Arc::new(weights),
                 masks,
                 shape,
@@ -67,7 +70,7 @@ pub(crate) fn causal<I: Backend>(
 
 /// The same context on the inference backend `I` (nothing kept for a backward; no dropout
 /// there, so `None` if one is asked for).
-pub(crate) fn causal_inference<I: Backend>(
+pub(crate) fn causal_inference<I: HostMemory>(
     [q, k, v]: [&Tensor<I, 2>; 3],
     shape: AttentionShape,
     dropout: Option<f64>,
@@ -76,8 +79,10 @@ pub(crate) fn causal_inference<I: Backend>(
         return None;
     }
     let device = q.device();
-    let host = |x: &Tensor<I, 2>| host_vec::<I, 2>(primitive(x));
-    let (qs, ks, vs) = (host(q)?, host(k)?, host(v)?);
+    let [q, k, v] = [q, k, v].map(primitive);
+    let qs = I::f32_elements::<2>(&q)?;
+    let ks = I::f32_elements::<2>(&k)?;
+    let vs = I::f32_elements::<2>(&v)?;
     let (context, _) = causal_attention::forward(shape, &qs, &ks, &vs, None);
     let rows = [shape.batch * shape.t, shape.d_model()];
     Some(tensor(from_host::<I, 2>(context, rows, &device)))
@@ -92,26 +97,26 @@ fn applies<B: Backend>(operands: [&Tensor<B, 2>; 3], shape: AttentionShape) -> b
 #[derive(Debug)]
 struct HostCausalAttention;
 
-/// What the backward keeps: `q`, `k`, `v`, the attention weights, the dropout masks (if any)
-/// and the shape.
+/// What the backward keeps: `q`, `k`, `v` (the backend's tensors, read where they lie), the
+/// attention weights, the dropout masks (if any) and the shape.
 #[derive(Clone)]
-struct Saved {
-    operands: [Arc<Vec<f32>>; 3],
+struct Saved<I: Backend> {
+    operands: [FloatTensor<I>; 3],
     weights: Arc<Vec<f32>>,
     masks: Option<Arc<Vec<f32>>>,
     shape: AttentionShape,
 }
 
-impl std::fmt::Debug for Saved {
+impl<I: Backend> std::fmt::Debug for Saved<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.shape)
     }
 }
 
-impl<I: Backend> Backward<I, 3> for HostCausalAttention {
-    type State = Saved;
+impl<I: HostMemory> Backward<I, 3> for HostCausalAttention {
+    type State = Saved<I>;
 
-    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Saved<I>, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
         let device = I::float_device(&grad);
         let Some(grad) = host_vec::<I, 2>(grad) else {
@@ -119,11 +124,15 @@ impl<I: Backend> Backward<I, 3> for HostCausalAttention {
             return;
         };
         let Saved {
-            operands: [q, k, v],
+            operands,
             weights,
             masks,
             shape,
         } = ops.state;
+        // q, k and v are f32 by construction; nothing to register otherwise.
+        let [Some(q), Some(k), Some(v)] = operands.each_ref().map(I::f32_elements::<2>) else {
+            return;
+        };
         let masks = masks.as_deref().map(Vec::as_slice);
         let computed = causal_attention::backward(shape, (&q, &k, &v), &weights, masks, &grad);
         let rows = [shape.batch * shape.t, shape.d_model()];

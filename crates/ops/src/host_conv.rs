@@ -11,6 +11,7 @@
 //! goes through Burn's `Conv2d::forward` unchanged; the module and its record are Burn's either
 //! way. The inference backends (`Flex`, `NdArray`) run the same host forward, untracked.
 
+use super::HostMemory;
 use super::conv_gemm;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::im2col::ConvGeometry;
@@ -24,10 +25,9 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
-use std::sync::Arc;
 
 /// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
-pub(crate) fn conv2d<I: Backend>(
+pub(crate) fn conv2d<I: HostMemory>(
     layer: &Conv2d<Autodiff<I>>,
     x: Tensor<Autodiff<I>, 4>,
 ) -> Tensor<Autodiff<I>, 4> {
@@ -37,14 +37,14 @@ pub(crate) fn conv2d<I: Backend>(
 }
 
 /// `layer.forward(x)` on the inference backend `I`, by the host forward where it applies.
-pub(crate) fn conv2d_inference<I: Backend>(layer: &Conv2d<I>, x: Tensor<I, 4>) -> Tensor<I, 4> {
+pub(crate) fn conv2d_inference<I: HostMemory>(layer: &Conv2d<I>, x: Tensor<I, 4>) -> Tensor<I, 4> {
     host_geometry(layer, &x)
         .and_then(|geo| {
             let bias = layer.bias.as_ref().map(|b| primitive(&b.val()));
             let weight = primitive(&layer.weight.val());
-            host_forward::<I>(&geo, primitive(&x), weight, bias)
+            host_forward::<I>(&geo, &primitive(&x), &weight, bias.as_ref())
         })
-        .map(|(y, _)| tensor(y))
+        .map(tensor)
         .unwrap_or_else(|| layer.forward(x))
 }
 
@@ -70,19 +70,18 @@ fn host_geometry<B: Backend>(layer: &Conv2d<B>, x: &Tensor<B, 4>) -> Option<Conv
     (f32_only && layer.groups == 1 && geo.positions() > 0).then_some(geo)
 }
 
-/// The forward on host memory: the output on `x`'s device, and what the backward keeps;
+/// The forward on host memory (the operands read where they lie): the output on `x`'s device;
 /// `None` if an operand is not f32.
-fn host_forward<I: Backend>(
+fn host_forward<I: HostMemory>(
     geo: &ConvGeometry,
-    x: FloatTensor<I>,
-    weight: FloatTensor<I>,
-    bias: Option<FloatTensor<I>>,
-) -> Option<(FloatTensor<I>, Saved)> {
-    let device = I::float_device(&x);
-    let images = Arc::new(host_vec::<I, 4>(x)?);
-    let weights = Arc::new(host_vec::<I, 4>(weight)?);
+    x: &FloatTensor<I>,
+    weight: &FloatTensor<I>,
+    bias: Option<&FloatTensor<I>>,
+) -> Option<FloatTensor<I>> {
+    let images = I::f32_elements::<4>(x)?;
+    let weights = I::f32_elements::<4>(weight)?;
     let biases = match bias {
-        Some(b) => Some(host_vec::<I, 1>(b)?),
+        Some(b) => Some(I::f32_elements::<1>(b)?),
         None => None,
     };
     let y = conv_gemm::forward(geo, &images, &weights, biases.as_deref());
@@ -91,17 +90,15 @@ fn host_forward<I: Backend>(
         weights.len() / geo.patch_len(),
     ];
     let [out_h, out_w] = geo.output();
-    let y = from_host::<I, 4>(y, [batch, out, out_h, out_w], &device);
-    let saved = Saved {
-        images,
-        weight: weights,
-        geo: *geo,
-    };
-    Some((y, saved))
+    Some(from_host::<I, 4>(
+        y,
+        [batch, out, out_h, out_w],
+        &I::float_device(x),
+    ))
 }
 
 /// Runs the host op and records its backward; `None` if an operand is not f32.
-fn on_host<I: Backend>(
+fn on_host<I: HostMemory>(
     layer: &Conv2d<Autodiff<I>>,
     x: &Tensor<Autodiff<I>, 4>,
     geo: ConvGeometry,
@@ -109,12 +106,17 @@ fn on_host<I: Backend>(
     let x = primitive(x);
     let weight = primitive(&layer.weight.val());
     let bias = layer.bias.as_ref().map(|b| primitive(&b.val()));
-    let (y, saved) = host_forward::<I>(
+    let y = host_forward::<I>(
         &geo,
-        x.primitive.clone(),
-        weight.primitive.clone(),
-        bias.as_ref().map(|b| b.primitive.clone()),
+        &x.primitive,
+        &weight.primitive,
+        bias.as_ref().map(|b| &b.primitive),
     )?;
+    let saved = Saved {
+        images: x.primitive.clone(),
+        weight: weight.primitive.clone(),
+        geo,
+    };
     let y: FloatTensor<Autodiff<I>> = match bias {
         Some(bias) => record(
             HostConv2d
@@ -140,28 +142,29 @@ fn on_host<I: Backend>(
 #[derive(Debug)]
 struct HostConv2d;
 
-/// What the backward keeps: the input's and the weight's host values and the geometry.
+/// What the backward keeps: the input and the weight (the backend's tensors, read where they
+/// lie) and the geometry.
 #[derive(Clone)]
-struct Saved {
-    images: Arc<Vec<f32>>,
-    weight: Arc<Vec<f32>>,
+struct Saved<I: Backend> {
+    images: FloatTensor<I>,
+    weight: FloatTensor<I>,
     geo: ConvGeometry,
 }
 
-impl std::fmt::Debug for Saved {
+impl<I: Backend> std::fmt::Debug for Saved<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.geo)
     }
 }
 
 /// Registers the backward of `y` if the op is tracked.
-fn record<I: Backend, const N: usize>(
-    kind: OpsKind<HostConv2d, I, Saved, NoCheckpointing, N>,
+fn record<I: HostMemory, const N: usize>(
+    kind: OpsKind<HostConv2d, I, Saved<I>, NoCheckpointing, N>,
     y: FloatTensor<I>,
-    saved: Saved,
+    saved: Saved<I>,
 ) -> FloatTensor<Autodiff<I>>
 where
-    HostConv2d: Backward<I, N, State = Saved>,
+    HostConv2d: Backward<I, N, State = Saved<I>>,
 {
     match kind {
         OpsKind::Tracked(prep) => prep.finish(saved, y),
@@ -169,32 +172,36 @@ where
     }
 }
 
-impl<I: Backend, const N: usize> Backward<I, N> for HostConv2d {
-    type State = Saved;
+impl<I: HostMemory, const N: usize> Backward<I, N> for HostConv2d {
+    type State = Saved<I>;
 
-    fn backward(self, ops: Ops<Saved, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Saved<I>, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
         let device = I::float_device(&grad);
         let saved = ops.state;
         let mut parents = ops.parents.into_iter();
         let nodes = [(); 3].map(|_| parents.next().flatten());
-        let Some(grad) = host_vec::<I, 4>(grad) else {
-            // The output is f32 host data by construction; nothing to register otherwise.
+        // The output and both operands are f32 by construction; nothing to register otherwise.
+        let (Some(grad), Some(images), Some(weight)) = (
+            host_vec::<I, 4>(grad),
+            I::f32_elements::<4>(&saved.images),
+            I::f32_elements::<4>(&saved.weight),
+        ) else {
             return;
         };
         let geo = &saved.geo;
-        let out = saved.weight.len() / geo.patch_len();
+        let out = weight.len() / geo.patch_len();
         let [kh, kw] = geo.kernel;
         let [h, w] = geo.input;
-        let batch = saved.images.len() / geo.image_len();
+        let batch = images.len() / geo.image_len();
         let [x_node, weight_node, bias_node] = nodes;
         if let Some(node) = x_node {
-            let dx = conv_gemm::input_grad(geo, &saved.weight, &grad);
+            let dx = conv_gemm::input_grad(geo, &weight, &grad);
             let shape = [batch, geo.channels, h, w];
             grads.register::<I>(node.id, from_host::<I, 4>(dx, shape, &device));
         }
         if let Some(node) = weight_node {
-            let dw = conv_gemm::weight_grad(geo, &saved.images, &grad);
+            let dw = conv_gemm::weight_grad(geo, &images, &grad);
             let shape = [out, geo.channels, kh, kw];
             grads.register::<I>(node.id, from_host::<I, 4>(dw, shape, &device));
         }
@@ -219,7 +226,7 @@ mod tests {
     /// Forward values and the input, weight and bias gradients of `conv2d` and Burn's
     /// `Conv2d::forward` agree on backend `Autodiff<I>` for `config` on a `[n, c, h, w]`
     /// input, and so does the inference forward on `I`.
-    fn check<I: Backend>(config: Conv2dConfig, input: [usize; 4]) {
+    fn check<I: HostMemory>(config: Conv2dConfig, input: [usize; 4]) {
         type A<I> = Autodiff<I>;
         let device = Default::default();
         A::<I>::seed(&device, 7);

@@ -3,6 +3,7 @@
 //! `libm::erff`; the inference backends run the same forward loop. Other backends and dtypes,
 //! and the tanh approximation, keep Burn's `Gelu`.
 
+use super::HostMemory;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::normal_cdf;
 use burn::backend::Autodiff;
@@ -17,7 +18,7 @@ use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
 /// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
-pub(crate) fn gelu<I: Backend, const D: usize>(
+pub(crate) fn gelu<I: HostMemory, const D: usize>(
     layer: &Gelu,
     x: Tensor<Autodiff<I>, D>,
 ) -> Tensor<Autodiff<I>, D> {
@@ -28,14 +29,14 @@ pub(crate) fn gelu<I: Backend, const D: usize>(
 }
 
 /// `layer.forward(x)` on the inference backend `I`, by the host loop where it applies.
-pub(crate) fn gelu_inference<I: Backend, const D: usize>(
+pub(crate) fn gelu_inference<I: HostMemory, const D: usize>(
     layer: &Gelu,
     x: Tensor<I, D>,
 ) -> Tensor<I, D> {
     let host = || {
         let device = x.device();
-        let values = host_vec::<I, D>(primitive(&x))?;
-        let (y, _) = normal_cdf::gelu(&values);
+        let input = primitive(&x);
+        let (y, _) = normal_cdf::gelu(&I::f32_elements::<D>(&input)?);
         Some(tensor(from_host::<I, D>(y, x.dims(), &device)))
     };
     exact_f32(layer, &x)
@@ -50,14 +51,14 @@ fn exact_f32<B: Backend, const D: usize>(layer: &Gelu, x: &Tensor<B, D>) -> bool
 }
 
 /// Runs the host op and records its backward; `None` if `x` is not f32.
-fn on_host<I: Backend, const D: usize>(
+fn on_host<I: HostMemory, const D: usize>(
     x: &Tensor<Autodiff<I>, D>,
 ) -> Option<Tensor<Autodiff<I>, D>> {
     let shape: [usize; D] = x.dims();
     let x = primitive(x);
     let device = I::float_device(&x.primitive);
-    let values = Arc::new(host_vec::<I, D>(x.primitive)?);
-    let (y, cdf) = normal_cdf::gelu(&values);
+    let (y, cdf) = normal_cdf::gelu(&I::f32_elements::<D>(&x.primitive)?);
+    let values = x.primitive;
     let y = from_host::<I, D>(y, shape, &device);
     let y: FloatTensor<Autodiff<I>> = match HostGelu::<D>
         .prepare::<NoCheckpointing>([x.node])
@@ -81,32 +82,34 @@ fn on_host<I: Backend, const D: usize>(
 #[derive(Debug)]
 struct HostGelu<const D: usize>;
 
-/// What the backward keeps: the input's host values, their `Φ` and the shape.
+/// What the backward keeps: the input (the backend's tensor, read where it lies), its `Φ` and
+/// the shape.
 #[derive(Clone)]
-struct Saved<const D: usize> {
-    values: Arc<Vec<f32>>,
+struct Saved<I: Backend, const D: usize> {
+    values: FloatTensor<I>,
     cdf: Arc<Vec<f32>>,
     shape: [usize; D],
 }
 
-impl<const D: usize> std::fmt::Debug for Saved<D> {
+impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.shape)
     }
 }
 
-impl<I: Backend, const D: usize> Backward<I, 1> for HostGelu<D> {
-    type State = Saved<D>;
+impl<I: HostMemory, const D: usize> Backward<I, 1> for HostGelu<D> {
+    type State = Saved<I, D>;
 
-    fn backward(self, ops: Ops<Saved<D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Saved<I, D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
         let device = I::float_device(&grad);
         let [Some(node)] = ops.parents else {
             return;
         };
-        // The output is f32 host data by construction; nothing to register otherwise.
-        if let Some(grad) = host_vec::<I, D>(grad) {
-            let dx = normal_cdf::gelu_backward(&ops.state.values, &ops.state.cdf, &grad);
+        // The output and the input are f32 by construction; nothing to register otherwise.
+        let values = I::f32_elements::<D>(&ops.state.values);
+        if let (Some(grad), Some(values)) = (host_vec::<I, D>(grad), values) {
+            let dx = normal_cdf::gelu_backward(&values, &ops.state.cdf, &grad);
             grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape, &device));
         }
     }

@@ -7,6 +7,7 @@
 //! keeps each output's argmax for the backward; the inference backends run the same forward.
 //! Padding, dilation, ceil mode and other dtypes keep Burn's `MaxPool2d::forward`.
 
+use super::HostMemory;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::max_pool::{self, PoolGeometry};
 use burn::backend::Autodiff;
@@ -22,7 +23,7 @@ use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
 /// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
-pub(crate) fn max_pool2d<I: Backend>(
+pub(crate) fn max_pool2d<I: HostMemory>(
     layer: &MaxPool2d,
     x: Tensor<Autodiff<I>, 4>,
 ) -> Tensor<Autodiff<I>, 4> {
@@ -32,12 +33,15 @@ pub(crate) fn max_pool2d<I: Backend>(
 }
 
 /// `layer.forward(x)` on the inference backend `I`, by the host forward where it applies.
-pub(crate) fn max_pool2d_inference<I: Backend>(layer: &MaxPool2d, x: Tensor<I, 4>) -> Tensor<I, 4> {
+pub(crate) fn max_pool2d_inference<I: HostMemory>(
+    layer: &MaxPool2d,
+    x: Tensor<I, 4>,
+) -> Tensor<I, 4> {
     geometry(layer, &x)
         .and_then(|geo| {
             let device = x.device();
-            let xs = host_vec::<I, 4>(primitive(&x))?;
-            let (y, _) = max_pool::forward(&geo, &xs);
+            let input = primitive(&x);
+            let (y, _) = max_pool::forward(&geo, &I::f32_elements::<4>(&input)?);
             Some(tensor(from_host::<I, 4>(y, shape(&x, &geo), &device)))
         })
         .unwrap_or_else(|| layer.forward(x))
@@ -71,7 +75,7 @@ fn shape<B: Backend>(x: &Tensor<B, 4>, geo: &PoolGeometry) -> [usize; 4] {
 }
 
 /// Runs the host op and records its backward; `None` if the input is not f32.
-fn on_host<I: Backend>(
+fn on_host<I: HostMemory>(
     x: &Tensor<Autodiff<I>, 4>,
     geo: PoolGeometry,
 ) -> Option<Tensor<Autodiff<I>, 4>> {
@@ -79,8 +83,7 @@ fn on_host<I: Backend>(
     let input = x.dims();
     let x = primitive(x);
     let device = I::float_device(&x.primitive);
-    let xs = host_vec::<I, 4>(x.primitive.clone())?;
-    let (y, argmax) = max_pool::forward(&geo, &xs);
+    let (y, argmax) = max_pool::forward(&geo, &I::f32_elements::<4>(&x.primitive)?);
     let y = from_host::<I, 4>(y, out_shape, &device);
     let y: FloatTensor<Autodiff<I>> = match HostMaxPool2d
         .prepare::<NoCheckpointing>([x.node])

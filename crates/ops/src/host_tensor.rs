@@ -34,3 +34,42 @@ pub(crate) fn primitive<B: Backend, const D: usize>(x: &Tensor<B, D>) -> FloatTe
 pub(crate) fn tensor<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(x))
 }
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use crate::HostMemory;
+    use burn::backend::Flex;
+    use std::borrow::Cow;
+
+    #[test]
+    fn flex_lends_a_shared_contiguous_tensor_and_copies_a_strided_one() {
+        let device = Default::default();
+        let x = Tensor::<Flex, 2>::from_data([[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]], &device);
+        let shared = primitive(&x);
+        let lent = Flex::f32_elements::<2>(&shared).expect("f32");
+        assert!(
+            matches!(lent, Cow::Borrowed(_)),
+            "a contiguous tensor is read in place"
+        );
+        assert_eq!(lent.as_ref(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let transposed = primitive(&x.clone().transpose());
+        let copied = Flex::f32_elements::<2>(&transposed).expect("f32");
+        assert!(
+            matches!(copied, Cow::Owned(_)),
+            "a strided tensor is copied"
+        );
+        assert_eq!(copied.as_ref(), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        let sliced = primitive(&x.clone().slice([1..2, 0..3]));
+        assert_eq!(
+            Flex::f32_elements::<2>(&sliced).expect("f32").as_ref(),
+            [4.0, 5.0, 6.0],
+            "an offset view is read from its own elements"
+        );
+        let wide = x.cast(burn::tensor::FloatDType::F64);
+        assert!(
+            Flex::f32_elements::<2>(&primitive(&wide)).is_none(),
+            "f64 is not lent as f32"
+        );
+    }
+}

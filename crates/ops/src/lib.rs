@@ -5,8 +5,10 @@
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
 //! convolution, max pooling, causal attention and exact GELU as single autodiff ops on host
 //! `f32` data (rayon + gemm), and draws dropout masks on the host; the inference backend `I`
-//! runs the same forwards untracked. Models call these methods like any layer; [`TrainBackend`] bundles
-//! the bounds a training job needs.
+//! runs the same forwards untracked. The ops read their operands, and keep them for the
+//! backward, where the backend holds them ([`HostMemory::f32_elements`]: flex lends its
+//! buffers; ndarray's are copied). Models call these methods like any layer; [`TrainBackend`]
+//! bundles the bounds a training job needs.
 
 mod attention;
 mod causal_attention;
@@ -29,6 +31,8 @@ use burn::nn::pool::MaxPool2d;
 use burn::nn::{Dropout, Gelu};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ops::FloatTensor;
+use std::borrow::Cow;
 
 /// The layers a backend may run faster than Burn's composed forward. Each method is
 /// `layer.forward(x)` by default.
@@ -66,10 +70,31 @@ pub trait HostOps: Backend {
 }
 
 /// A backend whose tensors live in host memory, so the host ops read them without a transfer.
-pub trait HostMemory: Backend {}
+pub trait HostMemory: Backend {
+    /// The elements of `tensor` (rank `D`) as f32 in row-major order: its own memory where the
+    /// backend lends it, else a copy; `None` if they are not f32.
+    fn f32_elements<const D: usize>(tensor: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>> {
+        host_tensor::host_vec::<Self, D>(tensor.clone()).map(Cow::Owned)
+    }
+}
 
+/// Flex lends a contiguous f32 tensor's buffer, shared or not: the host ops read their
+/// operands (and what their backward keeps) without copying them.
 #[cfg(feature = "flex")]
-impl HostMemory for burn::backend::Flex {}
+impl HostMemory for burn::backend::Flex {
+    fn f32_elements<const D: usize>(tensor: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>> {
+        let layout = tensor.layout();
+        let lends = tensor.dtype() == burn::tensor::DType::F32
+            && layout.is_contiguous()
+            && layout.start_offset() == 0;
+        match lends {
+            true => Some(Cow::Borrowed(
+                &tensor.storage::<f32>()[..layout.num_elements()],
+            )),
+            false => host_tensor::host_vec::<Self, D>(tensor.clone()).map(Cow::Owned),
+        }
+    }
+}
 
 #[cfg(feature = "ndarray")]
 impl HostMemory for burn::backend::NdArray {}
