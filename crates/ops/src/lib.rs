@@ -5,11 +5,12 @@
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
 //! convolution, max pooling, causal attention and exact GELU as single autodiff ops on host
 //! `f32` data (rayon + gemm), and draws dropout masks on the host; the inference backend `I`
-//! runs the same forwards untracked. The ops read their operands, and keep them for the
-//! backward, where the backend holds them ([`HostMemory::f32_elements`]: flex lends its
-//! buffers; ndarray's are copied). Models call these methods like any layer; [`TrainBackend`]
-//! bundles the bounds a training job needs.
+//! runs the same forwards untracked and the Adam/AdamW update in place ([`HostAdam`]). The ops
+//! read their operands, and keep them for the backward, where the backend holds them
+//! ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are copied). Models call
+//! these methods like any layer; [`TrainBackend`] bundles the bounds a training job needs.
 
+mod adam;
 mod attention;
 mod causal_attention;
 mod conv_gemm;
@@ -33,6 +34,9 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
 use std::borrow::Cow;
+
+pub use adam::{AdamDecay, AdamSettings, BurnStep, HostAdam, HostAdamW};
+use burn::optim::AdaptiveMomentumState;
 
 /// The layers a backend may run faster than Burn's composed forward. Each method is
 /// `layer.forward(x)` by default.
@@ -67,6 +71,20 @@ pub trait HostOps: Backend {
     ) -> Tensor<Self, 2> {
         attention::composed(mha, h, bt, mask)
     }
+
+    /// One Adam/AdamW update of a parameter: Burn's own step (`burns`) by default. Backends in
+    /// host memory compute the same formulas in one pass, in place ([`HostAdam`]).
+    fn adam_step<const D: usize>(
+        settings: &AdamSettings,
+        lr: f64,
+        param: Tensor<Self, D>,
+        grad: Tensor<Self, D>,
+        momentum: Option<AdaptiveMomentumState<Self, D>>,
+        burns: BurnStep<'_, Self, D>,
+    ) -> (Tensor<Self, D>, Option<AdaptiveMomentumState<Self, D>>) {
+        let _ = (settings, lr);
+        burns(param, grad, momentum)
+    }
 }
 
 /// A backend whose tensors live in host memory, so the host ops read them without a transfer.
@@ -75,6 +93,18 @@ pub trait HostMemory: Backend {
     /// backend lends it, else a copy; `None` if they are not f32.
     fn f32_elements<const D: usize>(tensor: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>> {
         host_tensor::host_vec::<Self, D>(tensor.clone()).map(Cow::Owned)
+    }
+
+    /// Runs `update` on the f32 elements of `tensors`, in place, where the backend lends its
+    /// memory mutably (a buffer another tensor shares is copied first) and returns true; leaves
+    /// them as they are and returns false where it does not (the default) or one is not
+    /// contiguous f32.
+    fn update_in_place<const N: usize>(
+        tensors: &mut [FloatTensor<Self>; N],
+        update: &mut dyn FnMut([&mut [f32]; N]),
+    ) -> bool {
+        let _ = (tensors, update);
+        false
     }
 }
 
@@ -93,6 +123,24 @@ impl HostMemory for burn::backend::Flex {
             )),
             false => host_tensor::host_vec::<Self, D>(tensor.clone()).map(Cow::Owned),
         }
+    }
+
+    fn update_in_place<const N: usize>(
+        tensors: &mut [FloatTensor<Self>; N],
+        update: &mut dyn FnMut([&mut [f32]; N]),
+    ) -> bool {
+        let lends = tensors.iter().all(|t| {
+            t.dtype() == burn::tensor::DType::F32
+                && t.layout().is_contiguous()
+                && t.layout().start_offset() == 0
+        });
+        if lends {
+            update(tensors.each_mut().map(|t| {
+                let len = t.layout().num_elements();
+                &mut t.storage_mut::<f32>()[..len]
+            }));
+        }
+        lends
     }
 }
 
@@ -149,6 +197,17 @@ impl<I: HostMemory> HostOps for I {
         mask: &Tensor<Self, 3, Bool>,
     ) -> Tensor<Self, 2> {
         attention::fused(mha, h, bt, mask, host_attention::causal_inference::<I>)
+    }
+
+    fn adam_step<const D: usize>(
+        settings: &AdamSettings,
+        lr: f64,
+        param: Tensor<Self, D>,
+        grad: Tensor<Self, D>,
+        momentum: Option<AdaptiveMomentumState<Self, D>>,
+        burns: BurnStep<'_, Self, D>,
+    ) -> (Tensor<Self, D>, Option<AdaptiveMomentumState<Self, D>>) {
+        adam::host(settings, lr, param, grad, momentum, burns)
     }
 }
 

@@ -5,10 +5,10 @@ use crate::checkpoint::{CheckpointStore, DirStore, Position, Retention, load};
 use crate::config::Config;
 use crate::train::{AnyOptimizer, ModelPlan, SaveContext, TrainError, model_from_bytes, snapshot};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
+use trainer_ops::TrainBackend;
 
 /// Where and how often to save during a benchmark.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub fn bench_checkpoint<B, M, F>(
     options: &CheckpointBenchOptions,
 ) -> Result<CheckpointResult, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: AutodiffModule<B>,
     F: Fn(&B::Device) -> M,
 {

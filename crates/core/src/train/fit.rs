@@ -22,9 +22,9 @@ use crate::data::{
 use crate::model::Trainable;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use trainer_ops::TrainBackend;
 
 /// What a finished run reports (the run summary is built from it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -111,7 +111,7 @@ pub fn fit_model<B, M, S, F>(
     mut ports: FitPorts<'_>,
 ) -> Result<Fitted<M>, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
     M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
@@ -303,7 +303,7 @@ struct RunPlan<'a> {
 
 impl<'a> RunPlan<'a> {
     /// What a checkpoint of this run at `pos` is made of.
-    fn save_context<'c, B: AutodiffBackend, M: AutodiffModule<B>>(
+    fn save_context<'c, B: TrainBackend, M: AutodiffModule<B>>(
         &'c self,
         model: &'c M,
         optim: &'c AnyOptimizer<B, M>,
@@ -391,7 +391,7 @@ fn train_epoch<B, M, S>(
     replicas: &Replicas<B::Device>,
 ) -> Result<EpochEnd<M>, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
 {
@@ -483,7 +483,7 @@ fn close_epoch<B, M, S>(
     device: &B::Device,
 ) -> Result<EpochEnd<M>, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
     M::InnerModule: Trainable<B::InnerBackend, Batch = M::Batch>,
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
@@ -546,7 +546,7 @@ fn stops_early(t: &TrainConfig, pos: &Position) -> bool {
 }
 
 /// Resumes from a checkpoint of the same model: its weights, optimizer state and position.
-fn restore<B: AutodiffBackend, M: AutodiffModule<B>>(
+fn restore<B: TrainBackend, M: AutodiffModule<B>>(
     model: M,
     optim: AnyOptimizer<B, M>,
     snap: &Snapshot,
@@ -667,7 +667,7 @@ fn stop_requested(ports: &FitPorts<'_>) -> bool {
 
 /// Saves a checkpoint (if a store is given) and restarts the clock; when `stop` is set, returns
 /// the `Interrupted` outcome the loop must end with.
-fn checkpoint<B: AutodiffBackend, M: AutodiffModule<B>>(
+fn checkpoint<B: TrainBackend, M: AutodiffModule<B>>(
     ports: &mut FitPorts<'_>,
     ctx: SaveContext<'_, B, M>,
     stop: bool,
@@ -683,7 +683,7 @@ fn checkpoint<B: AutodiffBackend, M: AutodiffModule<B>>(
 }
 
 /// Saves a checkpoint through the store port, if there is one.
-fn save<B: AutodiffBackend, M: AutodiffModule<B>>(
+fn save<B: TrainBackend, M: AutodiffModule<B>>(
     ports: &mut FitPorts<'_>,
     ctx: SaveContext<'_, B, M>,
     interrupted: bool,

@@ -4,40 +4,36 @@ use crate::config::{OptimizerKind, TrainConfig};
 use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{
-    Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig,
-    adaptor::OptimizerAdaptor,
-};
-use burn::tensor::backend::AutodiffBackend;
+use burn::optim::{GradientsParams, Optimizer, Sgd, SgdConfig, adaptor::OptimizerAdaptor};
+use trainer_ops::{HostAdam, HostAdamW, TrainBackend};
+
+/// PyTorch's default Adam betas.
+const BETAS: (f32, f32) = (0.9, 0.999);
+/// PyTorch's default Adam epsilon.
+const EPSILON: f32 = 1e-8;
 
 /// Adam, AdamW or SGD over a module `M`.
-pub enum AnyOptimizer<B: AutodiffBackend, M: AutodiffModule<B>> {
-    /// Adam with L2 weight decay.
-    Adam(OptimizerAdaptor<Adam, M, B>),
-    /// AdamW (decoupled weight decay).
-    AdamW(OptimizerAdaptor<AdamW, M, B>),
+pub enum AnyOptimizer<B: TrainBackend, M: AutodiffModule<B>> {
+    /// Adam with L2 weight decay (Burn's, updated on host memory where the backend keeps it).
+    Adam(OptimizerAdaptor<HostAdam, M, B>),
+    /// AdamW, decoupled weight decay (likewise).
+    AdamW(OptimizerAdaptor<HostAdamW, M, B>),
     /// SGD with momentum and L2 weight decay.
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
 }
 
-impl<B: AutodiffBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
+impl<B: TrainBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
     /// Builds the optimizer `[train]` asks for, with PyTorch's default betas and epsilon.
     pub fn new(cfg: &TrainConfig) -> Self {
         let wd = cfg.weight_decay as f32;
         let l2 = (wd > 0.0).then(|| WeightDecayConfig::new(wd));
+        let (beta_1, beta_2) = BETAS;
         match cfg.optimizer {
-            OptimizerKind::Adam => Self::Adam(
-                AdamConfig::new()
-                    .with_epsilon(1e-8)
-                    .with_weight_decay(l2)
-                    .init(),
-            ),
-            OptimizerKind::Adamw => Self::AdamW(
-                AdamWConfig::new()
-                    .with_epsilon(1e-8)
-                    .with_weight_decay(wd)
-                    .init(),
-            ),
+            OptimizerKind::Adam => {
+                let penalty = (wd > 0.0).then_some(wd);
+                Self::Adam(HostAdam::new(beta_1, beta_2, EPSILON, penalty).into())
+            }
+            OptimizerKind::Adamw => Self::AdamW(HostAdamW::new(beta_1, beta_2, EPSILON, wd).into()),
             OptimizerKind::Sgd => {
                 let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
                     momentum: cfg.momentum,

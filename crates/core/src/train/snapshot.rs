@@ -5,8 +5,8 @@ use super::{AnyOptimizer, TrainError};
 use crate::checkpoint::{FORMAT_VERSION, Position, Snapshot, TrainState};
 use crate::config::Config;
 use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
 use std::collections::BTreeMap;
+use trainer_ops::TrainBackend;
 
 /// What identifies a model's architecture in checkpoints, and the files that travel with it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,7 +22,7 @@ pub struct ModelSpec {
 }
 
 /// What a checkpoint is made of.
-pub struct SaveContext<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
+pub struct SaveContext<'a, B: TrainBackend, M: AutodiffModule<B>> {
     /// The run's resolved config.
     pub cfg: &'a Config,
     /// The model being trained.
@@ -36,7 +36,7 @@ pub struct SaveContext<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
 }
 
 /// Encodes weights, optimizer state and loop position (reads the weights back from the device).
-pub fn snapshot<B: AutodiffBackend, M: AutodiffModule<B>>(
+pub fn snapshot<B: TrainBackend, M: AutodiffModule<B>>(
     ctx: SaveContext<'_, B, M>,
     interrupted: bool,
     tracker_run_id: &str,

@@ -12,6 +12,7 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use trainer_ops::TrainBackend;
 
 pub use crate::model::device_batch;
 
@@ -43,7 +44,7 @@ pub fn train_step<B, M>(
     scale: Option<&mut LossScaleState>,
 ) -> Result<StepOutput<B, M>, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: Trainable<B> + AutodiffModule<B>,
 {
     let (grads, loss, _) = rank_gradients(&model, batch, 1.0, compute, replicas)?;
@@ -89,7 +90,7 @@ pub fn update<B, M>(
     scale: Option<&mut LossScaleState>,
 ) -> Result<M, TrainError>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     M: AutodiffModule<B>,
 {
     if let Some(s) = scale {
