@@ -51,89 +51,86 @@ pub type BurnStep<'a, B, const D: usize> =
         Option<AdaptiveMomentumState<B, D>>,
     ) -> (Tensor<B, D>, Option<AdaptiveMomentumState<B, D>>);
 
-/// Burn's `Adam` (L2 weight decay), updated on host memory where the backend allows.
+/// Burn's `Adam` (`O = Adam`, L2 weight decay) or `AdamW` (`O = AdamW`, decoupled decay),
+/// updated on host memory where the backend allows; its state is `O`'s.
 #[derive(Clone)]
-pub struct HostAdam {
+pub struct HostAdam<O> {
     settings: AdamSettings,
-    burn: Adam,
+    burn: O,
 }
 
-impl HostAdam {
+impl<O> HostAdam<O> {
+    fn from_parts(burn: O, [beta_1, beta_2, epsilon]: [f32; 3], decay: AdamDecay) -> Self {
+        let settings = AdamSettings {
+            beta_1,
+            beta_2,
+            epsilon,
+            decay,
+        };
+        Self { settings, burn }
+    }
+}
+
+impl HostAdam<Adam> {
     /// Adam with these betas and epsilon and an optional L2 penalty, as `AdamConfig` builds it.
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, l2: Option<f32>) -> Self {
+    pub fn adam(beta_1: f32, beta_2: f32, epsilon: f32, l2: Option<f32>) -> Self {
         let burn = AdamConfig::new()
             .with_beta_1(beta_1)
             .with_beta_2(beta_2)
             .with_epsilon(epsilon)
             .with_weight_decay(l2.map(WeightDecayConfig::new))
             .build();
-        let decay = AdamDecay::L2(l2);
-        Self {
-            settings: AdamSettings {
-                beta_1,
-                beta_2,
-                epsilon,
-                decay,
-            },
-            burn,
-        }
+        Self::from_parts(burn, [beta_1, beta_2, epsilon], AdamDecay::L2(l2))
     }
 }
 
-impl<B: HostOps> SimpleOptimizer<B> for HostAdam {
-    type State<const D: usize> = AdamState<B, D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let burns = |p, g, m: Option<AdaptiveMomentumState<B, D>>| {
-            let (p, s) = self.burn.step(lr, p, g, m.map(AdamState::new));
-            (p, s.map(|s| s.momentum))
-        };
-        let momentum = state.map(|s| s.momentum);
-        let (p, m) = B::adam_step(&self.settings, lr, tensor, grad, momentum, &burns);
-        (p, m.map(AdamState::new))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
-        <Adam as SimpleOptimizer<B>>::to_device(state, device)
-    }
-}
-
-/// Burn's `AdamW` (decoupled weight decay), updated on host memory where the backend allows.
-#[derive(Clone)]
-pub struct HostAdamW {
-    settings: AdamSettings,
-    burn: AdamW,
-}
-
-impl HostAdamW {
+impl HostAdam<AdamW> {
     /// AdamW with these betas, epsilon and weight decay, as `AdamWConfig` builds it.
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
+    pub fn adamw(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
         let burn = AdamWConfig::new()
             .with_beta_1(beta_1)
             .with_beta_2(beta_2)
             .with_epsilon(epsilon)
             .with_weight_decay(weight_decay)
             .build();
-        Self {
-            settings: AdamSettings {
-                beta_1,
-                beta_2,
-                epsilon,
-                decay: AdamDecay::Decoupled(weight_decay),
-            },
+        Self::from_parts(
             burn,
-        }
+            [beta_1, beta_2, epsilon],
+            AdamDecay::Decoupled(weight_decay),
+        )
     }
 }
 
-impl<B: HostOps> SimpleOptimizer<B> for HostAdamW {
-    type State<const D: usize> = AdamWState<B, D>;
+/// A Burn optimizer whose per-parameter state is Adam's moments in a wrapper: `Adam`, `AdamW`.
+pub trait AdamMoments<B: Backend>: SimpleOptimizer<B> {
+    /// The moments inside a state.
+    fn moments<const D: usize>(state: Self::State<D>) -> AdaptiveMomentumState<B, D>;
+    /// A state holding these moments.
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<B, D>) -> Self::State<D>;
+}
+
+impl<B: Backend> AdamMoments<B> for Adam {
+    fn moments<const D: usize>(state: AdamState<B, D>) -> AdaptiveMomentumState<B, D> {
+        state.momentum
+    }
+
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<B, D>) -> AdamState<B, D> {
+        AdamState::new(momentum)
+    }
+}
+
+impl<B: Backend> AdamMoments<B> for AdamW {
+    fn moments<const D: usize>(state: AdamWState<B, D>) -> AdaptiveMomentumState<B, D> {
+        state.momentum
+    }
+
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<B, D>) -> AdamWState<B, D> {
+        AdamWState { momentum }
+    }
+}
+
+impl<B: HostOps, O: AdamMoments<B>> SimpleOptimizer<B> for HostAdam<O> {
+    type State<const D: usize> = O::State<D>;
 
     fn step<const D: usize>(
         &self,
@@ -143,17 +140,16 @@ impl<B: HostOps> SimpleOptimizer<B> for HostAdamW {
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
         let burns = |p, g, m: Option<AdaptiveMomentumState<B, D>>| {
-            let state = m.map(|momentum| AdamWState { momentum });
-            let (p, s) = self.burn.step(lr, p, g, state);
-            (p, s.map(|s| s.momentum))
+            let (p, s) = self.burn.step(lr, p, g, m.map(O::state));
+            (p, s.map(O::moments))
         };
-        let momentum = state.map(|s| s.momentum);
+        let momentum = state.map(O::moments);
         let (p, m) = B::adam_step(&self.settings, lr, tensor, grad, momentum, &burns);
-        (p, m.map(|momentum| AdamWState { momentum }))
+        (p, m.map(O::state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
-        <AdamW as SimpleOptimizer<B>>::to_device(state, device)
+        O::to_device(state, device)
     }
 }
 
@@ -369,39 +365,44 @@ mod tests {
         }
     }
 
+    /// Burn's optimizer and ours from the same start and gradients, and the host pass alone:
+    /// the same parameters after every update.
+    fn assert_same_as_burns(
+        mut burns: impl Optimizer<Weights<A>, A>,
+        mut ours: impl Optimizer<Weights<A>, A>,
+        decay: AdamDecay,
+    ) {
+        let (init, grads) = problem();
+        let (theirs, _) = updates(&mut burns, weights(&init), &grads);
+        let (mine, _) = updates(&mut ours, weights(&init), &grads);
+        assert_eq!(mine, theirs, "through the adaptor, {decay:?}");
+        let host = host_only(decay, &init, &grads);
+        assert_eq!(host, theirs, "the host pass alone, {decay:?}");
+    }
+
     #[test]
     fn host_adam_is_burns_adam_bit_for_bit() {
         for l2 in [None, Some(0.01)] {
-            let (init, grads) = problem();
-            let mut burns = AdamConfig::new()
+            let burns = AdamConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(l2.map(WeightDecayConfig::new))
                 .init::<A, Weights<A>>();
-            let mut ours: OptimizerAdaptor<HostAdam, Weights<A>, A> =
-                HostAdam::new(0.9, 0.999, 1e-8, l2).into();
-            let (theirs, _) = updates(&mut burns, weights(&init), &grads);
-            let (mine, _) = updates(&mut ours, weights(&init), &grads);
-            assert_eq!(mine, theirs, "Adam, L2 {l2:?}");
-            let host = host_only(AdamDecay::L2(l2), &init, &grads);
-            assert_eq!(host, theirs, "the host pass, L2 {l2:?}");
+            let ours: OptimizerAdaptor<HostAdam<Adam>, Weights<A>, A> =
+                HostAdam::adam(0.9, 0.999, 1e-8, l2).into();
+            assert_same_as_burns(burns, ours, AdamDecay::L2(l2));
         }
     }
 
     #[test]
     fn host_adamw_is_burns_adamw_bit_for_bit() {
         for weight_decay in [0.0, 0.1] {
-            let (init, grads) = problem();
-            let mut burns = AdamWConfig::new()
+            let burns = AdamWConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(weight_decay)
                 .init::<A, Weights<A>>();
-            let mut ours: OptimizerAdaptor<HostAdamW, Weights<A>, A> =
-                HostAdamW::new(0.9, 0.999, 1e-8, weight_decay).into();
-            let (theirs, _) = updates(&mut burns, weights(&init), &grads);
-            let (mine, _) = updates(&mut ours, weights(&init), &grads);
-            assert_eq!(mine, theirs, "AdamW, decay {weight_decay}");
-            let host = host_only(AdamDecay::Decoupled(weight_decay), &init, &grads);
-            assert_eq!(host, theirs, "the host pass, decay {weight_decay}");
+            let ours: OptimizerAdaptor<HostAdam<AdamW>, Weights<A>, A> =
+                HostAdam::adamw(0.9, 0.999, 1e-8, weight_decay).into();
+            assert_same_as_burns(burns, ours, AdamDecay::Decoupled(weight_decay));
         }
     }
 
@@ -416,8 +417,8 @@ mod tests {
         let bytes = Recorder::<A>::record(&recorder, burns.to_record(), ()).expect("encodes");
         let device = Default::default();
         let record = Recorder::<A>::load(&recorder, bytes, &device).expect("decodes as HostAdam's");
-        let ours: OptimizerAdaptor<HostAdam, Weights<A>, A> =
-            HostAdam::new(0.9, 0.999, 1e-8, None).into();
+        let ours: OptimizerAdaptor<HostAdam<Adam>, Weights<A>, A> =
+            HostAdam::adam(0.9, 0.999, 1e-8, None).into();
         let mut ours = ours.load_record(record);
         let (theirs, _) = updates(&mut burns, model.clone(), &grads[2..]);
         let (mine, _) = updates(&mut ours, model, &grads[2..]);

@@ -35,7 +35,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
 use std::borrow::Cow;
 
-pub use adam::{AdamDecay, AdamSettings, BurnStep, HostAdam, HostAdamW};
+pub use adam::{AdamDecay, AdamMoments, AdamSettings, BurnStep, HostAdam};
 use burn::optim::AdaptiveMomentumState;
 
 /// The layers a backend may run faster than Burn's composed forward. Each method is

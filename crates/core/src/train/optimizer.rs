@@ -4,8 +4,10 @@ use crate::config::{OptimizerKind, TrainConfig};
 use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, Optimizer, Sgd, SgdConfig, adaptor::OptimizerAdaptor};
-use trainer_ops::{HostAdam, HostAdamW, TrainBackend};
+use burn::optim::{
+    Adam, AdamW, GradientsParams, Optimizer, Sgd, SgdConfig, adaptor::OptimizerAdaptor,
+};
+use trainer_ops::{HostAdam, TrainBackend};
 
 /// PyTorch's default Adam betas.
 const BETAS: (f32, f32) = (0.9, 0.999);
@@ -15,9 +17,9 @@ const EPSILON: f32 = 1e-8;
 /// Adam, AdamW or SGD over a module `M`.
 pub enum AnyOptimizer<B: TrainBackend, M: AutodiffModule<B>> {
     /// Adam with L2 weight decay (Burn's, updated on host memory where the backend keeps it).
-    Adam(OptimizerAdaptor<HostAdam, M, B>),
+    Adam(OptimizerAdaptor<HostAdam<Adam>, M, B>),
     /// AdamW, decoupled weight decay (likewise).
-    AdamW(OptimizerAdaptor<HostAdamW, M, B>),
+    AdamW(OptimizerAdaptor<HostAdam<AdamW>, M, B>),
     /// SGD with momentum and L2 weight decay.
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
 }
@@ -31,9 +33,11 @@ impl<B: TrainBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
         match cfg.optimizer {
             OptimizerKind::Adam => {
                 let penalty = (wd > 0.0).then_some(wd);
-                Self::Adam(HostAdam::new(beta_1, beta_2, EPSILON, penalty).into())
+                Self::Adam(HostAdam::adam(beta_1, beta_2, EPSILON, penalty).into())
             }
-            OptimizerKind::Adamw => Self::AdamW(HostAdamW::new(beta_1, beta_2, EPSILON, wd).into()),
+            OptimizerKind::Adamw => {
+                Self::AdamW(HostAdam::adamw(beta_1, beta_2, EPSILON, wd).into())
+            }
             OptimizerKind::Sgd => {
                 let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
                     momentum: cfg.momentum,
