@@ -77,11 +77,9 @@ pub fn forward(geo: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
                         for r in 0..kh {
                             let row = start + r * in_w;
                             for (c, &v) in x[row..row + kw].iter().enumerate() {
-                                // Selects, not a branch: after a ReLU which element wins is
-                                // a coin flip, and mispredicted branches were most of the time.
-                                let greater = v > best;
-                                best = if greater { v } else { best };
-                                at = if greater { row + c } else { at };
+                                if v > best {
+                                    (best, at) = (v, row + c);
+                                }
                             }
                         }
                         values[oh * out_w + ow] = best;
