@@ -113,13 +113,9 @@ pub trait HostMemory: Backend {
 #[cfg(feature = "flex")]
 impl HostMemory for burn::backend::Flex {
     fn f32_elements<const D: usize>(tensor: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>> {
-        let layout = tensor.layout();
-        let lends = tensor.dtype() == burn::tensor::DType::F32
-            && layout.is_contiguous()
-            && layout.start_offset() == 0;
-        match lends {
+        match flex_lends(tensor) {
             true => Some(Cow::Borrowed(
-                &tensor.storage::<f32>()[..layout.num_elements()],
+                &tensor.storage::<f32>()[..tensor.layout().num_elements()],
             )),
             false => host_tensor::host_vec::<Self, D>(tensor.clone()).map(Cow::Owned),
         }
@@ -129,11 +125,7 @@ impl HostMemory for burn::backend::Flex {
         tensors: &mut [FloatTensor<Self>; N],
         update: &mut dyn FnMut([&mut [f32]; N]),
     ) -> bool {
-        let lends = tensors.iter().all(|t| {
-            t.dtype() == burn::tensor::DType::F32
-                && t.layout().is_contiguous()
-                && t.layout().start_offset() == 0
-        });
+        let lends = tensors.iter().all(flex_lends);
         if lends {
             update(tensors.each_mut().map(|t| {
                 let len = t.layout().num_elements();
@@ -142,6 +134,16 @@ impl HostMemory for burn::backend::Flex {
         }
         lends
     }
+}
+
+/// Whether flex can hand out `tensor`'s own buffer as its f32 elements in row-major order:
+/// f32, contiguous, starting at the buffer's first element.
+#[cfg(feature = "flex")]
+fn flex_lends(tensor: &FloatTensor<burn::backend::Flex>) -> bool {
+    let layout = tensor.layout();
+    tensor.dtype() == burn::tensor::DType::F32
+        && layout.is_contiguous()
+        && layout.start_offset() == 0
 }
 
 #[cfg(feature = "ndarray")]

@@ -28,11 +28,10 @@ impl<B: TrainBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
     /// Builds the optimizer `[train]` asks for, with PyTorch's default betas and epsilon.
     pub fn new(cfg: &TrainConfig) -> Self {
         let wd = cfg.weight_decay as f32;
-        let l2 = (wd > 0.0).then(|| WeightDecayConfig::new(wd));
+        let penalty = (wd > 0.0).then_some(wd);
         let (beta_1, beta_2) = BETAS;
         match cfg.optimizer {
             OptimizerKind::Adam => {
-                let penalty = (wd > 0.0).then_some(wd);
                 Self::Adam(HostAdam::adam(beta_1, beta_2, EPSILON, penalty).into())
             }
             OptimizerKind::Adamw => {
@@ -47,7 +46,7 @@ impl<B: TrainBackend, M: AutodiffModule<B>> AnyOptimizer<B, M> {
                 Self::Sgd(
                     SgdConfig::new()
                         .with_momentum(momentum)
-                        .with_weight_decay(l2)
+                        .with_weight_decay(penalty.map(WeightDecayConfig::new))
                         .init(),
                 )
             }

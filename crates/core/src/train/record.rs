@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
+use trainer_ops::TrainBackend;
 
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::new()
@@ -35,7 +36,7 @@ pub fn model_from_bytes<B: Backend, M: Module<B>>(
     Ok(model.load_record(record))
 }
 
-impl<B: trainer_ops::TrainBackend, M: burn::module::AutodiffModule<B>> AnyOptimizer<B, M> {
+impl<B: TrainBackend, M: burn::module::AutodiffModule<B>> AnyOptimizer<B, M> {
     /// Encodes the optimizer state (moments, step counts).
     pub fn to_bytes(&self) -> Result<Vec<u8>, TrainError> {
         let r = recorder();
