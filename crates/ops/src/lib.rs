@@ -3,9 +3,10 @@
 //!
 //! Every method defaults to Burn's own path, which the GPU backends take. Where tensors live in
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
-//! convolution, max pooling, causal attention and exact GELU as single autodiff ops on host
-//! `f32` data (rayon + gemm), and draws dropout masks on the host; the inference backend `I`
-//! runs the same forwards untracked and the Adam/AdamW update in place ([`HostAdam`]). The ops
+//! convolution, max pooling, causal attention, exact GELU and layer normalization as single
+//! autodiff ops on host `f32` data (rayon + gemm), and draws dropout masks on the host; the
+//! inference backend `I` runs the same forwards untracked (layer normalization is the
+//! backend's own there) and the Adam/AdamW update in place ([`HostAdam`]). The ops
 //! read their operands, and keep them for the backward, where the backend holds them
 //! ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are copied). Models call
 //! these methods like any layer; [`TrainBackend`] bundles the bounds a training job needs.
@@ -19,9 +20,11 @@ mod host_attention;
 mod host_conv;
 mod host_gelu;
 mod host_gemm;
+mod host_layer_norm;
 mod host_pool;
 mod host_tensor;
 mod im2col;
+mod layer_norm;
 mod max_pool;
 mod normal_cdf;
 
@@ -29,7 +32,7 @@ use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
-use burn::nn::{Dropout, Gelu};
+use burn::nn::{Dropout, Gelu, LayerNorm};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
@@ -53,6 +56,14 @@ pub trait HostOps: Backend {
 
     /// Burn's `Gelu::forward` (exact or tanh-approximated, as the layer says).
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        layer.forward(x)
+    }
+
+    /// Burn's `LayerNorm::forward` over the last axis.
+    fn layer_norm_forward<const D: usize>(
+        layer: &LayerNorm<Self>,
+        x: Tensor<Self, D>,
+    ) -> Tensor<Self, D> {
         layer.forward(x)
     }
 
@@ -161,6 +172,13 @@ impl<I: HostMemory> HostOps for Autodiff<I> {
 
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
         host_gelu::gelu(layer, x)
+    }
+
+    fn layer_norm_forward<const D: usize>(
+        layer: &LayerNorm<Self>,
+        x: Tensor<Self, D>,
+    ) -> Tensor<Self, D> {
+        host_layer_norm::layer_norm(layer, x)
     }
 
     fn dropout_forward<const D: usize>(layer: &Dropout, x: Tensor<Self, D>) -> Tensor<Self, D> {

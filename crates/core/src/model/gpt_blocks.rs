@@ -5,8 +5,8 @@
 //! small matmul per sequence and, in backward, a `[batch, d_in, d_out]` weight gradient summed
 //! over the batch. It also splits heads with a `swap_dims` whose copy flex does one element at
 //! a time. Here activations stay `[batch * t, d]` rows (one matmul per layer) and attention is
-//! the backend's `HostOps::causal_attention_forward` on those rows. Same math, same dropout
-//! sites.
+//! the backend's `HostOps::causal_attention_forward` on those rows, and the layer norms are
+//! `HostOps::layer_norm_forward`. Same math, same dropout sites.
 
 use burn::nn::activation::Activation;
 use burn::nn::attention::generate_autoregressive_mask;
@@ -40,11 +40,11 @@ fn block<B: HostOps>(
     };
     let feed = |h| B::dropout_forward(&layer.dropout, feed_forward(&layer.pwff, h));
     if layer.norm_first {
-        let x = x.clone() + attend(layer.norm_2.forward(x));
-        x.clone() + feed(layer.norm_1.forward(x))
+        let x = x.clone() + attend(B::layer_norm_forward(&layer.norm_2, x));
+        x.clone() + feed(B::layer_norm_forward(&layer.norm_1, x))
     } else {
-        let x = layer.norm_1.forward(x.clone() + attend(x));
-        layer.norm_2.forward(x.clone() + feed(x))
+        let x = B::layer_norm_forward(&layer.norm_1, x.clone() + attend(x));
+        B::layer_norm_forward(&layer.norm_2, x.clone() + feed(x))
     }
 }
 

@@ -1,0 +1,222 @@
+//! Layer normalization over the last axis on host slices: the forward and its three gradients,
+//! one rayon task per block of rows, row sums in 16 lanes (vector code, a fixed order).
+//!
+//! Rows are `d` wide. Per row, `mean = Σx / d`, `var = Σ(x - mean)² / d` (biased),
+//! `denom = sqrt(var + eps)`, `x̂ = (x - mean) / denom` and `y = x̂ * gamma + beta`: Burn's
+//! `layer_norm` composition in the same operations per element. Results do not depend on the
+//! thread count: blocks are a fixed number of rows and their partial sums are added in order.
+
+use rayon::prelude::*;
+
+/// Rows per rayon task.
+const ROWS_PER_TASK: usize = 32;
+
+/// Lanes of the row sums.
+const LANES: usize = 16;
+
+/// The normalized rows `y` and, per row, `[mean, denom]` (the backward needs them).
+pub fn forward(
+    x: &[f32],
+    gamma: &[f32],
+    beta: Option<&[f32]>,
+    epsilon: f32,
+) -> (Vec<f32>, Vec<[f32; 2]>) {
+    let d = gamma.len();
+    let mut y = vec![0.0; x.len()];
+    let mut stats = vec![[0.0; 2]; x.len() / d];
+    y.par_chunks_mut(ROWS_PER_TASK * d)
+        .zip(x.par_chunks(ROWS_PER_TASK * d))
+        .zip(stats.par_chunks_mut(ROWS_PER_TASK))
+        .for_each(|((y, x), stats)| {
+            for ((y, x), stat) in y.chunks_mut(d).zip(x.chunks(d)).zip(stats) {
+                *stat = forward_row(x, gamma, beta, epsilon, y);
+            }
+        });
+    (y, stats)
+}
+
+/// One row: writes `y`, returns `[mean, denom]`.
+fn forward_row(
+    x: &[f32],
+    gamma: &[f32],
+    beta: Option<&[f32]>,
+    epsilon: f32,
+    y: &mut [f32],
+) -> [f32; 2] {
+    let d = x.len() as f32;
+    let mean = lane_sum(x, x, |x, _| x) / d;
+    let var = lane_sum(x, x, |x, _| (x - mean) * (x - mean)) / d;
+    let denom = (var + epsilon).sqrt();
+    for ((y, &x), &g) in y.iter_mut().zip(x).zip(gamma) {
+        *y = (x - mean) / denom * g;
+    }
+    if let Some(beta) = beta {
+        y.iter_mut().zip(beta).for_each(|(y, &b)| *y += b);
+    }
+    [mean, denom]
+}
+
+/// Gradients of `x` (like `x`), `gamma` and `beta` (each `d` long) for the output gradient
+/// `dy`, from the forward's `stats`.
+pub fn backward(
+    x: &[f32],
+    gamma: &[f32],
+    stats: &[[f32; 2]],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let mut dx = vec![0.0; x.len()];
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(ROWS_PER_TASK * d)
+        .zip(x.par_chunks(ROWS_PER_TASK * d))
+        .zip(dy.par_chunks(ROWS_PER_TASK * d))
+        .zip(stats.par_chunks(ROWS_PER_TASK))
+        .map(|(((dx, x), dy), stats)| {
+            let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
+            for (((dx, x), dy), &[mean, denom]) in dx
+                .chunks_mut(d)
+                .zip(x.chunks(d))
+                .zip(dy.chunks(d))
+                .zip(stats)
+            {
+                backward_row(x, gamma, [mean, denom], dy, dx);
+                for (((dg, db), &x), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(x).zip(dy) {
+                    *dg += dy * ((x - mean) / denom);
+                    *db += dy;
+                }
+            }
+            (dgamma, dbeta)
+        })
+        .collect();
+    let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
+    for (dg, db) in partials {
+        dgamma.iter_mut().zip(dg).for_each(|(a, b)| *a += b);
+        dbeta.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+    }
+    (dx, dgamma, dbeta)
+}
+
+/// One row of `dx`: with `g = dy * gamma`,
+/// `dx = (g - mean(g) - x̂ * mean(g * x̂)) / denom`.
+fn backward_row(x: &[f32], gamma: &[f32], [mean, denom]: [f32; 2], dy: &[f32], dx: &mut [f32]) {
+    let d = x.len() as f32;
+    for ((g, &dy), &gamma) in dx.iter_mut().zip(dy).zip(gamma) {
+        *g = dy * gamma;
+    }
+    let g_mean = lane_sum(dx, dx, |g, _| g) / d;
+    let gx_mean = lane_sum(dx, x, |g, x| g * ((x - mean) / denom)) / d;
+    for (g, &x) in dx.iter_mut().zip(x) {
+        *g = (*g - g_mean - (x - mean) / denom * gx_mean) / denom;
+    }
+}
+
+/// `Σ f(a[i], b[i])` over equally long `a` and `b`, accumulated in [`LANES`] lanes.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let (a_body, b_body) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_body
+        .remainder()
+        .iter()
+        .zip(b_body.remainder())
+        .map(|(&a, &b)| f(a, b))
+        .sum();
+    for (a, b) in a_body.zip(b_body) {
+        for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
+            *lane += f(a, b);
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in about `[-2, 2]`.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 4001) as f32 / 1000.0
+                    - 2.0
+            })
+            .collect()
+    }
+
+    /// The forward and gradients by the definition, in f64, one row at a time.
+    fn reference(x: &[f32], gamma: &[f32], beta: &[f32], eps: f64, dy: &[f32]) -> [Vec<f64>; 4] {
+        let d = gamma.len();
+        let (mut y, mut dx) = (vec![], vec![]);
+        let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
+        for (x, dy) in x.chunks(d).zip(dy.chunks(d)) {
+            let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let mean = x.iter().sum::<f64>() / d as f64;
+            let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+            let denom = (var + eps).sqrt();
+            let xh: Vec<f64> = x.iter().map(|v| (v - mean) / denom).collect();
+            let g: Vec<f64> = (0..d).map(|i| dy[i] as f64 * gamma[i] as f64).collect();
+            let g_mean = g.iter().sum::<f64>() / d as f64;
+            let gx_mean = (0..d).map(|i| g[i] * xh[i]).sum::<f64>() / d as f64;
+            for i in 0..d {
+                y.push(xh[i] * gamma[i] as f64 + beta[i] as f64);
+                dx.push((g[i] - g_mean - xh[i] * gx_mean) / denom);
+                dgamma[i] += dy[i] as f64 * xh[i];
+                dbeta[i] += dy[i] as f64;
+            }
+        }
+        [y, dx, dgamma, dbeta]
+    }
+
+    fn assert_close(ours: &[f32], exact: &[f64], tol: f64, what: &str) {
+        assert_eq!(ours.len(), exact.len(), "{what}: length");
+        for (i, (&a, &b)) in ours.iter().zip(exact).enumerate() {
+            assert!(
+                (a as f64 - b).abs() <= tol * (1.0 + b.abs()),
+                "{what}[{i}]: {a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn matches_the_definition_for_odd_widths_and_row_counts() {
+        // 37 wide (two lane blocks and a tail), 70 rows (tasks of 32, 32, 6).
+        for (d, rows) in [(37, 70), (128, 5), (3, 1)] {
+            let (x, dy) = (values(d * rows, 1), values(d * rows, 7));
+            let (gamma, beta) = (values(d, 3), values(d, 5));
+            let (y, stats) = forward(&x, &gamma, Some(&beta), 1e-5);
+            let (dx, dgamma, dbeta) = backward(&x, &gamma, &stats, &dy);
+            let [ey, edx, edgamma, edbeta] = reference(&x, &gamma, &beta, 1e-5, &dy);
+            assert_close(&y, &ey, 1e-5, "y");
+            assert_close(&dx, &edx, 1e-4, "dx");
+            assert_close(&dgamma, &edgamma, 1e-4, "dgamma");
+            assert_close(&dbeta, &edbeta, 1e-5, "dbeta");
+        }
+    }
+
+    #[test]
+    fn without_beta_the_output_is_the_scaled_rows() {
+        let (x, gamma, beta) = (values(40, 2), values(8, 4), values(8, 6));
+        let (with, _) = forward(&x, &gamma, Some(&beta), 1e-5);
+        let (without, _) = forward(&x, &gamma, None, 1e-5);
+        for (i, (a, b)) in with.iter().zip(&without).enumerate() {
+            assert_eq!(*a, b + beta[i % 8]);
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (d, rows) = (24, 200);
+        let (x, dy, gamma) = (values(d * rows, 9), values(d * rows, 11), values(d, 13));
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let (y, stats) = forward(&x, &gamma, None, 1e-5);
+                (y, backward(&x, &gamma, &stats, &dy))
+            })
+        };
+        assert_eq!(run(1), run(3));
+    }
+}
