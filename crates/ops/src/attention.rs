@@ -20,7 +20,7 @@ pub(crate) fn composed<B: HostOps>(
     mask: &Tensor<B, 3, Bool>,
 ) -> Tensor<B, 2> {
     let qkv = project(mha, h);
-    mha.output.forward(heads(mha, qkv, bt, mask))
+    B::linear_forward(&mha.output, heads(mha, qkv, bt, mask))
 }
 
 /// The attention with the heads fused by `op` (given the score dropout's probability while it
@@ -47,12 +47,12 @@ pub(crate) fn fused<B: HostOps>(
         .then(|| op([&q, &k, &v], shape, dropout))
         .flatten()
         .unwrap_or_else(|| heads(mha, [q, k, v], [b, t], mask));
-    mha.output.forward(context)
+    B::linear_forward(&mha.output, context)
 }
 
 /// The query, key and value rows of `h`.
-fn project<B: Backend>(mha: &MultiHeadAttention<B>, h: Tensor<B, 2>) -> [Tensor<B, 2>; 3] {
-    let rows = |linear: &Linear<B>| linear.forward(h.clone());
+fn project<B: HostOps>(mha: &MultiHeadAttention<B>, h: Tensor<B, 2>) -> [Tensor<B, 2>; 3] {
+    let rows = |linear: &Linear<B>| B::linear_forward(linear, h.clone());
     [rows(&mha.query), rows(&mha.key), rows(&mha.value)]
 }
 

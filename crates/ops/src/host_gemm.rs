@@ -1,5 +1,6 @@
-//! One single-threaded f32 matrix product on host slices, through the `gemm` crate (the kernels
-//! flex's own matmul uses), for the host convolution's per-sample products.
+//! f32 matrix products on host slices through the `gemm` crate (the kernels flex's own matmul
+//! uses): single-threaded for the host convolution's per-sample products, on rayon's threads
+//! for the host linear layer.
 
 /// A matrix view of a slice: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +55,26 @@ impl<'a> MatRef<'a> {
 /// # Panics
 /// If the shapes disagree or a view reaches past its slice (a bug in the caller, not user input).
 pub fn matmul(dst: &mut [f32], lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: bool) {
+    product(dst, lhs, rhs, accumulate, gemm::Parallelism::None);
+}
+
+/// [`matmul`] split over rayon's threads (gemm splits rows and columns, never the sum, so
+/// results do not depend on the thread count).
+///
+/// # Panics
+/// As [`matmul`].
+pub fn matmul_parallel(dst: &mut [f32], lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: bool) {
+    let threads = rayon::current_num_threads();
+    product(dst, lhs, rhs, accumulate, gemm::Parallelism::Rayon(threads));
+}
+
+fn product(
+    dst: &mut [f32],
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(
         rhs.rows == k && dst.len() == m * n && lhs.fits() && rhs.fits(),
@@ -93,7 +114,7 @@ pub fn matmul(dst: &mut [f32], lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: boo
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }

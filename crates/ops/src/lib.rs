@@ -3,11 +3,11 @@
 //!
 //! Every method defaults to Burn's own path, which the GPU backends take. Where tensors live in
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
-//! convolution, max pooling, causal attention, exact GELU and layer normalization as single
-//! autodiff ops on host `f32` data (rayon + gemm), and draws dropout masks on the host; the
-//! inference backend `I` runs the same forwards untracked (layer normalization is the
-//! backend's own there) and the Adam/AdamW update in place ([`HostAdam`]). The ops
-//! read their operands, and keep them for the backward, where the backend holds them
+//! linear layer, convolution, max pooling, causal attention, exact GELU and layer normalization
+//! as single autodiff ops on host `f32` data (rayon + gemm), and draws dropout masks on the
+//! host; the inference backend `I` runs the same forwards untracked (layer normalization is the
+//! backend's own there) and the Adam/AdamW update in place ([`HostAdam`]). The ops read their
+//! operands, and keep them for the backward, where the backend holds them
 //! ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are copied). Models call
 //! these methods like any layer; [`TrainBackend`] bundles the bounds a training job needs.
 
@@ -21,6 +21,7 @@ mod host_conv;
 mod host_gelu;
 mod host_gemm;
 mod host_layer_norm;
+mod host_linear;
 mod host_pool;
 mod host_tensor;
 mod im2col;
@@ -32,7 +33,7 @@ use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
-use burn::nn::{Dropout, Gelu, LayerNorm};
+use burn::nn::{Dropout, Gelu, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
@@ -44,6 +45,13 @@ use burn::optim::AdaptiveMomentumState;
 /// The layers a backend may run faster than Burn's composed forward. Each method is
 /// `layer.forward(x)` by default.
 pub trait HostOps: Backend {
+    /// Burn's `Linear::forward`. The GPT's layers call it; the MLP, CNN and ResNet keep
+    /// `Linear::forward` (the host op measured no gain there, and their results stay those of
+    /// Burn's op).
+    fn linear_forward<const D: usize>(layer: &Linear<Self>, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        layer.forward(x)
+    }
+
     /// Burn's `Conv2d::forward`.
     fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
         layer.forward(x)
@@ -162,6 +170,10 @@ impl HostMemory for burn::backend::NdArray {}
 
 /// Training on a host-memory backend: every op recorded as one autodiff op on host data.
 impl<I: HostMemory> HostOps for Autodiff<I> {
+    fn linear_forward<const D: usize>(layer: &Linear<Self>, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_linear::linear(layer, x)
+    }
+
     fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
         host_conv::conv2d(layer, x)
     }
@@ -198,6 +210,10 @@ impl<I: HostMemory> HostOps for Autodiff<I> {
 /// Inference on a host-memory backend (validation, eval, predict, sample): the same host
 /// forwards, untracked; dropout is Burn's identity.
 impl<I: HostMemory> HostOps for I {
+    fn linear_forward<const D: usize>(layer: &Linear<Self>, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_linear::linear_inference(layer, x)
+    }
+
     fn conv2d_forward(layer: &Conv2d<Self>, x: Tensor<Self, 4>) -> Tensor<Self, 4> {
         host_conv::conv2d_inference(layer, x)
     }

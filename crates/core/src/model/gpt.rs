@@ -68,7 +68,7 @@ impl<B: HostOps> Gpt<B> {
             self.tokens.forward(tokens) + self.positions.forward(pos),
         );
         let x = causal_forward(&self.blocks, x);
-        self.head.forward(B::layer_norm_forward(&self.norm, x))
+        B::linear_forward(&self.head, B::layer_norm_forward(&self.norm, x))
     }
 }
 

@@ -5,8 +5,9 @@
 //! small matmul per sequence and, in backward, a `[batch, d_in, d_out]` weight gradient summed
 //! over the batch. It also splits heads with a `swap_dims` whose copy flex does one element at
 //! a time. Here activations stay `[batch * t, d]` rows (one matmul per layer) and attention is
-//! the backend's `HostOps::causal_attention_forward` on those rows, and the layer norms are
-//! `HostOps::layer_norm_forward`. Same math, same dropout sites.
+//! the backend's `HostOps::causal_attention_forward` on those rows; the layer norms and linear
+//! layers are `HostOps::layer_norm_forward` and `HostOps::linear_forward`. Same math, same
+//! dropout sites.
 
 use burn::nn::activation::Activation;
 use burn::nn::attention::generate_autoregressive_mask;
@@ -50,13 +51,12 @@ fn block<B: HostOps>(
 
 /// The position-wise feed-forward on rows.
 fn feed_forward<B: HostOps>(pwff: &PositionWiseFeedForward<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let x = pwff.linear_inner.forward(x);
+    let x = B::linear_forward(&pwff.linear_inner, x);
     let x = match &pwff.activation {
         Activation::Gelu(layer) => B::gelu_forward(layer, x),
         other => other.forward(x),
     };
-    pwff.linear_outer
-        .forward(B::dropout_forward(&pwff.dropout, x))
+    B::linear_forward(&pwff.linear_outer, B::dropout_forward(&pwff.dropout, x))
 }
 
 #[cfg(test)]
