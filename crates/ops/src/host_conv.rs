@@ -13,13 +13,13 @@
 
 use super::HostMemory;
 use super::conv_gemm;
+use super::host_record::record_affine;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::im2col::ConvGeometry;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -117,24 +117,7 @@ fn on_host<I: HostMemory>(
         weight: weight.primitive.clone(),
         geo,
     };
-    let y: FloatTensor<Autodiff<I>> = match bias {
-        Some(bias) => record(
-            HostConv2d
-                .prepare::<NoCheckpointing>([x.node, weight.node, bias.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-        None => record(
-            HostConv2d
-                .prepare::<NoCheckpointing>([x.node, weight.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-    };
+    let y = record_affine(HostConv2d, [&x, &weight], bias.as_ref(), y, saved);
     Some(tensor(y))
 }
 
@@ -154,21 +137,6 @@ struct Saved<I: Backend> {
 impl<I: Backend> std::fmt::Debug for Saved<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.geo)
-    }
-}
-
-/// Registers the backward of `y` if the op is tracked.
-fn record<I: HostMemory, const N: usize>(
-    kind: OpsKind<HostConv2d, I, Saved<I>, NoCheckpointing, N>,
-    y: FloatTensor<I>,
-    saved: Saved<I>,
-) -> FloatTensor<Autodiff<I>>
-where
-    HostConv2d: Backward<I, N, State = Saved<I>>,
-{
-    match kind {
-        OpsKind::Tracked(prep) => prep.finish(saved, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 

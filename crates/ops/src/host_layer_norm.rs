@@ -8,13 +8,13 @@
 //! cores. The inference backends keep Burn's `LayerNorm::forward` (flex's own fused kernel).
 
 use super::HostMemory;
+use super::host_record::record_affine;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use super::layer_norm;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::module::{Content, DisplaySettings, ModuleDisplay};
 use burn::nn::LayerNorm;
 use burn::prelude::*;
@@ -74,24 +74,7 @@ fn on_host<I: HostMemory, const D: usize>(
         stats: Arc::new(stats),
         shape,
     };
-    let y = match beta {
-        Some(beta) => record(
-            HostLayerNorm::<D>
-                .prepare::<NoCheckpointing>([x.node, gamma.node, beta.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-        None => record(
-            HostLayerNorm::<D>
-                .prepare::<NoCheckpointing>([x.node, gamma.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-    };
+    let y = record_affine(HostLayerNorm::<D>, [&x, &gamma], beta.as_ref(), y, saved);
     Some(tensor(y))
 }
 
@@ -112,21 +95,6 @@ struct Saved<I: Backend, const D: usize> {
 impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.shape)
-    }
-}
-
-/// Registers the backward of `y` if the op is tracked.
-fn record<I: HostMemory, const D: usize, const N: usize>(
-    kind: OpsKind<HostLayerNorm<D>, I, Saved<I, D>, NoCheckpointing, N>,
-    y: FloatTensor<I>,
-    saved: Saved<I, D>,
-) -> FloatTensor<Autodiff<I>>
-where
-    HostLayerNorm<D>: Backward<I, N, State = Saved<I, D>>,
-{
-    match kind {
-        OpsKind::Tracked(prep) => prep.finish(saved, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 

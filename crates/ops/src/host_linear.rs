@@ -14,12 +14,12 @@
 
 use super::HostMemory;
 use super::host_gemm::{MatRef, matmul_parallel};
+use super::host_record::record_affine;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -139,24 +139,7 @@ fn on_host<I: HostMemory, const D: usize>(
         weight: weight.primitive.clone(),
         shape,
     };
-    let y: FloatTensor<Autodiff<I>> = match bias {
-        Some(bias) => record(
-            HostLinear::<D>
-                .prepare::<NoCheckpointing>([x.node, weight.node, bias.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-        None => record(
-            HostLinear::<D>
-                .prepare::<NoCheckpointing>([x.node, weight.node])
-                .compute_bound()
-                .stateful(),
-            y,
-            saved,
-        ),
-    };
+    let y = record_affine(HostLinear::<D>, [&x, &weight], bias.as_ref(), y, saved);
     Some(tensor(y))
 }
 
@@ -176,21 +159,6 @@ struct Saved<I: Backend, const D: usize> {
 impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Saved({:?})", self.shape)
-    }
-}
-
-/// Registers the backward of `y` if the op is tracked.
-fn record<I: HostMemory, const D: usize, const N: usize>(
-    kind: OpsKind<HostLinear<D>, I, Saved<I, D>, NoCheckpointing, N>,
-    y: FloatTensor<I>,
-    saved: Saved<I, D>,
-) -> FloatTensor<Autodiff<I>>
-where
-    HostLinear<D>: Backward<I, N, State = Saved<I, D>>,
-{
-    match kind {
-        OpsKind::Tracked(prep) => prep.finish(saved, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 

@@ -23,6 +23,7 @@ mod host_gemm;
 mod host_layer_norm;
 mod host_linear;
 mod host_pool;
+mod host_record;
 mod host_tensor;
 mod im2col;
 mod layer_norm;

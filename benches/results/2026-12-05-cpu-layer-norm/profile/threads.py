@@ -1,0 +1,27 @@
+import sys,re,collections
+samples=[];cur=None
+for line in open(sys.argv[1]):
+    if not line.strip():
+        if cur: samples.append(cur); cur=None
+        continue
+    if line[0] not in ' \t':
+        if cur: samples.append(cur)
+        cur=[line.split()[1] if len(line.split())>1 else '', []]; continue
+    cur[1].append(line.strip().split(' ',1)[-1])
+if cur: samples.append(cur)
+tids=collections.Counter(s[0] for s in samples)
+main=min(tids, key=lambda t:int(t.split('/')[-1]) if t.split('/')[-1].isdigit() else 0)
+print(tids.most_common(), 'main guess', main)
+pats=['layer_norm|LayerNorm','host_gelu|gelu','host_attention|causal_attention','linear|Linear','cross_entropy|log_softmax','Embedding|embedding','clip','adam|optim','register_key|graph|GraphLocator|checkpoint','dropout']
+for which in ['main','workers']:
+    sel=[s for s in samples if (s[0]==main)==(which=='main')]
+    c=collections.Counter(); leaf=collections.Counter()
+    for tid,st in sel:
+        txt='\n'.join(st); hit='other'
+        for p in pats:
+            if re.search(p,txt): hit=p;break
+        c[hit]+=1
+        if hit=='other': leaf[st[0][:80] if st else '?']+=1
+    print('==',which,len(sel),'of',len(samples))
+    for k,v in c.most_common(): print(f'{100*v/len(samples):5.1f}% {k}')
+    for k,v in leaf.most_common(8): print(f'   other {100*v/len(samples):5.1f}% {k}')
