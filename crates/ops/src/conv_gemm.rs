@@ -9,6 +9,7 @@
 
 use super::host_gemm::{MatRef, matmul};
 use super::im2col::{ConvGeometry, col2im, im2col};
+use super::partial_sums::sum_in_order;
 use rayon::prelude::*;
 
 /// Samples whose weight gradients one task sums before the tasks' sums are added in order.
@@ -97,18 +98,6 @@ pub fn bias_grad(grad: &[f32], out: usize, positions: usize) -> Vec<f32> {
         })
         .collect();
     sum_in_order(partials, out)
-}
-
-/// Element-wise sum of `parts` (each `len` long), added in their order.
-fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
-    let mut parts = parts.into_iter();
-    let mut sum = parts.next().unwrap_or_else(|| vec![0.0; len]);
-    for part in parts {
-        for (s, p) in sum.iter_mut().zip(part) {
-            *s += p;
-        }
-    }
-    sum
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub(crate) fn layer_norm<I: HostMemory, const D: usize>(
 /// The layer's epsilon. Burn keeps it private and shows it only in the module's display
 /// (`f64`'s `Display`, which reads back exactly); `None` if that ever stops being so, and the
 /// caller takes Burn's forward.
-pub(crate) fn epsilon<B: Backend>(layer: &LayerNorm<B>) -> Option<f64> {
+fn epsilon<B: Backend>(layer: &LayerNorm<B>) -> Option<f64> {
     layer
         .custom_content(Content::new(DisplaySettings::new()))?
         .attributes

@@ -16,6 +16,7 @@ use super::HostMemory;
 use super::host_gemm::{MatRef, matmul_parallel};
 use super::host_record::record_affine;
 use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::partial_sums::sum_in_order;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -209,15 +210,16 @@ const ROWS_PER_BLOCK: usize = 64;
 /// The sums of the columns of `rows` (`d` wide): each block of [`ROWS_PER_BLOCK`] rows summed
 /// on its own thread, the blocks' sums added in order.
 fn column_sums(rows: &[f32], d: usize) -> Vec<f32> {
-    let add = |mut sums: Vec<f32>, row: &[f32]| {
-        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        sums
-    };
-    let blocks: Vec<Vec<f32>> = rows
+    let blocks = rows
         .par_chunks(ROWS_PER_BLOCK * d)
-        .map(|block| block.chunks(d).fold(vec![0.0; d], add))
+        .map(|block| {
+            block.chunks(d).fold(vec![0.0; d], |mut sums, row| {
+                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                sums
+            })
+        })
         .collect();
-    blocks.iter().fold(vec![0.0; d], |sums, b| add(sums, b))
+    sum_in_order(blocks, d)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `layer_norm` composition in the same operations per element. Results do not depend on the
 //! thread count: blocks are a fixed number of rows and their partial sums are added in order.
 
+use super::partial_sums::sum_in_order;
 use rayon::prelude::*;
 
 /// Rows per rayon task.
@@ -66,47 +67,45 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = gamma.len();
     let mut dx = vec![0.0; x.len()];
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+    let (dgammas, dbetas): (Vec<Vec<f32>>, Vec<Vec<f32>>) = dx
         .par_chunks_mut(ROWS_PER_TASK * d)
         .zip(x.par_chunks(ROWS_PER_TASK * d))
         .zip(dy.par_chunks(ROWS_PER_TASK * d))
         .zip(stats.par_chunks(ROWS_PER_TASK))
         .map(|(((dx, x), dy), stats)| {
-            let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
+            let (mut dgamma, mut dbeta, mut x_hat) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
             for (((dx, x), dy), &[mean, denom]) in dx
                 .chunks_mut(d)
                 .zip(x.chunks(d))
                 .zip(dy.chunks(d))
                 .zip(stats)
             {
-                backward_row(x, gamma, [mean, denom], dy, dx);
-                for (((dg, db), &x), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(x).zip(dy) {
-                    *dg += dy * ((x - mean) / denom);
+                for (h, &x) in x_hat.iter_mut().zip(x) {
+                    *h = (x - mean) / denom;
+                }
+                backward_row(&x_hat, gamma, denom, dy, dx);
+                for (((dg, db), &h), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(&x_hat).zip(dy) {
+                    *dg += dy * h;
                     *db += dy;
                 }
             }
             (dgamma, dbeta)
         })
-        .collect();
-    let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
-    for (dg, db) in partials {
-        dgamma.iter_mut().zip(dg).for_each(|(a, b)| *a += b);
-        dbeta.iter_mut().zip(db).for_each(|(a, b)| *a += b);
-    }
-    (dx, dgamma, dbeta)
+        .unzip();
+    (dx, sum_in_order(dgammas, d), sum_in_order(dbetas, d))
 }
 
-/// One row of `dx`: with `g = dy * gamma`,
+/// One row of `dx` from the row's `x̂`: with `g = dy * gamma`,
 /// `dx = (g - mean(g) - x̂ * mean(g * x̂)) / denom`.
-fn backward_row(x: &[f32], gamma: &[f32], [mean, denom]: [f32; 2], dy: &[f32], dx: &mut [f32]) {
-    let d = x.len() as f32;
+fn backward_row(x_hat: &[f32], gamma: &[f32], denom: f32, dy: &[f32], dx: &mut [f32]) {
+    let d = x_hat.len() as f32;
     for ((g, &dy), &gamma) in dx.iter_mut().zip(dy).zip(gamma) {
         *g = dy * gamma;
     }
     let g_mean = lane_sum(dx, dx, |g, _| g) / d;
-    let gx_mean = lane_sum(dx, x, |g, x| g * ((x - mean) / denom)) / d;
-    for (g, &x) in dx.iter_mut().zip(x) {
-        *g = (*g - g_mean - (x - mean) / denom * gx_mean) / denom;
+    let gx_mean = lane_sum(dx, x_hat, |g, h| g * h) / d;
+    for (g, &h) in dx.iter_mut().zip(x_hat) {
+        *g = (*g - g_mean - h * gx_mean) / denom;
     }
 }
 

@@ -29,6 +29,7 @@ mod im2col;
 mod layer_norm;
 mod max_pool;
 mod normal_cdf;
+mod partial_sums;
 
 use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;

@@ -1,3 +1,6 @@
+# usage: python3 threads.py S.txt   (S.txt from `perf script -F comm,tid,ip,sym`)
+# Prints the samples per thread, the main thread's (lowest tid) and the workers' samples by
+# phase, then what the main thread ran: the first two trainer/Burn/flex frames of each stack.
 import sys,re,collections
 samples=[];cur=None
 for line in open(sys.argv[1]):
@@ -25,3 +28,14 @@ for which in ['main','workers']:
     print('==',which,len(sel),'of',len(samples))
     for k,v in c.most_common(): print(f'{100*v/len(samples):5.1f}% {k}')
     for k,v in leaf.most_common(8): print(f'   other {100*v/len(samples):5.1f}% {k}')
+print()
+c=collections.Counter()
+for tid,st in samples:
+    if tid!=main: continue
+    key=[]
+    for f in st:
+        m=re.search(r'(burn_autodiff::ops::\w+::.{0,80}|burn_nn::modules::[\w:]+|trainer_ops::\w+::\w+|burn_flex::ops::\w+::\w+)',f)
+        if m: key.append(m.group(1)[:110])
+        if len(key)>=2: break
+    c[' <- '.join(key)]+=1
+for k,v in c.most_common(40): print(f'{100*v/len(samples):5.1f}% {k}')
