@@ -8,7 +8,7 @@
 //! `softmax(((q k^T) / sqrt(d_k)) * m)` for a mask `m` of zeros and `1 / (1 - prob)`.
 
 use super::host_gemm::{MatRef, matmul};
-use rayon::prelude::*;
+use super::outputs::{filled, par_fill};
 
 /// Shape of one attention call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,17 +55,14 @@ impl AttentionShape {
     /// Copies per-task blocks `[batch, heads, t, d_k]` into rows `[batch * t, d_model]`.
     fn merge_heads(&self, blocks: &[f32]) -> Vec<f32> {
         let (t, d_k, d) = (self.t, self.d_k, self.d_model());
-        let mut rows = vec![0.0; self.rows_len()];
-        rows.par_chunks_mut(t * d)
-            .zip(blocks.par_chunks(self.heads * t * d_k))
-            .for_each(|(rows, blocks)| {
-                for (h, block) in blocks.chunks(t * d_k).enumerate() {
-                    for (i, line) in block.chunks(d_k).enumerate() {
-                        rows[i * d + h * d_k..][..d_k].copy_from_slice(line);
-                    }
+        filled(self.rows_len(), t * d, |s, rows| {
+            let blocks = &blocks[s * self.heads * t * d_k..][..self.heads * t * d_k];
+            for (h, block) in blocks.chunks(t * d_k).enumerate() {
+                for (i, line) in block.chunks(d_k).enumerate() {
+                    rows[i * d + h * d_k..][..d_k].copy_from_slice(line);
                 }
-            });
-        rows
+            }
+        })
     }
 }
 
@@ -81,13 +78,11 @@ pub fn forward(
 ) -> (Vec<f32>, Vec<f32>) {
     let AttentionShape { t, d_k, heads, .. } = shape;
     let scale = (d_k as f32).sqrt();
-    let mut weights = vec![0.0; shape.weights_len()];
-    let mut blocks = vec![0.0; shape.rows_len()];
-    weights
-        .par_chunks_mut(t * t)
-        .zip(blocks.par_chunks_mut(t * d_k))
-        .enumerate()
-        .for_each(|(task, (p, out))| {
+    let ([weights, blocks], _) = par_fill(
+        [shape.weights_len(), shape.rows_len()],
+        [t * t, t * d_k],
+        || (),
+        |_, task, [p, out]| {
             let (s, h) = (task / heads, task % heads);
             let (q, k, v) = (
                 shape.head(q, s, h),
@@ -100,7 +95,8 @@ pub fn forward(
                 causal_softmax(row, i, scale, mask.map(|m| &m[i * t..(i + 1) * t]));
             }
             matmul(out, MatRef::row_major(p, t, t), v, false);
-        });
+        },
+    );
     (shape.merge_heads(&blocks), weights)
 }
 
@@ -138,44 +134,39 @@ pub fn backward(
 ) -> [Vec<f32>; 3] {
     let AttentionShape { t, d_k, heads, .. } = shape;
     let scale = (d_k as f32).sqrt();
-    let mut blocks = [(); 3].map(|_| vec![0.0; shape.rows_len()]);
-    let [dq, dk, dv] = &mut blocks;
-    dq.par_chunks_mut(t * d_k)
-        .zip(dk.par_chunks_mut(t * d_k))
-        .zip(dv.par_chunks_mut(t * d_k))
-        .zip(weights.par_chunks(t * t))
-        .enumerate()
-        .for_each_init(
-            || vec![0.0; t * t],
-            |ds, (task, (((dq, dk), dv), p))| {
-                let (s, h) = (task / heads, task % heads);
-                let dout = shape.head(grad, s, h);
-                let p = MatRef::row_major(p, t, t);
-                // dV = Pᵀ dO; dP = dO Vᵀ.
-                matmul(dv, p.t(), dout, false);
-                matmul(ds, dout, shape.head(v, s, h).t(), false);
-                // dS = P ⊙ (dP - rowsum(dP ⊙ P)) (⊙ M) / scale, zero above the diagonal with P.
-                let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
-                for (i, (row, p_row)) in ds.chunks_mut(t).zip(p.data.chunks(t)).enumerate() {
-                    let dot: f32 = row.iter().zip(p_row).map(|(g, p)| g * p).sum();
-                    match mask.map(|m| &m[i * t..(i + 1) * t]) {
-                        Some(m_row) => {
-                            for ((g, p), m) in row.iter_mut().zip(p_row).zip(m_row) {
-                                *g = p * (*g - dot) * m / scale;
-                            }
+    let (blocks, _) = par_fill(
+        [shape.rows_len(); 3],
+        [t * d_k; 3],
+        || vec![0.0; t * t],
+        |ds, task, [dq, dk, dv]| {
+            let (s, h) = (task / heads, task % heads);
+            let dout = shape.head(grad, s, h);
+            let p = MatRef::row_major(&weights[task * t * t..][..t * t], t, t);
+            // dV = Pᵀ dO; dP = dO Vᵀ.
+            matmul(dv, p.t(), dout, false);
+            matmul(ds, dout, shape.head(v, s, h).t(), false);
+            // dS = P ⊙ (dP - rowsum(dP ⊙ P)) (⊙ M) / scale, zero above the diagonal with P.
+            let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
+            for (i, (row, p_row)) in ds.chunks_mut(t).zip(p.data.chunks(t)).enumerate() {
+                let dot: f32 = row.iter().zip(p_row).map(|(g, p)| g * p).sum();
+                match mask.map(|m| &m[i * t..(i + 1) * t]) {
+                    Some(m_row) => {
+                        for ((g, p), m) in row.iter_mut().zip(p_row).zip(m_row) {
+                            *g = p * (*g - dot) * m / scale;
                         }
-                        None => {
-                            for (g, p) in row.iter_mut().zip(p_row) {
-                                *g = p * (*g - dot) / scale;
-                            }
+                    }
+                    None => {
+                        for (g, p) in row.iter_mut().zip(p_row) {
+                            *g = p * (*g - dot) / scale;
                         }
                     }
                 }
-                let ds = MatRef::row_major(ds, t, t);
-                matmul(dq, ds, shape.head(k, s, h), false);
-                matmul(dk, ds.t(), shape.head(q, s, h), false);
-            },
-        );
+            }
+            let ds = MatRef::row_major(ds, t, t);
+            matmul(dq, ds, shape.head(k, s, h), false);
+            matmul(dk, ds.t(), shape.head(q, s, h), false);
+        },
+    );
     blocks.map(|b| shape.merge_heads(&b))
 }
 

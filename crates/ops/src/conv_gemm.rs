@@ -8,7 +8,8 @@
 //! results are bit-reproducible.
 
 use super::host_gemm::{MatRef, matmul};
-use super::im2col::{ConvGeometry, col2im, im2col};
+use super::im2col::{ConvGeometry, Patches};
+use super::outputs::par_fill;
 use super::partial_sums::sum_in_order;
 use rayon::prelude::*;
 
@@ -22,44 +23,45 @@ pub fn forward(
     weight: &[f32],
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (k, l) = (geo.patch_len(), geo.positions());
+    let (k, l, image) = (geo.patch_len(), geo.positions(), geo.image_len());
     let out = weight.len() / k;
-    let batch = images.len() / geo.image_len();
+    let batch = images.len() / image;
     let weight = MatRef::row_major(weight, out, k);
-    let mut y = vec![0.0; batch * out * l];
-    y.par_chunks_mut(out * l)
-        .zip(images.par_chunks(geo.image_len()))
-        .for_each_init(
-            || vec![0.0; k * l],
-            |cols, (y, image)| {
-                im2col(geo, image, cols);
-                if let Some(bias) = bias {
-                    for (row, b) in y.chunks_mut(l).zip(bias) {
-                        row.fill(*b);
-                    }
+    let patches = Patches::new(geo);
+    let ([y], _) = par_fill(
+        [batch * out * l],
+        [out * l],
+        || vec![0.0; k * l],
+        |cols, s, [y]| {
+            patches.im2col(&images[s * image..][..image], cols);
+            if let Some(bias) = bias {
+                for (row, b) in y.chunks_mut(l).zip(bias) {
+                    row.fill(*b);
                 }
-                matmul(y, weight, MatRef::row_major(cols, k, l), bias.is_some());
-            },
-        );
+            }
+            matmul(y, weight, MatRef::row_major(cols, k, l), bias.is_some());
+        },
+    );
     y
 }
 
 /// The input gradient: `col2im(weightᵀ @ grad[s])` for every sample, `[batch, channels, h, w]`.
 pub fn input_grad(geo: &ConvGeometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
-    let (k, l) = (geo.patch_len(), geo.positions());
+    let (k, l, image) = (geo.patch_len(), geo.positions(), geo.image_len());
     let out = weight.len() / k;
     let batch = grad.len() / (out * l);
     let weight_t = MatRef::row_major(weight, out, k).t();
-    let mut dx = vec![0.0; batch * geo.image_len()];
-    dx.par_chunks_mut(geo.image_len())
-        .zip(grad.par_chunks(out * l))
-        .for_each_init(
-            || vec![0.0; k * l],
-            |cols, (dx, grad)| {
-                matmul(cols, weight_t, MatRef::row_major(grad, out, l), false);
-                col2im(geo, cols, dx);
-            },
-        );
+    let patches = Patches::new(geo);
+    let ([dx], _) = par_fill(
+        [batch * image],
+        [image],
+        || vec![0.0; k * l],
+        |cols, s, [dx]| {
+            let grad = MatRef::row_major(&grad[s * out * l..][..out * l], out, l);
+            matmul(cols, weight_t, grad, false);
+            patches.col2im(cols, dx);
+        },
+    );
     dx
 }
 
@@ -68,12 +70,13 @@ pub fn weight_grad(geo: &ConvGeometry, images: &[f32], grad: &[f32]) -> Vec<f32>
     let (k, l, image) = (geo.patch_len(), geo.positions(), geo.image_len());
     let batch = images.len() / image;
     let out = grad.len() / (batch * l).max(1);
+    let patches = Patches::new(geo);
     let partial = |task: usize| {
         let mut cols = vec![0.0; k * l];
         let mut dw = vec![0.0; out * k];
         let samples = task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(batch);
         for s in samples {
-            im2col(geo, &images[s * image..][..image], &mut cols);
+            patches.im2col(&images[s * image..][..image], &mut cols);
             let grad = MatRef::row_major(&grad[s * out * l..][..out * l], out, l);
             matmul(&mut dw, grad, MatRef::row_major(&cols, k, l).t(), true);
         }
@@ -90,14 +93,37 @@ pub fn weight_grad(geo: &ConvGeometry, images: &[f32], grad: &[f32]) -> Vec<f32>
 pub fn bias_grad(grad: &[f32], out: usize, positions: usize) -> Vec<f32> {
     let partials: Vec<Vec<f32>> = grad
         .par_chunks(out * positions)
-        .map(|sample| {
-            sample
-                .chunks(positions)
-                .map(|row| row.iter().sum())
-                .collect()
-        })
+        .map(|sample| row_sums(sample, positions))
         .collect();
     sum_in_order(partials, out)
+}
+
+/// Rows summed side by side in one pass over a block of rows.
+const ROWS_AT_ONCE: usize = 8;
+
+/// The sum of each `len`-long row of `rows`, each added from its first element to its last as
+/// `row.iter().sum()` adds it (the same bits), [`ROWS_AT_ONCE`] rows at a time: independent
+/// additions the core overlaps, where one row's chain waits on each add's latency.
+fn row_sums(rows: &[f32], len: usize) -> Vec<f32> {
+    let mut sums = Vec::with_capacity(rows.len() / len.max(1));
+    for block in rows.chunks(ROWS_AT_ONCE * len.max(1)) {
+        let n = block.len() / len.max(1);
+        // `Sum for f32` starts from -0.0 (so an all -0.0 row sums to -0.0).
+        let mut acc = [-0.0f32; ROWS_AT_ONCE];
+        if n == ROWS_AT_ONCE {
+            for j in 0..len {
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a += block[r * len + j];
+                }
+            }
+        } else {
+            for (a, row) in acc.iter_mut().zip(block.chunks(len)) {
+                *a = row.iter().sum();
+            }
+        }
+        sums.extend_from_slice(&acc[..n]);
+    }
+    sums
 }
 
 #[cfg(test)]
@@ -172,6 +198,30 @@ mod tests {
         for (g, r) in no_bias.iter().zip(&zero) {
             assert!((f64::from(*g) - r).abs() < 1e-4, "{g} vs {r}");
         }
+    }
+
+    #[test]
+    fn row_sums_are_the_bits_of_each_rows_own_sum() {
+        // 19 rows: two full blocks and a partial one; one row of negative zeros.
+        let len = 37;
+        let mut rows: Vec<f32> = (0..19 * len)
+            .map(|i| (i as f32 * 0.731 + 0.9).sin() * 1e3 / (i % len + 1) as f32)
+            .collect();
+        rows[5 * len..6 * len].fill(-0.0);
+        let want: Vec<u32> = rows
+            .chunks(len)
+            .map(|row| row.iter().sum::<f32>().to_bits())
+            .collect();
+        let reversed: Vec<u32> = rows
+            .chunks(len)
+            .map(|row| row.iter().rev().sum::<f32>().to_bits())
+            .collect();
+        assert_ne!(
+            reversed, want,
+            "the rows' sums depend on the order of the additions"
+        );
+        let got: Vec<u32> = row_sums(&rows, len).iter().map(|s| s.to_bits()).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

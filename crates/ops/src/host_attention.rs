@@ -12,7 +12,7 @@
 use super::HostMemory;
 use super::causal_attention::{self, AttentionShape};
 use super::dropout;
-use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::host_tensor::{from_host, primitive, tensor};
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -119,7 +119,7 @@ impl<I: HostMemory> Backward<I, 3> for HostCausalAttention {
     fn backward(self, ops: Ops<Saved<I>, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
         let device = I::float_device(&grad);
-        let Some(grad) = host_vec::<I, 2>(grad) else {
+        let Some(grad) = I::f32_elements::<2>(&grad) else {
             // The output is f32 host data by construction; nothing to register otherwise.
             return;
         };

@@ -14,7 +14,7 @@
 use super::HostMemory;
 use super::conv_gemm;
 use super::host_record::record_affine;
-use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::host_tensor::{from_host, primitive, tensor};
 use super::im2col::ConvGeometry;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -151,7 +151,7 @@ impl<I: HostMemory, const N: usize> Backward<I, N> for HostConv2d {
         let nodes = [(); 3].map(|_| parents.next().flatten());
         // The output and both operands are f32 by construction; nothing to register otherwise.
         let (Some(grad), Some(images), Some(weight)) = (
-            host_vec::<I, 4>(grad),
+            I::f32_elements::<4>(&grad),
             I::f32_elements::<4>(&saved.images),
             I::f32_elements::<4>(&saved.weight),
         ) else {

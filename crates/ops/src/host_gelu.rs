@@ -4,7 +4,7 @@
 //! and the tanh approximation, keep Burn's `Gelu`.
 
 use super::HostMemory;
-use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::host_tensor::{from_host, primitive, tensor};
 use super::normal_cdf;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -108,7 +108,7 @@ impl<I: HostMemory, const D: usize> Backward<I, 1> for HostGelu<D> {
         };
         // The output and the input are f32 by construction; nothing to register otherwise.
         let values = I::f32_elements::<D>(&ops.state.values);
-        if let (Some(grad), Some(values)) = (host_vec::<I, D>(grad), values) {
+        if let (Some(grad), Some(values)) = (I::f32_elements::<D>(&grad), values) {
             let dx = normal_cdf::gelu_backward(&values, &ops.state.cdf, &grad);
             grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape, &device));
         }

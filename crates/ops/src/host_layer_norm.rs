@@ -9,7 +9,7 @@
 
 use super::HostMemory;
 use super::host_record::record_affine;
-use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::host_tensor::{from_host, primitive, tensor};
 use super::layer_norm;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -109,7 +109,7 @@ impl<I: HostMemory, const D: usize, const N: usize> Backward<I, N> for HostLayer
         let [x_node, gamma_node, beta_node] = [(); 3].map(|_| parents.next().flatten());
         // The output and the operands are f32 by construction; nothing to register otherwise.
         let (Some(dy), Some(values), Some(gamma)) = (
-            host_vec::<I, D>(grad),
+            I::f32_elements::<D>(&grad),
             I::f32_elements::<D>(&saved.values),
             I::f32_elements::<1>(&saved.gamma),
         ) else {

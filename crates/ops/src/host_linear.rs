@@ -15,7 +15,8 @@
 use super::HostMemory;
 use super::host_gemm::{MatRef, matmul_parallel};
 use super::host_record::record_affine;
-use super::host_tensor::{from_host, host_vec, primitive, tensor};
+use super::host_tensor::{from_host, primitive, tensor};
+use super::outputs::{filled, zeroed};
 use super::partial_sums::sum_in_order;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -97,18 +98,20 @@ fn host_forward<I: HostMemory, const D: usize>(
     } = *shape;
     let values = I::f32_elements::<D>(x)?;
     let weights = I::f32_elements::<2>(weight)?;
-    let mut y = vec![0.0; rows * d_out];
-    let accumulate = match bias {
+    let (mut y, accumulate) = match bias {
         Some(b) => {
             let biases = I::f32_elements::<1>(b)?;
             if biases.len() != d_out {
                 return None;
             }
-            y.par_chunks_mut(d_out)
-                .for_each(|row| row.copy_from_slice(&biases));
-            true
+            let y = filled(rows * d_out, ROWS_PER_BLOCK * d_out, |_, block| {
+                block
+                    .chunks_mut(d_out)
+                    .for_each(|row| row.copy_from_slice(&biases))
+            });
+            (y, true)
         }
-        None => false,
+        None => (zeroed(rows * d_out), false),
     };
     let lhs = MatRef::row_major(&values, rows, d_in);
     matmul_parallel(
@@ -174,7 +177,7 @@ impl<I: HostMemory, const D: usize, const N: usize> Backward<I, N> for HostLinea
         let [x_node, weight_node, bias_node] = [(); 3].map(|_| parents.next().flatten());
         // The output and both operands are f32 by construction; nothing to register otherwise.
         let (Some(grad), Some(values), Some(weight)) = (
-            host_vec::<I, D>(grad),
+            I::f32_elements::<D>(&grad),
             I::f32_elements::<D>(&saved.values),
             I::f32_elements::<2>(&saved.weight),
         ) else {
@@ -185,14 +188,14 @@ impl<I: HostMemory, const D: usize, const N: usize> Backward<I, N> for HostLinea
         } = saved.shape;
         let dy = MatRef::row_major(&grad, rows, d_out);
         if let Some(node) = x_node {
-            let mut dx = vec![0.0; rows * d_in];
+            let mut dx = zeroed(rows * d_in);
             let weight_t = MatRef::row_major(&weight, d_in, d_out).t();
             matmul_parallel(&mut dx, dy, weight_t, false);
             let dx = from_host::<I, D>(dx, saved.shape.input, &device);
             grads.register::<I>(node.id, dx);
         }
         if let Some(node) = weight_node {
-            let mut dw = vec![0.0; d_in * d_out];
+            let mut dw = zeroed(d_in * d_out);
             let x_t = MatRef::row_major(&values, rows, d_in).t();
             matmul_parallel(&mut dw, x_t, dy, false);
             grads.register::<I>(node.id, from_host::<I, 2>(dw, [d_in, d_out], &device));
@@ -204,7 +207,7 @@ impl<I: HostMemory, const D: usize, const N: usize> Backward<I, N> for HostLinea
     }
 }
 
-/// Rows per block of [`column_sums`].
+/// Rows per block of [`column_sums`] and of the bias fill.
 const ROWS_PER_BLOCK: usize = 64;
 
 /// The sums of the columns of `rows` (`d` wide): each block of [`ROWS_PER_BLOCK`] rows summed

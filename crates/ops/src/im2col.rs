@@ -72,53 +72,71 @@ impl ConvGeometry {
     }
 }
 
-/// Fills `cols` (`patch_len * positions`) from one image (`image_len`, `[c, h, w]`).
-pub fn im2col(geo: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
-    let [_, out_w] = geo.output();
-    let sw = geo.stride[1];
-    for (r, row) in cols.chunks_mut(geo.positions()).enumerate() {
-        let plan = RowPlan::new(geo, r);
-        for (oh, line) in row.chunks_mut(out_w).enumerate() {
-            let Some(start) = plan.first_input(oh) else {
-                line.fill(0.0);
-                continue;
-            };
-            let (lo, hi) = plan.columns;
-            line[..lo].fill(0.0);
-            line[hi..].fill(0.0);
-            let inside = &mut line[lo..hi];
-            if sw == 1 {
-                inside.copy_from_slice(&image[start..start + inside.len()]);
-            } else {
-                for (k, v) in inside.iter_mut().enumerate() {
-                    *v = image[start + k * sw];
+/// [`Patches::im2col`] and its adjoint [`Patches::col2im`] for one geometry, with where each
+/// row of `cols` reads the image worked out once instead of once per image.
+pub struct Patches {
+    rows: Vec<RowPlan>,
+    positions: usize,
+    out_w: usize,
+    stride_w: usize,
+}
+
+impl Patches {
+    /// The row plans of `geo`.
+    pub fn new(geo: &ConvGeometry) -> Self {
+        Self {
+            rows: (0..geo.patch_len()).map(|r| RowPlan::new(geo, r)).collect(),
+            positions: geo.positions(),
+            out_w: geo.output()[1],
+            stride_w: geo.stride[1],
+        }
+    }
+
+    /// Fills `cols` (`patch_len * positions`) from one image (`image_len`, `[c, h, w]`).
+    pub fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+        let sw = self.stride_w;
+        for (plan, row) in self.rows.iter().zip(cols.chunks_mut(self.positions)) {
+            for (oh, line) in row.chunks_mut(self.out_w).enumerate() {
+                let Some(start) = plan.first_input(oh) else {
+                    line.fill(0.0);
+                    continue;
+                };
+                let (lo, hi) = plan.columns;
+                line[..lo].fill(0.0);
+                line[hi..].fill(0.0);
+                let inside = &mut line[lo..hi];
+                if sw == 1 {
+                    inside.copy_from_slice(&image[start..start + inside.len()]);
+                } else {
+                    for (k, v) in inside.iter_mut().enumerate() {
+                        *v = image[start + k * sw];
+                    }
                 }
             }
         }
     }
-}
 
-/// Adds `cols` (`patch_len * positions`) into one image (`image_len`): the adjoint of
-/// [`im2col`], so a zeroed image receives each pixel's gradient summed over its patches.
-pub fn col2im(geo: &ConvGeometry, cols: &[f32], image: &mut [f32]) {
-    let [_, out_w] = geo.output();
-    let sw = geo.stride[1];
-    for (r, row) in cols.chunks(geo.positions()).enumerate() {
-        let plan = RowPlan::new(geo, r);
-        for (oh, line) in row.chunks(out_w).enumerate() {
-            let Some(start) = plan.first_input(oh) else {
-                continue;
-            };
-            let (lo, hi) = plan.columns;
-            let inside = &line[lo..hi];
-            if sw == 1 {
-                let pixels = &mut image[start..start + inside.len()];
-                for (pixel, v) in pixels.iter_mut().zip(inside) {
-                    *pixel += v;
-                }
-            } else {
-                for (k, v) in inside.iter().enumerate() {
-                    image[start + k * sw] += v;
+    /// Adds `cols` (`patch_len * positions`) into one image (`image_len`): the adjoint of
+    /// [`Patches::im2col`], so a zeroed image receives each pixel's gradient summed over its
+    /// patches.
+    pub fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+        let sw = self.stride_w;
+        for (plan, row) in self.rows.iter().zip(cols.chunks(self.positions)) {
+            for (oh, line) in row.chunks(self.out_w).enumerate() {
+                let Some(start) = plan.first_input(oh) else {
+                    continue;
+                };
+                let (lo, hi) = plan.columns;
+                let inside = &line[lo..hi];
+                if sw == 1 {
+                    let pixels = &mut image[start..start + inside.len()];
+                    for (pixel, v) in pixels.iter_mut().zip(inside) {
+                        *pixel += v;
+                    }
+                } else {
+                    for (k, v) in inside.iter().enumerate() {
+                        image[start + k * sw] += v;
+                    }
                 }
             }
         }
@@ -240,7 +258,7 @@ mod tests {
             let image: Vec<f32> = (0..geo.image_len()).map(|v| v as f32 + 1.0).collect();
             // Garbage in `cols` must be overwritten, padding included.
             let mut cols = vec![f32::NAN; geo.patch_len() * geo.positions()];
-            im2col(&geo, &image, &mut cols);
+            Patches::new(&geo).im2col(&image, &mut cols);
             assert_eq!(cols, reference(&geo, &image), "{geo:?}");
         }
     }
@@ -253,7 +271,7 @@ mod tests {
                 .map(|v| (v % 13) as f32 - 6.0)
                 .collect();
             let mut back = vec![0.0; geo.image_len()];
-            col2im(&geo, &cols, &mut back);
+            Patches::new(&geo).col2im(&cols, &mut back);
             for (pixel, got) in back.iter().enumerate() {
                 let mut one_hot = vec![0.0; geo.image_len()];
                 one_hot[pixel] = 1.0;

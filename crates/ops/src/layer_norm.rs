@@ -6,8 +6,8 @@
 //! `layer_norm` composition in the same operations per element. Results do not depend on the
 //! thread count: blocks are a fixed number of rows and their partial sums are added in order.
 
+use super::outputs::par_fill;
 use super::partial_sums::sum_in_order;
-use rayon::prelude::*;
 
 /// Rows per rayon task.
 const ROWS_PER_TASK: usize = 32;
@@ -23,17 +23,19 @@ pub fn forward(
     epsilon: f32,
 ) -> (Vec<f32>, Vec<[f32; 2]>) {
     let d = gamma.len();
-    let mut y = vec![0.0; x.len()];
-    let mut stats = vec![[0.0; 2]; x.len() / d];
-    y.par_chunks_mut(ROWS_PER_TASK * d)
-        .zip(x.par_chunks(ROWS_PER_TASK * d))
-        .zip(stats.par_chunks_mut(ROWS_PER_TASK))
-        .for_each(|((y, x), stats)| {
-            for ((y, x), stat) in y.chunks_mut(d).zip(x.chunks(d)).zip(stats) {
-                *stat = forward_row(x, gamma, beta, epsilon, y);
-            }
-        });
-    (y, stats)
+    let ([y], stats) = par_fill(
+        [x.len()],
+        [ROWS_PER_TASK * d],
+        || (),
+        |_, task, [y]| {
+            let x = &x[task * ROWS_PER_TASK * d..][..y.len()];
+            y.chunks_mut(d)
+                .zip(x.chunks(d))
+                .map(|(y, x)| forward_row(x, gamma, beta, epsilon, y))
+                .collect::<Vec<_>>()
+        },
+    );
+    (y, stats.concat())
 }
 
 /// One row: writes `y`, returns `[mean, denom]`.
@@ -66,14 +68,15 @@ pub fn backward(
     dy: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = gamma.len();
-    let mut dx = vec![0.0; x.len()];
-    let (dgammas, dbetas): (Vec<Vec<f32>>, Vec<Vec<f32>>) = dx
-        .par_chunks_mut(ROWS_PER_TASK * d)
-        .zip(x.par_chunks(ROWS_PER_TASK * d))
-        .zip(dy.par_chunks(ROWS_PER_TASK * d))
-        .zip(stats.par_chunks(ROWS_PER_TASK))
-        .map(|(((dx, x), dy), stats)| {
-            let (mut dgamma, mut dbeta, mut x_hat) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+    let ([dx], sums) = par_fill(
+        [x.len()],
+        [ROWS_PER_TASK * d],
+        || vec![0.0; d],
+        |x_hat, task, [dx]| {
+            let rows = task * ROWS_PER_TASK * d..task * ROWS_PER_TASK * d + dx.len();
+            let (x, dy) = (&x[rows.clone()], &dy[rows]);
+            let stats = &stats[task * ROWS_PER_TASK..];
+            let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
             for (((dx, x), dy), &[mean, denom]) in dx
                 .chunks_mut(d)
                 .zip(x.chunks(d))
@@ -83,15 +86,17 @@ pub fn backward(
                 for (h, &x) in x_hat.iter_mut().zip(x) {
                     *h = (x - mean) / denom;
                 }
-                backward_row(&x_hat, gamma, denom, dy, dx);
-                for (((dg, db), &h), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(&x_hat).zip(dy) {
+                backward_row(x_hat, gamma, denom, dy, dx);
+                for (((dg, db), &h), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(&*x_hat).zip(dy)
+                {
                     *dg += dy * h;
                     *db += dy;
                 }
             }
             (dgamma, dbeta)
-        })
-        .unzip();
+        },
+    );
+    let (dgammas, dbetas): (Vec<Vec<f32>>, Vec<Vec<f32>>) = sums.into_iter().unzip();
     (dx, sum_in_order(dgammas, d), sum_in_order(dbetas, d))
 }
 

@@ -3,9 +3,9 @@
 //!
 //! Every method defaults to Burn's own path, which the GPU backends take. Where tensors live in
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
-//! linear layer, convolution, max pooling, causal attention, exact GELU and layer normalization
-//! as single autodiff ops on host `f32` data (rayon + gemm), and draws dropout masks on the
-//! host; the inference backend `I` runs the same forwards untracked (layer normalization is the
+//! linear layer, convolution, max pooling, causal attention, exact GELU, ReLU and layer
+//! normalization as single autodiff ops on host `f32` data (rayon + gemm), and draws dropout
+//! masks on the host; the inference backend `I` runs the same forwards untracked (layer normalization is the
 //! backend's own there) and the Adam/AdamW update in place ([`HostAdam`]). The ops read their
 //! operands, and keep them for the backward, where the backend holds them
 //! ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are copied). Models call
@@ -24,18 +24,20 @@ mod host_layer_norm;
 mod host_linear;
 mod host_pool;
 mod host_record;
+mod host_relu;
 mod host_tensor;
 mod im2col;
 mod layer_norm;
 mod max_pool;
 mod normal_cdf;
+mod outputs;
 mod partial_sums;
 
 use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
-use burn::nn::{Dropout, Gelu, LayerNorm, Linear};
+use burn::nn::{Dropout, Gelu, LayerNorm, Linear, Relu};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
@@ -66,6 +68,11 @@ pub trait HostOps: Backend {
 
     /// Burn's `Gelu::forward` (exact or tanh-approximated, as the layer says).
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        layer.forward(x)
+    }
+
+    /// Burn's `Relu::forward`.
+    fn relu_forward<const D: usize>(layer: &Relu, x: Tensor<Self, D>) -> Tensor<Self, D> {
         layer.forward(x)
     }
 
@@ -188,6 +195,10 @@ impl<I: HostMemory> HostOps for Autodiff<I> {
         host_gelu::gelu(layer, x)
     }
 
+    fn relu_forward<const D: usize>(layer: &Relu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_relu::relu(layer, x)
+    }
+
     fn layer_norm_forward<const D: usize>(
         layer: &LayerNorm<Self>,
         x: Tensor<Self, D>,
@@ -226,6 +237,10 @@ impl<I: HostMemory> HostOps for I {
 
     fn gelu_forward<const D: usize>(layer: &Gelu, x: Tensor<Self, D>) -> Tensor<Self, D> {
         host_gelu::gelu_inference(layer, x)
+    }
+
+    fn relu_forward<const D: usize>(layer: &Relu, x: Tensor<Self, D>) -> Tensor<Self, D> {
+        host_relu::relu_inference(layer, x)
     }
 
     fn causal_attention_forward(

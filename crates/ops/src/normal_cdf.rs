@@ -6,7 +6,7 @@
 //! the Numerical Recipes `erfc` approximation (fractional error below 1.2e-7 everywhere), so the
 //! values agree with an `erf`-based GELU to f32 rounding; this is not the tanh approximation.
 
-use rayon::prelude::*;
+use super::outputs::{filled, par_fill};
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 14;
@@ -61,29 +61,36 @@ fn normal_pdf(x: f32) -> f32 {
 
 /// `(gelu(x), Φ(x))` element-wise; [`gelu_backward`] takes `Φ(x)` back.
 pub fn gelu(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let (mut y, mut cdf) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-    y.par_chunks_mut(CHUNK)
-        .zip(cdf.par_chunks_mut(CHUNK))
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|((y, cdf), x)| dispatch!(gelu_chunk(x, y, cdf)));
+    let n = x.len();
+    let ([y, cdf], _) = par_fill(
+        [n, n],
+        [CHUNK, CHUNK],
+        || (),
+        |_, i, [y, cdf]| dispatch!(gelu_chunk(&x[i * CHUNK..][..y.len()], y, cdf)),
+    );
     (y, cdf)
 }
 
 /// `grad · gelu'(x)` element-wise, from `x` and its `Φ(x)`.
 pub fn gelu_backward(x: &[f32], cdf: &[f32], grad: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0; x.len()];
-    dx.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK).zip(cdf.par_chunks(CHUNK)))
-        .zip(grad.par_chunks(CHUNK))
-        .for_each(|((dx, (x, cdf)), grad)| dispatch!(gelu_backward_chunk(x, cdf, grad, dx)));
-    dx
+    filled(x.len(), CHUNK, |i, dx| {
+        let range = i * CHUNK..i * CHUNK + dx.len();
+        let (x, cdf, grad) = (&x[range.clone()], &cdf[range.clone()], &grad[range]);
+        dispatch!(gelu_backward_chunk(x, cdf, grad, dx))
+    })
 }
 
-/// Calls `$f` compiled for AVX2 where the CPU has it (8 lanes instead of SSE2's 4), else the
-/// baseline build of the same code. Both use plain multiplies and adds (no FMA), so the results
-/// are the same bits on either path.
+/// Calls `$f` compiled for AVX-512 (16 lanes) or AVX2 (8) where the CPU has it, else the
+/// baseline build of the same code (SSE2's 4). All use plain multiplies and adds (no FMA), so
+/// the results are the same bits on every path.
 macro_rules! dispatch {
     ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: `avx512::$f` only needs AVX-512F, which the line above detected.
+            unsafe { avx512::$f($($arg),*) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: `avx2::$f` only needs AVX2, which the line above detected at run time.
@@ -123,6 +130,22 @@ mod avx2 {
 
     /// [`super::gelu_backward_chunk`] for AVX2.
     #[target_feature(enable = "avx2")]
+    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
+        super::gelu_backward_chunk(x, cdf, grad, dx)
+    }
+}
+
+/// The chunk loops compiled with AVX-512F enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    /// [`super::gelu_chunk`] for AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub fn gelu_chunk(x: &[f32], y: &mut [f32], cdf: &mut [f32]) {
+        super::gelu_chunk(x, y, cdf)
+    }
+
+    /// [`super::gelu_backward_chunk`] for AVX-512F.
+    #[target_feature(enable = "avx512f")]
     pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
         super::gelu_backward_chunk(x, cdf, grad, dx)
     }
@@ -180,6 +203,41 @@ mod tests {
                 (f64::from(dy) - want_dy).abs() < tol(want_dy),
                 "gelu'({x}) = {dy}, want {want_dy}"
             );
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_instruction_set_gives_the_same_bits() {
+        // An odd length, so each path runs its vector body and its scalar tail.
+        let xs: Vec<f32> = grid().chain([f32::NAN, -100.0, 100.0]).collect();
+        let grads: Vec<f32> = xs.iter().map(|x| (x * 3.1).sin()).collect();
+        let n = xs.len();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let run = |path: &dyn Fn(&[f32], &mut [f32], &mut [f32], &mut [f32])| {
+            let (mut y, mut cdf, mut dx) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            path(&xs, &mut y, &mut cdf, &mut dx);
+            [bits(&y), bits(&cdf), bits(&dx)]
+        };
+        let baseline = run(&|x, y, cdf, dx| {
+            gelu_chunk(x, y, cdf);
+            gelu_backward_chunk(x, cdf, &grads, dx);
+        });
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 detected on the line above.
+            let avx2 = run(&|x, y, cdf, dx| unsafe {
+                avx2::gelu_chunk(x, y, cdf);
+                avx2::gelu_backward_chunk(x, cdf, &grads, dx);
+            });
+            assert!(avx2 == baseline, "AVX2 and baseline differ");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F detected on the line above.
+            let avx512 = run(&|x, y, cdf, dx| unsafe {
+                avx512::gelu_chunk(x, y, cdf);
+                avx512::gelu_backward_chunk(x, cdf, &grads, dx);
+            });
+            assert!(avx512 == baseline, "AVX-512 and baseline differ");
         }
     }
 

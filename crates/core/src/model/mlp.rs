@@ -42,7 +42,10 @@ impl<B: HostOps> Mlp<B> {
             .split_last()
             .expect("an MLP has at least one layer");
         let x = hidden.iter().fold(x, |x, layer| {
-            B::dropout_forward(&self.dropout, self.activation.forward(layer.forward(x)))
+            B::dropout_forward(
+                &self.dropout,
+                B::relu_forward(&self.activation, layer.forward(x)),
+            )
         });
         head.forward(x)
     }

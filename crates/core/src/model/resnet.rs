@@ -63,11 +63,12 @@ impl<B: HostOps> BasicBlock<B> {
             Some(d) => d.bn.forward(B::conv2d_forward(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = self
-            .activation
-            .forward(self.bn1.forward(B::conv2d_forward(&self.conv1, x)));
+        let y = B::relu_forward(
+            &self.activation,
+            self.bn1.forward(B::conv2d_forward(&self.conv1, x)),
+        );
         let y = self.bn2.forward(B::conv2d_forward(&self.conv2, y));
-        self.activation.forward(y + shortcut)
+        B::relu_forward(&self.activation, y + shortcut)
     }
 }
 
@@ -115,9 +116,10 @@ impl<B: Backend> Resnet<B> {
 impl<B: HostOps> Resnet<B> {
     /// Logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self
-            .activation
-            .forward(self.bn1.forward(B::conv2d_forward(&self.conv1, x)));
+        let x = B::relu_forward(
+            &self.activation,
+            self.bn1.forward(B::conv2d_forward(&self.conv1, x)),
+        );
         let x = [&self.layer1, &self.layer2, &self.layer3]
             .into_iter()
             .flatten()

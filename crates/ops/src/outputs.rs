@@ -1,0 +1,132 @@
+//! The host ops' output vectors, zeroed chunk by chunk on rayon's threads right before each
+//! chunk is computed, instead of in one pass over the whole vector on the calling thread.
+//!
+//! `vec![0.0; n]` is a `calloc`. Once glibc serves it from reused memory (its mmap threshold
+//! rises after the first large free), `calloc` zeroes all `n` elements on the calling thread
+//! while the rayon threads that compute the values wait: 9% of a CPU GPT step's samples, every
+//! one on the main thread (`benches/results/2026-12-05-cpu-serial-zeroing/`). Here each task
+//! zeroes its own chunk, in its core's cache just before it writes the chunk. The values are
+//! those of `vec![0.0; n]` followed by the same writes, so results are unchanged.
+
+use rayon::prelude::*;
+
+/// A vector's base pointer, shared by the tasks that each write one disjoint chunk of it.
+struct Base<T>(*mut T);
+
+// SAFETY: tasks form slices only over disjoint chunks of the allocation (see `par_fill`).
+unsafe impl<T: Send> Send for Base<T> {}
+// SAFETY: as above; the pointer itself is only read.
+unsafe impl<T: Send> Sync for Base<T> {}
+
+/// Element types whose all-zero bit pattern is the value zero.
+pub(crate) trait Zeroed: Copy + Send + Sync {}
+impl Zeroed for f32 {}
+impl Zeroed for u32 {}
+
+/// `N` vectors of `lens[k]` elements, written in `tasks` rayon tasks: task `i` gets chunk `i`
+/// (`chunks[k]` elements from `i * chunks[k]`, shorter or empty at the end) of every vector,
+/// zeroed, and a scratch value from `init` (one per rayon job, as `map_init`); `fill` writes
+/// the chunks (it may accumulate into the zeros) and returns a per-task value, collected in
+/// task order. `tasks` is the most chunks any vector has.
+pub(crate) fn par_fill<T, const N: usize, S, R, I, F>(
+    lens: [usize; N],
+    chunks: [usize; N],
+    init: I,
+    fill: F,
+) -> ([Vec<T>; N], Vec<R>)
+where
+    T: Zeroed,
+    R: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, [&mut [T]; N]) -> R + Sync + Send,
+{
+    let chunks = chunks.map(|c| c.max(1));
+    let tasks = (0..N)
+        .map(|k| lens[k].div_ceil(chunks[k]))
+        .max()
+        .unwrap_or(0);
+    let mut outs: [Vec<T>; N] = lens.map(Vec::with_capacity);
+    let bases = outs.each_mut().map(|v| Base(v.as_mut_ptr()));
+    let per_task = (0..tasks)
+        .into_par_iter()
+        .map_init(init, |scratch, i| {
+            let parts: [&mut [T]; N] = std::array::from_fn(|k| {
+                let start = (i * chunks[k]).min(lens[k]);
+                let len = chunks[k].min(lens[k] - start);
+                // SAFETY: `start + len <= lens[k]`, the vector's capacity; chunk `i` of vector
+                // `k` is formed by this task only, so the slices of different tasks are
+                // disjoint; `write_bytes(0)` initializes all `len` elements (all-zero bits are
+                // zero for every `Zeroed` type) before the slice is formed.
+                unsafe {
+                    let at = bases[k].0.add(start);
+                    at.write_bytes(0, len);
+                    std::slice::from_raw_parts_mut(at, len)
+                }
+            });
+            fill(scratch, i, parts)
+        })
+        .collect();
+    for (v, &len) in outs.iter_mut().zip(&lens) {
+        // SAFETY: the tasks' chunks cover `0..len` (`tasks` chunks of `chunks[k]` elements
+        // reach at least `len`), every one initialized above, and all tasks have finished.
+        unsafe { v.set_len(len) };
+    }
+    (outs, per_task)
+}
+
+/// A vector of `len` elements written by `fill(i, chunk)` for each zeroed chunk `i` of `chunk`
+/// elements, on rayon's threads.
+pub(crate) fn filled<T: Zeroed>(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let ([out], _) = par_fill([len], [chunk], || (), |_, i, [part]| fill(i, part));
+    out
+}
+
+/// Elements each task of [`zeroed`] clears.
+const ZERO_CHUNK: usize = 1 << 16;
+
+/// `len` zeros, cleared on rayon's threads: an output buffer a matrix product then overwrites.
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    filled(len, ZERO_CHUNK, |_, _| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chunk_is_zeroed_written_once_and_in_place() {
+        // 10 and 4 elements in chunks of 3 and 1: four tasks, the last chunk of the first
+        // vector shorter, and both vectors' chunks numbered alike.
+        let ([a, b], sums) = par_fill(
+            [10, 4],
+            [3, 1],
+            || 0usize,
+            |calls, i, [a, b]| {
+                *calls += 1;
+                assert!(a.iter().chain(b.iter()).all(|&v| v == 0.0), "zeroed first");
+                for (j, v) in a.iter_mut().enumerate() {
+                    *v += (i * 3 + j) as f32;
+                }
+                b.iter_mut().for_each(|v| *v = -(i as f32));
+                a.len() + b.len()
+            },
+        );
+        assert_eq!(a, (0..10).map(|v| v as f32).collect::<Vec<_>>());
+        assert_eq!(b, [0.0, -1.0, -2.0, -3.0]);
+        assert_eq!(sums, [4, 4, 4, 2], "per-task values in task order");
+    }
+
+    #[test]
+    fn empty_and_zeroed_vectors() {
+        assert!(zeroed(0).is_empty());
+        let z = zeroed(ZERO_CHUNK * 2 + 5);
+        assert_eq!(z.len(), ZERO_CHUNK * 2 + 5);
+        assert!(z.iter().all(|&v| v == 0.0));
+        let ints: Vec<u32> = filled(7, 2, |i, part| part.fill(i as u32));
+        assert_eq!(ints, [0, 0, 1, 1, 2, 2, 3]);
+    }
+}
