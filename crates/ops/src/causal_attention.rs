@@ -8,7 +8,8 @@
 //! `softmax(((q k^T) / sqrt(d_k)) * m)` for a mask `m` of zeros and `1 / (1 - prob)`.
 
 use super::host_gemm::{MatRef, matmul};
-use super::outputs::{filled, par_fill};
+use super::outputs::{par_fill, written};
+use std::mem::MaybeUninit;
 
 /// Shape of one attention call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,14 +56,19 @@ impl AttentionShape {
     /// Copies per-task blocks `[batch, heads, t, d_k]` into rows `[batch * t, d_model]`.
     fn merge_heads(&self, blocks: &[f32]) -> Vec<f32> {
         let (t, d_k, d) = (self.t, self.d_k, self.d_model());
-        filled(self.rows_len(), t * d, |s, rows| {
+        let fill = |s: usize, rows: &mut [MaybeUninit<f32>]| {
             let blocks = &blocks[s * self.heads * t * d_k..][..self.heads * t * d_k];
             for (h, block) in blocks.chunks(t * d_k).enumerate() {
                 for (i, line) in block.chunks(d_k).enumerate() {
-                    rows[i * d + h * d_k..][..d_k].copy_from_slice(line);
+                    for (r, &v) in rows[i * d + h * d_k..][..d_k].iter_mut().zip(line) {
+                        r.write(v);
+                    }
                 }
             }
-        })
+        };
+        // SAFETY: a chunk is one sequence's `t` rows of `d = heads * d_k`; head `h` writes
+        // columns `h * d_k..(h + 1) * d_k` of each, so the heads together write every element.
+        unsafe { written(self.rows_len(), t * d, fill) }
     }
 }
 

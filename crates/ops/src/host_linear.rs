@@ -16,7 +16,7 @@ use super::HostMemory;
 use super::host_gemm::{MatRef, matmul_parallel};
 use super::host_record::record_affine;
 use super::host_tensor::{from_host, primitive, tensor};
-use super::outputs::{filled, zeroed};
+use super::outputs::{written, zeroed};
 use super::partial_sums::sum_in_order;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -27,6 +27,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// `layer.forward(x)` under `Autodiff<I>`, by the host op where it applies.
 pub(crate) fn linear<I: HostMemory, const D: usize>(
@@ -104,12 +105,19 @@ fn host_forward<I: HostMemory, const D: usize>(
             if biases.len() != d_out {
                 return None;
             }
-            let y = filled(rows * d_out, ROWS_PER_BLOCK * d_out, |_, block| {
-                block
-                    .chunks_mut(d_out)
-                    .for_each(|row| row.copy_from_slice(&biases))
-            });
-            (y, true)
+            let fill = |_, block: &mut [MaybeUninit<f32>]| {
+                for row in block.chunks_mut(d_out) {
+                    row.iter_mut().zip(biases.iter()).for_each(|(y, &b)| {
+                        y.write(b);
+                    });
+                }
+            };
+            // SAFETY: each chunk is whole rows of `d_out` elements (`biases.len()`, checked
+            // above), every one written by `fill`.
+            (
+                unsafe { written(rows * d_out, ROWS_PER_BLOCK * d_out, fill) },
+                true,
+            )
         }
         None => (zeroed(rows * d_out), false),
     };

@@ -6,7 +6,7 @@
 
 use super::HostMemory;
 use super::host_tensor::{from_host, primitive, tensor};
-use super::outputs::filled;
+use super::outputs::written;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -16,6 +16,7 @@ use burn::nn::Relu;
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
+use std::mem::MaybeUninit;
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 14;
@@ -60,21 +61,31 @@ pub(crate) fn relu_inference<I: HostMemory, const D: usize>(
 
 /// `max(x, 0)` element-wise.
 fn forward(x: &[f32]) -> Vec<f32> {
-    filled(x.len(), CHUNK, |i, y| {
+    let fill = |i: usize, y: &mut [MaybeUninit<f32>]| {
         for (y, &x) in y.iter_mut().zip(&x[i * CHUNK..]) {
-            *y = x.max(0.0);
+            y.write(x.max(0.0));
         }
-    })
+    };
+    // SAFETY: chunk `i` of the output is as long as `x`'s from `i * CHUNK`; `fill` writes it
+    // whole.
+    unsafe { written(x.len(), CHUNK, fill) }
 }
 
 /// The input gradient: `grad` where the output is positive, else 0.
 fn backward(output: &[f32], grad: &[f32]) -> Vec<f32> {
-    filled(output.len(), CHUNK, |i, dx| {
+    assert_eq!(
+        output.len(),
+        grad.len(),
+        "ReLU: output and gradient lengths"
+    );
+    let fill = |i: usize, dx: &mut [MaybeUninit<f32>]| {
         let (output, grad) = (&output[i * CHUNK..], &grad[i * CHUNK..]);
         for ((dx, &y), &g) in dx.iter_mut().zip(output).zip(grad) {
-            *dx = if y > 0.0 { g } else { 0.0 };
+            dx.write(if y > 0.0 { g } else { 0.0 });
         }
-    })
+    };
+    // SAFETY: as in `forward`: the gradient is as long as the output (asserted above).
+    unsafe { written(output.len(), CHUNK, fill) }
 }
 
 /// Runs the host op and records its backward; `None` if `x` is not f32.

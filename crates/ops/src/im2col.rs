@@ -106,7 +106,7 @@ impl Patches {
                 line[hi..].fill(0.0);
                 let inside = &mut line[lo..hi];
                 if sw == 1 {
-                    inside.copy_from_slice(&image[start..start + inside.len()]);
+                    copy_line(inside, &image[start..start + inside.len()]);
                 } else {
                     for (k, v) in inside.iter_mut().enumerate() {
                         *v = image[start + k * sw];
@@ -141,6 +141,26 @@ impl Patches {
             }
         }
     }
+}
+
+/// Elements [`copy_line`] moves at a time.
+const BLOCK: usize = 16;
+
+/// `dst.copy_from_slice(src)` for the short lines of `im2col` (an output row's width), in
+/// fixed-size blocks the compiler inlines as vector moves, the last block overlapping the one
+/// before it: `copy_from_slice` of a length known only at run time is a `memcpy` call, whose
+/// overhead on 24 elements was most of `im2col`'s time (4% of a CNN step).
+#[inline(always)]
+fn copy_line(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    if n < BLOCK || src.len() != n {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for k in (0..n - BLOCK).step_by(BLOCK) {
+        dst[k..k + BLOCK].copy_from_slice(&src[k..k + BLOCK]);
+    }
+    dst[n - BLOCK..].copy_from_slice(&src[n - BLOCK..]);
 }
 
 /// Where row `(c, i, j)` of `cols` reads the image.
@@ -282,6 +302,16 @@ mod tests {
                     .sum();
                 assert_eq!(*got, want, "{geo:?} pixel {pixel}");
             }
+        }
+    }
+
+    #[test]
+    fn lines_of_every_length_are_copied_whole() {
+        let src: Vec<f32> = (0..70).map(|v| v as f32).collect();
+        for n in 0..70 {
+            let mut dst = vec![-1.0; n];
+            copy_line(&mut dst, &src[..n]);
+            assert_eq!(dst, src[..n], "{n} elements");
         }
     }
 

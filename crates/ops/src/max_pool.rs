@@ -6,8 +6,9 @@
 //! replaces the maximum only when strictly greater, as Burn's CPU backends pick it, so ties
 //! and NaNs route the gradient to the same element.
 
-use super::outputs::filled;
+use super::outputs::{filled, written};
 use std::hint::select_unpredictable;
+use std::mem::MaybeUninit;
 
 /// Shape of one pooling call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,8 +53,12 @@ impl PoolGeometry {
 
 /// The pooled values `[planes, out_h, out_w]` and, for each, its argmax as an offset within
 /// its input plane.
+///
+/// # Panics
+/// If `x` is not `planes` planes of the input size (a bug in the caller).
 pub fn forward(geo: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     let (plane_in, plane_out) = (geo.plane_in(), geo.plane_out());
+    assert_eq!(x.len(), geo.planes * plane_in, "max pool: input length");
     let per_task = geo.planes_per_task();
     let len = geo.planes * plane_out;
     let argmax = filled(len, plane_out * per_task, |task, argmax| {
@@ -63,7 +68,7 @@ pub fn forward(geo: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
             plane_argmax(geo, x, argmax, &mut best);
         }
     });
-    let values = filled(len, plane_out * per_task, |task, values| {
+    let gather = |task: usize, values: &mut [MaybeUninit<f32>]| {
         let argmax = &argmax[task * per_task * plane_out..][..values.len()];
         let x = &x[task * per_task * plane_in..];
         let planes = values
@@ -72,10 +77,13 @@ pub fn forward(geo: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
             .zip(x.chunks(plane_in));
         for ((values, argmax), x) in planes {
             for (v, &at) in values.iter_mut().zip(argmax) {
-                *v = x[at as usize];
+                v.write(x[at as usize]);
             }
         }
-    });
+    };
+    // SAFETY: `gather` writes each value of its chunk: the chunk's argmax is as long, and each
+    // plane's values and argmax chunks pair up one to one.
+    let values = unsafe { written(len, plane_out * per_task, gather) };
     (values, argmax)
 }
 

@@ -6,7 +6,11 @@
 //! the Numerical Recipes `erfc` approximation (fractional error below 1.2e-7 everywhere), so the
 //! values agree with an `erf`-based GELU to f32 rounding; this is not the tanh approximation.
 
-use super::outputs::{filled, par_fill};
+use super::outputs::{par_write, written};
+use std::mem::MaybeUninit;
+
+/// An output element the chunk loops write.
+type Out = MaybeUninit<f32>;
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 14;
@@ -62,22 +66,23 @@ fn normal_pdf(x: f32) -> f32 {
 /// `(gelu(x), Φ(x))` element-wise; [`gelu_backward`] takes `Φ(x)` back.
 pub fn gelu(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let n = x.len();
-    let ([y, cdf], _) = par_fill(
-        [n, n],
-        [CHUNK, CHUNK],
-        || (),
-        |_, i, [y, cdf]| dispatch!(gelu_chunk(&x[i * CHUNK..][..y.len()], y, cdf)),
-    );
+    let fill = |_: &mut (), i: usize, [y, cdf]: [&mut [Out]; 2]| {
+        dispatch!(gelu_chunk(&x[i * CHUNK..][..y.len()], y, cdf))
+    };
+    // SAFETY: `gelu_chunk` writes every element of both chunks.
+    let ([y, cdf], _) = unsafe { par_write([n, n], [CHUNK, CHUNK], || (), fill) };
     (y, cdf)
 }
 
 /// `grad · gelu'(x)` element-wise, from `x` and its `Φ(x)`.
 pub fn gelu_backward(x: &[f32], cdf: &[f32], grad: &[f32]) -> Vec<f32> {
-    filled(x.len(), CHUNK, |i, dx| {
+    let fill = |i: usize, dx: &mut [Out]| {
         let range = i * CHUNK..i * CHUNK + dx.len();
         let (x, cdf, grad) = (&x[range.clone()], &cdf[range.clone()], &grad[range]);
         dispatch!(gelu_backward_chunk(x, cdf, grad, dx))
-    })
+    };
+    // SAFETY: `gelu_backward_chunk` writes every element of its chunk.
+    unsafe { written(x.len(), CHUNK, fill) }
 }
 
 /// Calls `$f` compiled for AVX-512 (16 lanes) or AVX2 (8) where the CPU has it, else the
@@ -102,20 +107,22 @@ macro_rules! dispatch {
 }
 use dispatch;
 
-/// `y = gelu(x)` and `cdf = Φ(x)`, one chunk.
+/// `y = gelu(x)` and `cdf = Φ(x)`, one chunk: writes every element of `y` and `cdf` (as
+/// long as `x`).
 #[inline(always)]
-fn gelu_chunk(x: &[f32], y: &mut [f32], cdf: &mut [f32]) {
+fn gelu_chunk(x: &[f32], y: &mut [Out], cdf: &mut [Out]) {
     for ((y, cdf), &x) in y.iter_mut().zip(cdf.iter_mut()).zip(x) {
-        *cdf = normal_cdf(x);
-        *y = x * *cdf;
+        let phi = normal_cdf(x);
+        cdf.write(phi);
+        y.write(x * phi);
     }
 }
 
-/// `dx = grad · (Φ(x) + x φ(x))`, one chunk.
+/// `dx = grad · (Φ(x) + x φ(x))`, one chunk: writes every element of `dx` (as long as `x`).
 #[inline(always)]
-fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
+fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [Out]) {
     for (((dx, &x), &cdf), &g) in dx.iter_mut().zip(x).zip(cdf).zip(grad) {
-        *dx = g * (cdf + x * normal_pdf(x));
+        dx.write(g * (cdf + x * normal_pdf(x)));
     }
 }
 
@@ -124,13 +131,13 @@ fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
 mod avx2 {
     /// [`super::gelu_chunk`] for AVX2.
     #[target_feature(enable = "avx2")]
-    pub fn gelu_chunk(x: &[f32], y: &mut [f32], cdf: &mut [f32]) {
+    pub fn gelu_chunk(x: &[f32], y: &mut [super::Out], cdf: &mut [super::Out]) {
         super::gelu_chunk(x, y, cdf)
     }
 
     /// [`super::gelu_backward_chunk`] for AVX2.
     #[target_feature(enable = "avx2")]
-    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
+    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [super::Out]) {
         super::gelu_backward_chunk(x, cdf, grad, dx)
     }
 }
@@ -140,13 +147,13 @@ mod avx2 {
 mod avx512 {
     /// [`super::gelu_chunk`] for AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub fn gelu_chunk(x: &[f32], y: &mut [f32], cdf: &mut [f32]) {
+    pub fn gelu_chunk(x: &[f32], y: &mut [super::Out], cdf: &mut [super::Out]) {
         super::gelu_chunk(x, y, cdf)
     }
 
     /// [`super::gelu_backward_chunk`] for AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [f32]) {
+    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [super::Out]) {
         super::gelu_backward_chunk(x, cdf, grad, dx)
     }
 }
@@ -213,30 +220,37 @@ mod tests {
         let xs: Vec<f32> = grid().chain([f32::NAN, -100.0, 100.0]).collect();
         let grads: Vec<f32> = xs.iter().map(|x| (x * 3.1).sin()).collect();
         let n = xs.len();
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let run = |path: &dyn Fn(&[f32], &mut [f32], &mut [f32], &mut [f32])| {
-            let (mut y, mut cdf, mut dx) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            path(&xs, &mut y, &mut cdf, &mut dx);
-            [bits(&y), bits(&cdf), bits(&dx)]
+        let out = || vec![Out::new(0.0); n];
+        // SAFETY: the outputs start initialized (0.0) and the loops only write them.
+        let bits = |v: &[Out]| {
+            v.iter()
+                .map(|x| unsafe { x.assume_init() }.to_bits())
+                .collect()
         };
-        let baseline = run(&|x, y, cdf, dx| {
-            gelu_chunk(x, y, cdf);
-            gelu_backward_chunk(x, cdf, &grads, dx);
-        });
+        let cdf: Vec<f32> = gelu(&xs).1;
+        type Forward<'a> = &'a dyn Fn(&[f32], &mut [Out], &mut [Out]);
+        type Backward<'a> = &'a dyn Fn(&[f32], &[f32], &[f32], &mut [Out]);
+        let run = |forward: Forward<'_>, backward: Backward<'_>| -> [Vec<u32>; 3] {
+            let (mut y, mut phi, mut dx) = (out(), out(), out());
+            forward(&xs, &mut y, &mut phi);
+            backward(&xs, &cdf, &grads, &mut dx);
+            [bits(&y), bits(&phi), bits(&dx)]
+        };
+        let baseline = run(&gelu_chunk, &gelu_backward_chunk);
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 detected on the line above.
-            let avx2 = run(&|x, y, cdf, dx| unsafe {
-                avx2::gelu_chunk(x, y, cdf);
-                avx2::gelu_backward_chunk(x, cdf, &grads, dx);
-            });
+            let avx2 = run(
+                &|x, y, phi| unsafe { avx2::gelu_chunk(x, y, phi) },
+                &|x, c, g, dx| unsafe { avx2::gelu_backward_chunk(x, c, g, dx) },
+            );
             assert!(avx2 == baseline, "AVX2 and baseline differ");
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F detected on the line above.
-            let avx512 = run(&|x, y, cdf, dx| unsafe {
-                avx512::gelu_chunk(x, y, cdf);
-                avx512::gelu_backward_chunk(x, cdf, &grads, dx);
-            });
+            let avx512 = run(
+                &|x, y, phi| unsafe { avx512::gelu_chunk(x, y, phi) },
+                &|x, c, g, dx| unsafe { avx512::gelu_backward_chunk(x, c, g, dx) },
+            );
             assert!(avx512 == baseline, "AVX-512 and baseline differ");
         }
     }

@@ -1,17 +1,10 @@
 # usage: python3 threads.py S.txt   (S.txt from `perf script -F comm,tid,ip,sym`)
 # Prints the samples per thread, the main thread's (lowest tid) and the workers' samples by
 # phase, then what the main thread ran: the first two trainer/Burn/flex frames of each stack.
-import sys,re,collections
-samples=[];cur=None
-for line in open(sys.argv[1]):
-    if not line.strip():
-        if cur: samples.append(cur); cur=None
-        continue
-    if line[0] not in ' \t':
-        if cur: samples.append(cur)
-        cur=[line.split()[1] if len(line.split())>1 else '', []]; continue
-    cur[1].append(line.strip().split(' ',1)[-1])
-if cur: samples.append(cur)
+import collections, os, re, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../..'))
+import perf_samples
+samples = [list(s) for s in perf_samples.read(sys.argv[1])]
 tids=collections.Counter(s[0] for s in samples)
 main=min(tids, key=lambda t:int(t.split('/')[-1]) if t.split('/')[-1].isdigit() else 0)
 print(tids.most_common(), 'main guess', main)
