@@ -4,13 +4,10 @@
 //! and the tanh approximation, keep Burn's `Gelu`.
 
 use super::HostMemory;
+use super::host_record::{UnaryState, record_unary};
 use super::host_tensor::{from_host, primitive, tensor};
 use super::normal_cdf;
 use burn::backend::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::nn::Gelu;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -58,29 +55,14 @@ fn on_host<I: HostMemory, const D: usize>(
     let x = primitive(x);
     let device = I::float_device(&x.primitive);
     let (y, cdf) = normal_cdf::gelu(&I::f32_elements::<D>(&x.primitive)?);
-    let values = x.primitive;
     let y = from_host::<I, D>(y, shape, &device);
-    let y: FloatTensor<Autodiff<I>> = match HostGelu::<D>
-        .prepare::<NoCheckpointing>([x.node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                values,
-                cdf: Arc::new(cdf),
-                shape,
-            },
-            y,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(y),
+    let saved = Saved {
+        values: x.primitive.clone(),
+        cdf: Arc::new(cdf),
+        shape,
     };
-    Some(tensor(y))
+    Some(tensor(record_unary(&x, y, saved)))
 }
-
-/// Autodiff op for [`gelu`] on a rank-`D` tensor.
-#[derive(Debug)]
-struct HostGelu<const D: usize>;
 
 /// What the backward keeps: the input (the backend's tensor, read where it lies), its `Φ` and
 /// the shape.
@@ -93,25 +75,18 @@ struct Saved<I: Backend, const D: usize> {
 
 impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Saved({:?})", self.shape)
+        write!(f, "GeluSaved({:?})", self.shape)
     }
 }
 
-impl<I: HostMemory, const D: usize> Backward<I, 1> for HostGelu<D> {
-    type State = Saved<I, D>;
+impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I, D> {
+    fn shape(&self) -> [usize; D] {
+        self.shape
+    }
 
-    fn backward(self, ops: Ops<Saved<I, D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<I>(&ops.node);
-        let device = I::float_device(&grad);
-        let [Some(node)] = ops.parents else {
-            return;
-        };
-        // The output and the input are f32 by construction; nothing to register otherwise.
-        let values = I::f32_elements::<D>(&ops.state.values);
-        if let (Some(grad), Some(values)) = (I::f32_elements::<D>(&grad), values) {
-            let dx = normal_cdf::gelu_backward(&values, &ops.state.cdf, &grad);
-            grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape, &device));
-        }
+    fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>> {
+        let values = I::f32_elements::<D>(&self.values)?;
+        Some(normal_cdf::gelu_backward(&values, &self.cdf, grad))
     }
 }
 

@@ -1,11 +1,17 @@
-//! Records a host op whose parents are an input, a weight and an optional bias (the linear
-//! layer, the convolution, layer normalization) in Burn's autodiff graph.
+//! Records host ops in Burn's autodiff graph: those whose parents are an input, a weight and
+//! an optional bias (the linear layer, the convolution, layer normalization), and element-wise
+//! ops of one input (GELU, ReLU), whose backward is written once here.
 
+use super::HostMemory;
+use super::host_tensor::from_host;
 use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::ops::{Backward, OpsKind};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
 use burn::tensor::ops::FloatTensor;
+use std::marker::PhantomData;
 
 /// `y` as the output of `op` on `x`, `weight` and, if present, `bias`: its backward (with
 /// `saved`) is registered if any parent is tracked. `op` takes three parents with a bias, two
@@ -56,4 +62,54 @@ where
         OpsKind::Tracked(prep) => prep.finish(saved, y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     }
+}
+
+/// What an element-wise host op of one rank-`D` input keeps for its backward.
+pub(crate) trait UnaryState<I: HostMemory, const D: usize>:
+    Clone + Send + std::fmt::Debug + 'static
+{
+    /// The input's shape.
+    fn shape(&self) -> [usize; D];
+
+    /// The input gradient for the output gradient `grad`; `None` if what was kept is not f32
+    /// (never, by construction of the ops).
+    fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>>;
+}
+
+/// The autodiff op of an element-wise host op whose backward keeps an `S`.
+#[derive(Debug)]
+struct HostUnary<S, const D: usize>(PhantomData<S>);
+
+impl<I: HostMemory, const D: usize, S: UnaryState<I, D>> Backward<I, 1> for HostUnary<S, D> {
+    type State = S;
+
+    fn backward(self, ops: Ops<S, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<I>(&ops.node);
+        let device = I::float_device(&grad);
+        let [Some(node)] = ops.parents else {
+            return;
+        };
+        // The output is f32 by construction; nothing to register otherwise.
+        let Some(dx) = I::f32_elements::<D>(&grad).and_then(|g| ops.state.input_grad(&g)) else {
+            return;
+        };
+        grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape(), &device));
+    }
+}
+
+/// `y` as the output of an element-wise host op on `x`: its backward (with `saved`) is
+/// registered if `x` is tracked.
+pub(crate) fn record_unary<I: HostMemory, const D: usize, S: UnaryState<I, D>>(
+    x: &FloatTensor<Autodiff<I>>,
+    y: FloatTensor<I>,
+    saved: S,
+) -> FloatTensor<Autodiff<I>> {
+    let op = HostUnary::<S, D>(PhantomData);
+    finish(
+        op.prepare::<NoCheckpointing>([x.node.clone()])
+            .compute_bound()
+            .stateful(),
+        y,
+        saved,
+    )
 }

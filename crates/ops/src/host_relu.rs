@@ -5,13 +5,10 @@
 //! Other backends and dtypes keep Burn's `Relu`.
 
 use super::HostMemory;
+use super::host_record::{UnaryState, record_unary};
 use super::host_tensor::{from_host, primitive, tensor};
 use super::outputs::written;
 use burn::backend::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::nn::Relu;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -97,26 +94,12 @@ fn on_host<I: HostMemory, const D: usize>(
     let device = I::float_device(&x.primitive);
     let y = forward(&I::f32_elements::<D>(&x.primitive)?);
     let y = from_host::<I, D>(y, shape, &device);
-    let y: FloatTensor<Autodiff<I>> = match HostRelu::<D>
-        .prepare::<NoCheckpointing>([x.node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                output: y.clone(),
-                shape,
-            },
-            y,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(y),
+    let saved = Saved {
+        output: y.clone(),
+        shape,
     };
-    Some(tensor(y))
+    Some(tensor(record_unary(&x, y, saved)))
 }
-
-/// Autodiff op for [`relu`] on a rank-`D` tensor.
-#[derive(Debug)]
-struct HostRelu<const D: usize>;
 
 /// What the backward keeps: the output (the backend's tensor, read where it lies) and its
 /// shape.
@@ -128,25 +111,17 @@ struct Saved<I: Backend, const D: usize> {
 
 impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Saved({:?})", self.shape)
+        write!(f, "ReluSaved({:?})", self.shape)
     }
 }
 
-impl<I: HostMemory, const D: usize> Backward<I, 1> for HostRelu<D> {
-    type State = Saved<I, D>;
+impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I, D> {
+    fn shape(&self) -> [usize; D] {
+        self.shape
+    }
 
-    fn backward(self, ops: Ops<Saved<I, D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<I>(&ops.node);
-        let device = I::float_device(&grad);
-        let [Some(node)] = ops.parents else {
-            return;
-        };
-        // The output and its gradient are f32 by construction; nothing to register otherwise.
-        let output = I::f32_elements::<D>(&ops.state.output);
-        if let (Some(grad), Some(output)) = (I::f32_elements::<D>(&grad), output) {
-            let dx = backward(&output, &grad);
-            grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape, &device));
-        }
+    fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>> {
+        Some(backward(&I::f32_elements::<D>(&self.output)?, grad))
     }
 }
 
