@@ -5,7 +5,7 @@
 
 use super::HostMemory;
 use super::host_record::{UnaryState, record_unary};
-use super::host_tensor::{from_host, primitive, tensor};
+use super::host_tensor::{from_host, map_on_host, primitive, tensor};
 use super::normal_cdf;
 use burn::backend::Autodiff;
 use burn::nn::Gelu;
@@ -30,16 +30,8 @@ pub(crate) fn gelu_inference<I: HostMemory, const D: usize>(
     layer: &Gelu,
     x: Tensor<I, D>,
 ) -> Tensor<I, D> {
-    let host = || {
-        let device = x.device();
-        let input = primitive(&x);
-        let (y, _) = normal_cdf::gelu(&I::f32_elements::<D>(&input)?);
-        Some(tensor(from_host::<I, D>(y, x.dims(), &device)))
-    };
-    exact_f32(layer, &x)
-        .then(host)
-        .flatten()
-        .unwrap_or_else(|| layer.forward(x))
+    let applies = exact_f32(layer, &x);
+    map_on_host(x, applies, |x| normal_cdf::gelu(x).0, |x| layer.forward(x))
 }
 
 /// Whether the host loops apply: the exact GELU on f32.
@@ -59,31 +51,18 @@ fn on_host<I: HostMemory, const D: usize>(
     let saved = Saved {
         values: x.primitive.clone(),
         cdf: Arc::new(cdf),
-        shape,
     };
-    Some(tensor(record_unary(&x, y, saved)))
+    Some(tensor(record_unary(&x, y, saved, shape)))
 }
 
-/// What the backward keeps: the input (the backend's tensor, read where it lies), its `Φ` and
-/// the shape.
+/// What the backward keeps: the input (the backend's tensor, read where it lies) and its `Φ`.
 #[derive(Clone)]
-struct Saved<I: Backend, const D: usize> {
+struct Saved<I: Backend> {
     values: FloatTensor<I>,
     cdf: Arc<Vec<f32>>,
-    shape: [usize; D],
 }
 
-impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GeluSaved({:?})", self.shape)
-    }
-}
-
-impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I, D> {
-    fn shape(&self) -> [usize; D] {
-        self.shape
-    }
-
+impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I> {
     fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>> {
         let values = I::f32_elements::<D>(&self.values)?;
         Some(normal_cdf::gelu_backward(&values, &self.cdf, grad))

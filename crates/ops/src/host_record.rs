@@ -64,45 +64,60 @@ where
     }
 }
 
-/// What an element-wise host op of one rank-`D` input keeps for its backward.
-pub(crate) trait UnaryState<I: HostMemory, const D: usize>:
-    Clone + Send + std::fmt::Debug + 'static
-{
-    /// The input's shape.
-    fn shape(&self) -> [usize; D];
-
+/// What an element-wise host op keeps for its backward (besides the input's shape).
+pub(crate) trait UnaryState<I: HostMemory, const D: usize>: Clone + Send + 'static {
     /// The input gradient for the output gradient `grad`; `None` if what was kept is not f32
     /// (never, by construction of the ops).
     fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>>;
 }
 
+/// An op's kept state and its input's shape (all that `Debug` shows of it).
+#[derive(Clone)]
+struct Kept<S, const D: usize> {
+    state: S,
+    shape: [usize; D],
+}
+
+impl<S, const D: usize> std::fmt::Debug for Kept<S, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kept({:?})", self.shape)
+    }
+}
+
 /// The autodiff op of an element-wise host op whose backward keeps an `S`.
-#[derive(Debug)]
 struct HostUnary<S, const D: usize>(PhantomData<S>);
 
-impl<I: HostMemory, const D: usize, S: UnaryState<I, D>> Backward<I, 1> for HostUnary<S, D> {
-    type State = S;
+impl<S, const D: usize> std::fmt::Debug for HostUnary<S, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostUnary<{}>", std::any::type_name::<S>())
+    }
+}
 
-    fn backward(self, ops: Ops<S, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+impl<I: HostMemory, const D: usize, S: UnaryState<I, D>> Backward<I, 1> for HostUnary<S, D> {
+    type State = Kept<S, D>;
+
+    fn backward(self, ops: Ops<Kept<S, D>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<I>(&ops.node);
         let device = I::float_device(&grad);
         let [Some(node)] = ops.parents else {
             return;
         };
+        let Kept { state, shape } = ops.state;
         // The output is f32 by construction; nothing to register otherwise.
-        let Some(dx) = I::f32_elements::<D>(&grad).and_then(|g| ops.state.input_grad(&g)) else {
+        let Some(dx) = I::f32_elements::<D>(&grad).and_then(|g| state.input_grad(&g)) else {
             return;
         };
-        grads.register::<I>(node.id, from_host::<I, D>(dx, ops.state.shape(), &device));
+        grads.register::<I>(node.id, from_host::<I, D>(dx, shape, &device));
     }
 }
 
-/// `y` as the output of an element-wise host op on `x`: its backward (with `saved`) is
-/// registered if `x` is tracked.
+/// `y` as the output of an element-wise host op on `x` (of `shape`): its backward (with
+/// `state`) is registered if `x` is tracked.
 pub(crate) fn record_unary<I: HostMemory, const D: usize, S: UnaryState<I, D>>(
     x: &FloatTensor<Autodiff<I>>,
     y: FloatTensor<I>,
-    saved: S,
+    state: S,
+    shape: [usize; D],
 ) -> FloatTensor<Autodiff<I>> {
     let op = HostUnary::<S, D>(PhantomData);
     finish(
@@ -110,6 +125,6 @@ pub(crate) fn record_unary<I: HostMemory, const D: usize, S: UnaryState<I, D>>(
             .compute_bound()
             .stateful(),
         y,
-        saved,
+        Kept { state, shape },
     )
 }

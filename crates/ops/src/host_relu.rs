@@ -6,7 +6,7 @@
 
 use super::HostMemory;
 use super::host_record::{UnaryState, record_unary};
-use super::host_tensor::{from_host, primitive, tensor};
+use super::host_tensor::{from_host, map_on_host, primitive, tensor};
 use super::outputs::written;
 use burn::backend::Autodiff;
 use burn::nn::Relu;
@@ -45,15 +45,8 @@ pub(crate) fn relu_inference<I: HostMemory, const D: usize>(
     layer: &Relu,
     x: Tensor<I, D>,
 ) -> Tensor<I, D> {
-    let host = || {
-        let device = x.device();
-        let y = forward(&I::f32_elements::<D>(&primitive(&x))?);
-        Some(tensor(from_host::<I, D>(y, x.dims(), &device)))
-    };
-    applies(&x)
-        .then(host)
-        .flatten()
-        .unwrap_or_else(|| layer.forward(x))
+    let applies = applies(&x);
+    map_on_host(x, applies, forward, |x| layer.forward(x))
 }
 
 /// `max(x, 0)` element-wise.
@@ -94,32 +87,17 @@ fn on_host<I: HostMemory, const D: usize>(
     let device = I::float_device(&x.primitive);
     let y = forward(&I::f32_elements::<D>(&x.primitive)?);
     let y = from_host::<I, D>(y, shape, &device);
-    let saved = Saved {
-        output: y.clone(),
-        shape,
-    };
-    Some(tensor(record_unary(&x, y, saved)))
+    let saved = Saved { output: y.clone() };
+    Some(tensor(record_unary(&x, y, saved, shape)))
 }
 
-/// What the backward keeps: the output (the backend's tensor, read where it lies) and its
-/// shape.
+/// What the backward keeps: the output (the backend's tensor, read where it lies).
 #[derive(Clone)]
-struct Saved<I: Backend, const D: usize> {
+struct Saved<I: Backend> {
     output: FloatTensor<I>,
-    shape: [usize; D],
 }
 
-impl<I: Backend, const D: usize> std::fmt::Debug for Saved<I, D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReluSaved({:?})", self.shape)
-    }
-}
-
-impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I, D> {
-    fn shape(&self) -> [usize; D] {
-        self.shape
-    }
-
+impl<I: HostMemory, const D: usize> UnaryState<I, D> for Saved<I> {
     fn input_grad(&self, grad: &[f32]) -> Option<Vec<f32>> {
         Some(backward(&I::f32_elements::<D>(&self.output)?, grad))
     }

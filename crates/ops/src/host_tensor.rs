@@ -1,6 +1,7 @@
 //! Moves between a backend's float tensors and host `f32` vectors, for the ops that compute on
 //! host memory.
 
+use super::HostMemory;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::ops::FloatTensor;
@@ -23,6 +24,25 @@ pub(crate) fn from_host<I: Backend, const D: usize>(
     Tensor::<I, D>::from_data(TensorData::new(values, shape), device)
         .into_primitive()
         .tensor()
+}
+
+/// `compute` of `x`'s f32 elements, as a tensor of `x`'s shape on its device, where `applies`
+/// (an element-wise host loop on an inference backend); `fallback(x)` otherwise, or if the
+/// elements are not f32.
+pub(crate) fn map_on_host<I: HostMemory, const D: usize>(
+    x: Tensor<I, D>,
+    applies: bool,
+    compute: impl FnOnce(&[f32]) -> Vec<f32>,
+    fallback: impl FnOnce(Tensor<I, D>) -> Tensor<I, D>,
+) -> Tensor<I, D> {
+    let host = || {
+        let y = compute(&I::f32_elements::<D>(&primitive(&x))?);
+        Some(tensor(from_host::<I, D>(y, x.dims(), &x.device())))
+    };
+    match applies.then(host).flatten() {
+        Some(y) => y,
+        None => fallback(x),
+    }
 }
 
 /// A tensor's float primitive (sharing its data).
