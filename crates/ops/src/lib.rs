@@ -5,11 +5,12 @@
 //! host memory ([`HostMemory`]: flex, ndarray) the training backend `Autodiff<I>` runs the
 //! linear layer, convolution, max pooling, causal attention, exact GELU, ReLU and layer
 //! normalization as single autodiff ops on host `f32` data (rayon + gemm), and draws dropout
-//! masks on the host; the inference backend `I` runs the same forwards untracked (layer normalization is the
-//! backend's own there) and the Adam/AdamW update in place ([`HostAdam`]). The ops read their
-//! operands, and keep them for the backward, where the backend holds them
-//! ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are copied). Models call
-//! these methods like any layer; [`TrainBackend`] bundles the bounds a training job needs.
+//! masks on the host; the inference backend `I` runs the same forwards untracked (layer
+//! normalization is the backend's own there) and the Adam/AdamW update in place
+//! ([`HostAdam`]). The ops read their operands, and keep them for the backward, where the
+//! backend holds them ([`HostMemory::f32_elements`]: flex lends its buffers; ndarray's are
+//! copied). Models call these methods like any layer; [`TrainBackend`] bundles the bounds a
+//! training job needs.
 
 mod adam;
 mod attention;

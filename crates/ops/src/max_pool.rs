@@ -126,8 +126,9 @@ fn plane_argmax_general(geo: &PoolGeometry, x: &[f32], argmax: &mut [u32], best:
 }
 
 /// [`plane_argmax_general`] for the common 2x2 window with stride 2: one pass per output row over
-/// the two input rows' element pairs, which the compiler vectorizes (the general loop visits
-/// each output once per window element).
+/// the two input rows' element pairs, the four elements of a window compared in registers by
+/// conditional moves (the general loop visits each output once per window element, through
+/// `best` and `argmax` in memory).
 fn plane_argmax_2x2(in_w: usize, x: &[f32], argmax: &mut [u32], out_w: usize) {
     for (oh, argmax) in argmax.chunks_mut(out_w).enumerate() {
         let top = 2 * oh * in_w;
