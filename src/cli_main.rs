@@ -15,6 +15,8 @@ use trainer_core::exit::Exit;
 pub fn main() -> ExitCode {
     // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
     let memory = trainer_core::host_memory::retain_freed_memory();
+    // Then, before anything uses rayon: this thread trains, as one of the compute threads.
+    let threads = trainer_core::host_threads::compute_on_this_thread();
     quiet_mesa();
     let parsed = Cli::try_parse();
     let level = match &parsed {
@@ -35,7 +37,7 @@ pub fn main() -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
-    tracing::debug!("host allocator: {memory:?}");
+    tracing::debug!("host allocator: {memory:?}; compute threads: {threads:?}");
     quiet_panics();
     let cli = match parsed {
         Ok(cli) => cli,

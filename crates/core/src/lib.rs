@@ -13,6 +13,7 @@ pub mod digest;
 pub mod exit;
 pub mod fsutil;
 pub mod host_memory;
+pub mod host_threads;
 pub mod jobs;
 pub mod metrics;
 pub mod model;
