@@ -9,9 +9,10 @@
 
 use super::host_gemm::{MatRef, matmul};
 use super::im2col::{ConvGeometry, Patches};
-use super::outputs::par_fill;
+use super::outputs::{par_fill, par_write};
 use super::partial_sums::sum_in_order;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Samples whose weight gradients one task sums before the tasks' sums are added in order.
 const SAMPLES_PER_TASK: usize = 8;
@@ -28,20 +29,33 @@ pub fn forward(
     let batch = images.len() / image;
     let weight = MatRef::row_major(weight, out, k);
     let patches = Patches::new(geo);
-    let ([y], _) = par_fill(
-        [batch * out * l],
-        [out * l],
-        || vec![0.0; k * l],
-        |cols, s, [y]| {
-            patches.im2col(&images[s * image..][..image], cols);
-            if let Some(bias) = bias {
-                for (row, b) in y.chunks_mut(l).zip(bias) {
-                    row.fill(*b);
+    let product = |cols: &mut Vec<f32>, s: usize, y: &mut [f32], accumulate: bool| {
+        patches.im2col(&images[s * image..][..image], cols);
+        matmul(y, weight, MatRef::row_major(cols, k, l), accumulate);
+    };
+    let columns = || vec![0.0; k * l];
+    let ([y], _) = match bias {
+        // Each sample's output starts as its channels' biases: nothing to zero first.
+        Some(bias) => {
+            assert_eq!(bias.len(), out, "conv: one bias per output channel");
+            let fill = |cols: &mut Vec<f32>, s: usize, [y]: [&mut [MaybeUninit<f32>]; 1]| {
+                for (row, &b) in y.chunks_mut(l).zip(bias) {
+                    row.iter_mut().for_each(|v| {
+                        v.write(b);
+                    });
                 }
-            }
-            matmul(y, weight, MatRef::row_major(cols, k, l), bias.is_some());
-        },
-    );
+                // SAFETY: `y` is sample `s`'s `out` rows of `l` elements, each row written
+                // just above (one bias per row, `bias.len() == out`).
+                let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                product(cols, s, y, true);
+            };
+            // SAFETY: `fill` writes every element of its chunk before anything reads it.
+            unsafe { par_write([batch * out * l], [out * l], columns, fill) }
+        }
+        None => par_fill([batch * out * l], [out * l], columns, |cols, s, [y]| {
+            product(cols, s, y, false)
+        }),
+    };
     y
 }
 

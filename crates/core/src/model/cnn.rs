@@ -50,8 +50,11 @@ impl<B: HostOps> Cnn<B> {
     /// Logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = B::relu_forward(&self.activation, B::conv2d_forward(&self.conv1, x)); // [b, c1, h-2, w-2]
-        let x = B::relu_forward(&self.activation, B::conv2d_forward(&self.conv2, x)); // [b, c2, h-4, w-4]
-        let x = B::max_pool2d_forward(&self.pool, x); // [b, c2, (h-4)/2, (w-4)/2]
+        let x = B::conv2d_forward(&self.conv2, x); // [b, c2, h-4, w-4]
+        // Pooled, then the ReLU (PyTorch's module applies them the other way round): both are
+        // monotone, so each pooled value and each gradient is the same, and the ReLU passes over
+        // a quarter of the elements.
+        let x = B::relu_forward(&self.activation, B::max_pool2d_forward(&self.pool, x)); // [b, c2, (h-4)/2, (w-4)/2]
         let x = B::dropout_forward(&self.dropout1, x);
         let x = B::relu_forward(&self.activation, self.fc1.forward(x.flatten(1, 3))); // [b, fc_hidden]
         self.fc2.forward(B::dropout_forward(&self.dropout2, x)) // [b, classes]
