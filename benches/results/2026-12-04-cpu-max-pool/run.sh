@@ -1,25 +1,5 @@
 #!/usr/bin/env bash
-# usage: BINS="name=path name=path" run.sh OUT ROUNDS CONFIG...: each named release binary and
-# PyTorch per config, the order rotating each round.
-set -u
-cd "$(dirname "$0")/../../.."
-source <(bash tests/setup.sh)   # TRAINER_TORCH_VENV
-OUT=$1; ROUNDS=$2; shift 2; mkdir -p $OUT
-for r in $(seq $ROUNDS); do
-  for cfg in "$@"; do
-    n=$(basename $cfg .toml)
-    entries=($BINS torch=torch)
-    k=${#entries[@]}; rot=$(( (r - 1) % k ))
-    order=("${entries[@]:$rot}" "${entries[@]:0:$rot}")
-    for e in "${order[@]}"; do
-      name=${e%%=*}; bin=${e#*=}
-      f=$OUT/$n-$name-r$r.json; rm -f $f
-      if [ "$name" = torch ]; then
-        $TRAINER_TORCH_VENV/bin/python benches/reference/torch_bench.py --config $cfg --steps 60 --warmup 10 --json $f > /dev/null 2>&1
-      else
-        $bin bench --config $cfg --backends cpu --steps 60 --warmup 10 --json $f > /dev/null 2>&1
-      fi
-      python3 -c "import json;r=json.load(open('$f'))['results'][0];print('$n r$r $name', round(r['samples_per_sec'],1))"
-    done
-  done
-done
+# The rounds script these results were taken with, since moved to `benches/rounds.sh` (which
+# also prints each run's steal time, and takes STEPS and WARMUP): the same rounds, the same
+# `--steps 60 --warmup 10` by default.
+exec bash "$(dirname "$0")/../../rounds.sh" "$@"

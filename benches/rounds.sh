@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# usage: BINS="name=path name=path" run.sh OUT ROUNDS CONFIG...: each named release binary and
-# PyTorch per config, the order rotating each round; each line ends with the CPU time the
+# usage: BINS="name=path name=path" benches/rounds.sh OUT ROUNDS CONFIG...: each named release
+# binary and PyTorch per config, the order rotating each round; each line ends with the CPU time the
 # hypervisor took from this VM during the run ("steal", /proc/stat, in 1/100 s). STEPS and
 # WARMUP (default 60 and 10) set the timed and warm-up steps of both.
 set -u
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/.."
 source <(bash tests/setup.sh)   # TRAINER_TORCH_VENV
 OUT=$1; ROUNDS=$2; shift 2; mkdir -p $OUT
 STEPS=${STEPS:-60}; WARMUP=${WARMUP:-10}
