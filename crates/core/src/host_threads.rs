@@ -42,12 +42,16 @@ pub fn compute_on_this_thread() -> ComputeThreads {
     }
 }
 
-/// The pool size rayon would choose: `RAYON_NUM_THREADS` when set to a positive number, else
-/// the available parallelism.
+/// The pool size rayon chooses itself: `RAYON_NUM_THREADS` when it is a positive number (0: one
+/// per core), else the deprecated `RAYON_RS_NUM_CPUS` when positive, else one thread per core.
 fn configured_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    let per_core = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let number = |name: &str| std::env::var(name).ok()?.parse::<usize>().ok();
+    match number("RAYON_NUM_THREADS") {
+        Some(0) => per_core(),
+        Some(n) => n,
+        None => number("RAYON_RS_NUM_CPUS")
+            .filter(|&n| n > 0)
+            .unwrap_or_else(per_core),
+    }
 }

@@ -9,7 +9,7 @@
 
 use super::host_gemm::{MatRef, matmul};
 use super::im2col::{ConvGeometry, Patches};
-use super::outputs::{par_fill, par_write};
+use super::outputs::{assume_written, par_fill, par_write};
 use super::partial_sums::sum_in_order;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -46,7 +46,7 @@ pub fn forward(
                 }
                 // SAFETY: `y` is sample `s`'s `out` rows of `l` elements, each row written
                 // just above (one bias per row, `bias.len() == out`).
-                let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                let y = unsafe { assume_written(y) };
                 product(cols, s, y, true);
             };
             // SAFETY: `fill` writes every element of its chunk before anything reads it.

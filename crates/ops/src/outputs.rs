@@ -54,13 +54,22 @@ where
             // initialized, so the slice may be viewed as `[T]`.
             unsafe {
                 part.as_mut_ptr().write_bytes(0, part.len());
-                &mut *(part as *mut [MaybeUninit<T>] as *mut [T])
+                assume_written(part)
             }
         });
         fill(scratch, i, parts)
     };
     // SAFETY: `zero_then_fill` initializes every element of every chunk before `fill` runs.
     unsafe { par_write(lens, chunks, init, zero_then_fill) }
+}
+
+/// `part` as the initialized elements a chunk's writes made of it.
+///
+/// # Safety
+/// Every element of `part` must have been written.
+pub(crate) unsafe fn assume_written<T>(part: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: the caller wrote every element, and `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(part as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
 /// [`par_fill`] without the zeroing, for outputs that `fill` overwrites whole: the chunks
