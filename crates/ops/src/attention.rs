@@ -23,19 +23,31 @@ pub(crate) fn composed<B: HostOps>(
     B::linear_forward(&mha.output, heads(mha, qkv, bt, mask))
 }
 
-/// The attention with the heads fused by `op` (given the score dropout's probability while it
-/// is active: training, `prob > 0`) where it applies: not with a quiet softmax, and not where
-/// `op` declines (`None`); composed otherwise.
+/// The score masking a fused op reproduces: the value the composed path writes above the
+/// diagonal (Burn's `min_float`, as f32) and the score dropout's probability while it is
+/// active (training, `prob > 0`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Masking {
+    /// The score above the diagonal.
+    pub causal: f32,
+    /// The dropout probability, if dropout is active.
+    pub dropout: Option<f64>,
+}
+
+/// The attention with the heads fused by `op` where it applies: not with a quiet softmax, and
+/// not where `op` declines (`None`); composed otherwise.
 pub(crate) fn fused<B: HostOps>(
     mha: &MultiHeadAttention<B>,
     h: Tensor<B, 2>,
     [b, t]: [usize; 2],
     mask: &Tensor<B, 3, Bool>,
-    op: impl FnOnce([&Tensor<B, 2>; 3], AttentionShape, Option<f64>) -> Option<Tensor<B, 2>>,
+    op: impl FnOnce([&Tensor<B, 2>; 3], AttentionShape, Masking) -> Option<Tensor<B, 2>>,
 ) -> Tensor<B, 2> {
     let plain = !mha.quiet_softmax;
-    let dropout =
-        (mha.dropout.prob > 0.0 && B::ad_enabled(&h.device())).then_some(mha.dropout.prob);
+    let masking = Masking {
+        causal: mha.min_float as f32,
+        dropout: (mha.dropout.prob > 0.0 && B::ad_enabled(&h.device())).then_some(mha.dropout.prob),
+    };
     let [q, k, v] = project(mha, h);
     let shape = AttentionShape {
         batch: b,
@@ -44,7 +56,7 @@ pub(crate) fn fused<B: HostOps>(
         d_k: mha.d_k,
     };
     let context = plain
-        .then(|| op([&q, &k, &v], shape, dropout))
+        .then(|| op([&q, &k, &v], shape, masking))
         .flatten()
         .unwrap_or_else(|| heads(mha, [q, k, v], [b, t], mask));
     B::linear_forward(&mha.output, context)

@@ -6,6 +6,10 @@
 //! `i` attends to positions `0..=i` with weights `softmax((q k^T) / sqrt(d_k))`, or, with score
 //! dropout (Burn's `MultiHeadAttention` drops scores before the softmax), with
 //! `softmax(((q k^T) / sqrt(d_k)) * m)` for a mask `m` of zeros and `1 / (1 - prob)`.
+//!
+//! The forward and the backward take the steps of Burn's composed attention and of its
+//! autodiff backward, in the same order and with the same products, so on flex their results
+//! are that path's to the bit (tested in `host_attention` and `tests/attention_dropout.rs`).
 
 use super::host_gemm::{MatRef, matmul};
 use super::outputs::{par_fill, written};
@@ -72,105 +76,183 @@ impl AttentionShape {
     }
 }
 
-/// The context rows `[batch * t, d_model]` and the attention weights `[batch, heads, t, t]`
-/// (zero above the diagonal), which the backward needs. `masks`, in the weights' layout, are
-/// the score dropout's masks, if it is active.
-pub fn forward(
-    shape: AttentionShape,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    masks: Option<&[f32]>,
-) -> (Vec<f32>, Vec<f32>) {
-    let AttentionShape { t, d_k, heads, .. } = shape;
-    let scale = (d_k as f32).sqrt();
-    let ([weights, blocks], _) = par_fill(
-        [shape.weights_len(), shape.rows_len()],
-        [t * t, t * d_k],
-        || (),
-        |_, task, [p, out]| {
-            let (s, h) = (task / heads, task % heads);
-            let (q, k, v) = (
-                shape.head(q, s, h),
-                shape.head(k, s, h),
-                shape.head(v, s, h),
-            );
-            let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
-            matmul(p, q, k.t(), false);
-            for (i, row) in p.chunks_mut(t).enumerate() {
-                causal_softmax(row, i, scale, mask.map(|m| &m[i * t..(i + 1) * t]));
-            }
-            matmul(out, MatRef::row_major(p, t, t), v, false);
-        },
-    );
-    (shape.merge_heads(&blocks), weights)
+/// Sums each `row_len`-element row of a row-major block into one element of the output, in
+/// the order the backend's own `sum_dim` over a contiguous last axis adds them.
+pub type RowSums = fn(&[f32], usize, &mut [f32]);
+
+/// How the scores are masked: the value Burn's attention writes above the diagonal (its
+/// `min_float`) and the score dropout's masks, in the weights' layout, if dropout is active.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreMasks<'a> {
+    /// The score above the diagonal, before the softmax.
+    pub causal: f32,
+    /// Per sequence and head, `t x t` factors: 0 or `1 / (1 - prob)`.
+    pub dropout: Option<&'a [f32]>,
 }
 
-/// Row `i` of the scores, divided by `scale` (and times the dropout `mask` row, if any), to
-/// softmax weights over columns `0..=i`; the columns after `i` become 0.
-fn causal_softmax(row: &mut [f32], i: usize, scale: f32, mask: Option<&[f32]>) {
+/// What the backward keeps of the softmax: its exponentials `[batch, heads, t, t]` (each row
+/// shifted by its maximum) and their row sums `[batch, heads, t]`.
+#[derive(Debug)]
+pub struct Softmax {
+    /// `exp(score - row max)`, the masked positions included.
+    pub exps: Vec<f32>,
+    /// The sum of each row of `exps`.
+    pub sums: Vec<f32>,
+}
+
+/// The divisor of the scores: `sqrt(d_k)`, rounded to f32 from f64 as Burn's `div_scalar`
+/// rounds its scalar.
+fn score_scale(d_k: usize) -> f32 {
+    (d_k as f64).sqrt() as f32
+}
+
+/// The context rows `[batch * t, d_model]` and what the backward needs of the softmax.
+///
+/// Every element is the one Burn's composed attention on the same backend computes, bit for
+/// bit: the same matrix products (flex's `gemm` calls, with the same strides), the same
+/// element-wise steps in the same order (scale, dropout, causal fill, shift, exp, divide) and
+/// the backend's own row sums (`sums`).
+pub fn forward(
+    shape: AttentionShape,
+    [q, k, v]: [&[f32]; 3],
+    masks: ScoreMasks<'_>,
+    sums: RowSums,
+) -> (Vec<f32>, Softmax) {
+    let AttentionShape { t, d_k, heads, .. } = shape;
+    let scale = score_scale(d_k);
+    let ([exps, blocks, row_sums], _) = par_fill(
+        [
+            shape.weights_len(),
+            shape.rows_len(),
+            shape.weights_len() / t,
+        ],
+        [t * t, t * d_k, t],
+        || vec![0.0; t * t],
+        |weights, task, [e, out, row_sums]| {
+            let (s, h) = (task / heads, task % heads);
+            let dropout = masks.dropout.map(|m| &m[task * t * t..(task + 1) * t * t]);
+            matmul(e, shape.head(q, s, h), shape.head(k, s, h).t(), false);
+            for (i, row) in e.chunks_mut(t).enumerate() {
+                let dropout = dropout.map(|m| &m[i * t..(i + 1) * t]);
+                shifted_exps(row, i, scale, masks.causal, dropout);
+            }
+            sums(e, t, row_sums);
+            for ((w, e), &sum) in weights.chunks_mut(t).zip(e.chunks(t)).zip(&*row_sums) {
+                w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
+            }
+            let weights = MatRef::row_major(weights, t, t);
+            matmul(out, weights, shape.head(v, s, h), false);
+        },
+    );
+    let softmax = Softmax {
+        exps,
+        sums: row_sums,
+    };
+    (shape.merge_heads(&blocks), softmax)
+}
+
+/// Row `i` of the scores to `exp(score - max)`, as Burn's attention and softmax compute it:
+/// divided by `scale`, times the dropout row (if any), `causal` after column `i`, shifted by
+/// the row's maximum. Every masked column holds the same value, so its exponential is taken
+/// once.
+fn shifted_exps(row: &mut [f32], i: usize, scale: f32, causal: f32, dropout: Option<&[f32]>) {
     let (seen, unseen) = row.split_at_mut(i + 1);
-    unseen.fill(0.0);
-    match mask {
-        Some(mask) => seen
+    match dropout {
+        Some(m) => seen
             .iter_mut()
-            .zip(mask)
+            .zip(m)
             .for_each(|(s, m)| *s = *s / scale * m),
         None => seen.iter_mut().for_each(|s| *s /= scale),
     }
-    let max = seen.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-    let mut sum = 0.0;
-    for s in seen.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
+    let mut max = seen.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    if !unseen.is_empty() {
+        max = max.max(causal);
     }
-    for s in seen.iter_mut() {
-        *s /= sum;
-    }
+    seen.iter_mut().for_each(|s| *s = (*s - max).exp());
+    unseen.fill((causal - max).exp());
+}
+
+/// Per-task buffers of [`backward`]: `t x t` weights and score gradients, `d_k x t` for
+/// `dKᵀ`, and one row of the terms whose sum is a row sum's gradient.
+struct Scratch {
+    weights: Vec<f32>,
+    dscores: Vec<f32>,
+    dkt: Vec<f32>,
+    terms: Vec<f32>,
 }
 
 /// Gradients of `q`, `k` and `v` (each `[batch * t, d_model]`) for the context gradient `grad`,
-/// under the forward's dropout `masks`.
+/// under the forward's masks and softmax.
+///
+/// Each step is the one Burn's autodiff takes back through the composed attention, in its
+/// order: `dW = dO Vᵀ` and `dV = Wᵀ dO`; through `W = E / Σ`: `dW * recip(Σ)` plus the row sum
+/// of `dW * (-E / Σ²)`; through the exp (times `E`), the causal fill (0 above the diagonal),
+/// the dropout (times its mask) and the scale (times `1 / scale`); then `dQ = dS K` and
+/// `dKᵀ = Qᵀ dS`.
 pub fn backward(
     shape: AttentionShape,
-    (q, k, v): (&[f32], &[f32], &[f32]),
-    weights: &[f32],
-    masks: Option<&[f32]>,
+    [q, k, v]: [&[f32]; 3],
+    softmax: &Softmax,
+    masks: ScoreMasks<'_>,
+    sums: RowSums,
     grad: &[f32],
 ) -> [Vec<f32>; 3] {
     let AttentionShape { t, d_k, heads, .. } = shape;
-    let scale = (d_k as f32).sqrt();
+    let inverse_scale = 1.0 / score_scale(d_k);
+    let scratch = || Scratch {
+        weights: vec![0.0; t * t],
+        dscores: vec![0.0; t * t],
+        dkt: vec![0.0; d_k * t],
+        terms: vec![0.0; t],
+    };
     let (blocks, _) = par_fill(
         [shape.rows_len(); 3],
         [t * d_k; 3],
-        || vec![0.0; t * t],
-        |ds, task, [dq, dk, dv]| {
+        scratch,
+        |sc, task, [dq, dk, dv]| {
             let (s, h) = (task / heads, task % heads);
+            let exps = &softmax.exps[task * t * t..][..t * t];
+            let row_sums = &softmax.sums[task * t..][..t];
+            let dropout = masks.dropout.map(|m| &m[task * t * t..(task + 1) * t * t]);
             let dout = shape.head(grad, s, h);
-            let p = MatRef::row_major(&weights[task * t * t..][..t * t], t, t);
-            // dV = Pᵀ dO; dP = dO Vᵀ.
-            matmul(dv, p.t(), dout, false);
-            matmul(ds, dout, shape.head(v, s, h).t(), false);
-            // dS = P ⊙ (dP - rowsum(dP ⊙ P)) (⊙ M) / scale, zero above the diagonal with P.
-            let mask = masks.map(|m| &m[task * t * t..(task + 1) * t * t]);
-            for (i, (row, p_row)) in ds.chunks_mut(t).zip(p.data.chunks(t)).enumerate() {
-                let dot: f32 = row.iter().zip(p_row).map(|(g, p)| g * p).sum();
-                match mask.map(|m| &m[i * t..(i + 1) * t]) {
-                    Some(m_row) => {
-                        for ((g, p), m) in row.iter_mut().zip(p_row).zip(m_row) {
-                            *g = p * (*g - dot) * m / scale;
+            for ((w, e), &sum) in sc.weights.chunks_mut(t).zip(exps.chunks(t)).zip(row_sums) {
+                w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
+            }
+            matmul(dv, MatRef::row_major(&sc.weights, t, t).t(), dout, false);
+            matmul(&mut sc.dscores, dout, shape.head(v, s, h).t(), false);
+            let rows = sc.dscores.chunks_mut(t).zip(exps.chunks(t)).zip(row_sums);
+            for (i, ((row, e), &sum)) in rows.enumerate() {
+                let square = sum * sum;
+                for ((term, dw), e) in sc.terms.iter_mut().zip(&*row).zip(e) {
+                    *term = dw * (-e / square);
+                }
+                let mut dsum = 0.0;
+                sums(&sc.terms, t, std::slice::from_mut(&mut dsum));
+                let recip = 1.0 / sum;
+                let dexp = |g: f32, e: f32| (g * recip + dsum) * e;
+                let (seen, unseen) = row.split_at_mut(i + 1);
+                match dropout.map(|m| &m[i * t..(i + 1) * t]) {
+                    Some(m) => {
+                        for ((g, e), m) in seen.iter_mut().zip(e).zip(m) {
+                            *g = dexp(*g, *e) * m * inverse_scale;
                         }
                     }
                     None => {
-                        for (g, p) in row.iter_mut().zip(p_row) {
-                            *g = p * (*g - dot) / scale;
+                        for (g, e) in seen.iter_mut().zip(e) {
+                            *g = dexp(*g, *e) * inverse_scale;
                         }
                     }
                 }
+                unseen.fill(0.0);
             }
-            let ds = MatRef::row_major(ds, t, t);
-            matmul(dq, ds, shape.head(k, s, h), false);
-            matmul(dk, ds.t(), shape.head(q, s, h), false);
+            let dscores = MatRef::row_major(&sc.dscores, t, t);
+            matmul(dq, dscores, shape.head(k, s, h), false);
+            matmul(&mut sc.dkt, shape.head(q, s, h).t(), dscores, false);
+            for (c, line) in sc.dkt.chunks(t).enumerate() {
+                for (j, &x) in line.iter().enumerate() {
+                    dk[j * d_k + c] = x;
+                }
+            }
         },
     );
     blocks.map(|b| shape.merge_heads(&b))
@@ -250,25 +332,42 @@ mod tests {
             .collect()
     }
 
+    /// Row sums in order (flex's differ in order only, and are tested in `host_attention`).
+    fn in_order(rows: &[f32], len: usize, sums: &mut [f32]) {
+        for (sum, row) in sums.iter_mut().zip(rows.chunks(len)) {
+            *sum = row.iter().sum();
+        }
+    }
+
+    /// Burn's masking: `-1e4` above the diagonal, and the dropout masks if given.
+    fn masking(dropout: Option<&[f32]>) -> ScoreMasks<'_> {
+        ScoreMasks {
+            causal: -1.0e4,
+            dropout,
+        }
+    }
+
     #[test]
     fn forward_matches_the_definition() {
         let n = SHAPE.rows_len();
         let (q, k, v) = (values(n, 0.1), values(n, 1.3), values(n, 2.7));
         let masks = masks();
         for m in [None, Some(masks.as_slice())] {
-            let (out, _) = forward(SHAPE, &q, &k, &v, m);
+            let (out, _) = forward(SHAPE, [&q, &k, &v], masking(m), in_order);
             for (a, b) in out.iter().zip(reference(SHAPE, &q, &k, &v, m)) {
                 assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
             }
         }
-        let (dropped, _) = forward(SHAPE, &q, &k, &v, Some(&masks));
-        let (out, weights) = forward(SHAPE, &q, &k, &v, None);
+        let (dropped, _) = forward(SHAPE, [&q, &k, &v], masking(Some(&masks)), in_order);
+        let (out, softmax) = forward(SHAPE, [&q, &k, &v], masking(None), in_order);
         assert_ne!(dropped, out, "the masks change the context");
-        // Each row of weights sums to 1 over the seen positions and is 0 after them.
-        for (r, row) in weights.chunks(SHAPE.t).enumerate() {
+        // Each row's sum is kept, and the masked columns' exponentials are 0.
+        let rows = softmax.exps.chunks(SHAPE.t).zip(&softmax.sums);
+        for (r, (row, &sum)) in rows.enumerate() {
             let i = r % SHAPE.t;
-            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-            assert!(row[i + 1..].iter().all(|&w| w == 0.0));
+            assert_eq!(row.iter().sum::<f32>(), sum);
+            assert!(row[..=i].iter().all(|&e| e > 0.0 && e <= 1.0));
+            assert!(row[i + 1..].iter().all(|&e| e == 0.0));
         }
     }
 
@@ -292,12 +391,14 @@ mod tests {
                 .map(|(a, b)| a * f64::from(*b))
                 .sum()
         };
-        let (_, weights) = forward(SHAPE, &inputs[0], &inputs[1], &inputs[2], masks);
+        let operands = [&inputs[0], &inputs[1], &inputs[2]].map(Vec::as_slice);
+        let (_, softmax) = forward(SHAPE, operands, masking(masks), in_order);
         let grads = backward(
             SHAPE,
-            (&inputs[0], &inputs[1], &inputs[2]),
-            &weights,
-            masks,
+            operands,
+            &softmax,
+            masking(masks),
+            in_order,
             &upstream,
         );
         let eps = 1e-2f32;

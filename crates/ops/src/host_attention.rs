@@ -5,12 +5,15 @@
 //! autodiff keeps and walks back through every one of them, with a zero-filled full-width
 //! gradient per head slice. Under `Autodiff<Flex>` and `Autodiff<NdArray>`, [`causal`] runs
 //! all heads of all sequences as one op instead ([`causal_attention`](super::causal_attention):
-//! one rayon task per sequence and head, keeping only the attention weights for the backward),
-//! and the inference backends run the same forward. Other backends and dtypes get `None` and
+//! one rayon task per sequence and head, keeping only the softmax's exponentials and sums for
+//! the backward), and the inference backends run the same forward. It takes the composed
+//! path's steps in the composed path's order, so on flex its outputs and gradients are that
+//! path's bit for bit, with or without score dropout. Other backends and dtypes get `None` and
 //! keep the composed path.
 
 use super::HostMemory;
-use super::causal_attention::{self, AttentionShape};
+use super::attention::Masking;
+use super::causal_attention::{self, AttentionShape, ScoreMasks, Softmax};
 use super::dropout;
 use super::host_tensor::{from_host, primitive, tensor};
 use burn::backend::Autodiff;
@@ -24,28 +27,33 @@ use burn::tensor::ops::FloatTensor;
 use std::sync::Arc;
 
 /// The attention context `[batch * t, d_model]` of rows `q`, `k`, `v` (each
-/// `[batch * t, d_model]`) under `Autodiff<I>`, with score dropout of probability `dropout`
-/// (the masks Burn's composed attention draws, from the same generator) if given, and its
-/// backward recorded; `None` where the caller must compose it (not f32, or no rows).
+/// `[batch * t, d_model]`) under `Autodiff<I>`, with the composed path's causal fill and, if
+/// its probability is given, score dropout (the masks Burn's composed attention draws, from
+/// the same generator), and its backward recorded; `None` where the caller must compose it
+/// (not f32, or no rows).
 pub(crate) fn causal<I: HostMemory>(
     [q, k, v]: [&Tensor<Autodiff<I>, 2>; 3],
     shape: AttentionShape,
-    dropout: Option<f64>,
+    masking: Masking,
 ) -> Option<Tensor<Autodiff<I>, 2>> {
     if !applies([q, k, v], shape) {
         return None;
     }
     let [q, k, v] = [q, k, v].map(primitive);
     let device = I::float_device(&q.primitive);
-    let masks = dropout.map(|prob| {
+    let masks = masking.dropout.map(|prob| {
         let bht = [shape.batch, shape.heads, shape.t];
         Arc::new(dropout::score_masks::<I>(prob, bht, &device))
     });
-    let (context, weights) = {
+    let (context, softmax) = {
         let qs = I::f32_elements::<2>(&q.primitive)?;
         let ks = I::f32_elements::<2>(&k.primitive)?;
         let vs = I::f32_elements::<2>(&v.primitive)?;
-        causal_attention::forward(shape, &qs, &ks, &vs, masks.as_deref().map(Vec::as_slice))
+        let score_masks = ScoreMasks {
+            causal: masking.causal,
+            dropout: masks.as_deref().map(Vec::as_slice),
+        };
+        causal_attention::forward(shape, [&qs, &ks, &vs], score_masks, I::row_sums)
     };
     let rows = [shape.batch * shape.t, shape.d_model()];
     let context = from_host::<I, 2>(context, rows, &device);
@@ -57,7 +65,8 @@ pub(crate) fn causal<I: HostMemory>(
         OpsKind::Tracked(prep) => prep.finish(
             Saved {
                 operands: [q.primitive, k.primitive, v.primitive],
-                weights: Arc::new(weights),
+                softmax: Arc::new(softmax),
+                causal: masking.causal,
                 masks,
                 shape,
             },
@@ -73,9 +82,9 @@ pub(crate) fn causal<I: HostMemory>(
 pub(crate) fn causal_inference<I: HostMemory>(
     [q, k, v]: [&Tensor<I, 2>; 3],
     shape: AttentionShape,
-    dropout: Option<f64>,
+    masking: Masking,
 ) -> Option<Tensor<I, 2>> {
-    if !applies([q, k, v], shape) || dropout.is_some() {
+    if !applies([q, k, v], shape) || masking.dropout.is_some() {
         return None;
     }
     let device = q.device();
@@ -83,7 +92,11 @@ pub(crate) fn causal_inference<I: HostMemory>(
     let qs = I::f32_elements::<2>(&q)?;
     let ks = I::f32_elements::<2>(&k)?;
     let vs = I::f32_elements::<2>(&v)?;
-    let (context, _) = causal_attention::forward(shape, &qs, &ks, &vs, None);
+    let score_masks = ScoreMasks {
+        causal: masking.causal,
+        dropout: None,
+    };
+    let (context, _) = causal_attention::forward(shape, [&qs, &ks, &vs], score_masks, I::row_sums);
     let rows = [shape.batch * shape.t, shape.d_model()];
     Some(tensor(from_host::<I, 2>(context, rows, &device)))
 }
@@ -98,11 +111,12 @@ fn applies<B: Backend>(operands: [&Tensor<B, 2>; 3], shape: AttentionShape) -> b
 struct HostCausalAttention;
 
 /// What the backward keeps: `q`, `k`, `v` (the backend's tensors, read where they lie), the
-/// attention weights, the dropout masks (if any) and the shape.
+/// softmax's exponentials and sums, the causal fill, the dropout masks (if any) and the shape.
 #[derive(Clone)]
 struct Saved<I: Backend> {
     operands: [FloatTensor<I>; 3],
-    weights: Arc<Vec<f32>>,
+    softmax: Arc<Softmax>,
+    causal: f32,
     masks: Option<Arc<Vec<f32>>>,
     shape: AttentionShape,
 }
@@ -125,7 +139,8 @@ impl<I: HostMemory> Backward<I, 3> for HostCausalAttention {
         };
         let Saved {
             operands,
-            weights,
+            softmax,
+            causal,
             masks,
             shape,
         } = ops.state;
@@ -133,8 +148,18 @@ impl<I: HostMemory> Backward<I, 3> for HostCausalAttention {
         let [Some(q), Some(k), Some(v)] = operands.each_ref().map(I::f32_elements::<2>) else {
             return;
         };
-        let masks = masks.as_deref().map(Vec::as_slice);
-        let computed = causal_attention::backward(shape, (&q, &k, &v), &weights, masks, &grad);
+        let score_masks = ScoreMasks {
+            causal,
+            dropout: masks.as_deref().map(Vec::as_slice),
+        };
+        let computed = causal_attention::backward(
+            shape,
+            [&q, &k, &v],
+            &softmax,
+            score_masks,
+            I::row_sums,
+            &grad,
+        );
         let rows = [shape.batch * shape.t, shape.d_model()];
         for (node, grad) in ops.parents.into_iter().zip(computed) {
             if let Some(node) = node {
@@ -150,11 +175,17 @@ mod tests {
     use crate::attention;
     use burn::backend::Flex;
     use burn::nn::attention::{MultiHeadAttentionConfig, generate_autoregressive_mask};
+    use burn::tensor::Distribution;
     use burn::tensor::TensorData;
     use burn::tensor::activation::softmax;
-    use burn::tensor::{Distribution, Tolerance};
 
     type A = Autodiff<Flex>;
+
+    /// Burn's masking (`min_float` above the diagonal), without dropout.
+    const PLAIN: Masking = Masking {
+        causal: -1.0e4,
+        dropout: None,
+    };
 
     /// Causal attention composed from Burn ops, the reference.
     fn composed(
@@ -195,7 +226,7 @@ mod tests {
         let run = |ours: bool| {
             let [q, k, v] = [0, 1, 2].map(|i| inputs[i].clone().detach().require_grad());
             let y = if ours {
-                causal([&q, &k, &v], shape, None).expect("the host op ran")
+                causal([&q, &k, &v], shape, PLAIN).expect("the host op ran")
             } else {
                 composed(q.clone(), k.clone(), v.clone(), shape)
             };
@@ -203,12 +234,10 @@ mod tests {
             let grad = |x: &Tensor<A, 2>| x.grad(&grads).expect("gradient").into_data();
             (y.into_data(), [grad(&q), grad(&k), grad(&v)])
         };
+        // Bit for bit: the same steps in the same order.
         let (ours, burns) = (run(true), run(false));
-        let tol = Tolerance::<f32>::absolute(1e-5);
-        ours.0.assert_approx_eq::<f32>(&burns.0, tol);
-        for (a, b) in ours.1.iter().zip(&burns.1) {
-            a.assert_approx_eq::<f32>(b, tol);
-        }
+        assert_eq!(ours.0, burns.0, "the context");
+        assert_eq!(ours.1, burns.1, "the gradients of q, k and v");
     }
 
     #[test]
@@ -226,10 +255,10 @@ mod tests {
             [0; 3].map(|_| Tensor::<A, 2>::random(rows, Distribution::Normal(0.0, 1.0), &device));
         let want = composed(q.clone(), k.clone(), v.clone(), shape).into_data();
         let [q, k, v] = [q, k, v].map(|x| x.inner());
-        causal_inference::<Flex>([&q, &k, &v], shape, None)
+        let ours = causal_inference::<Flex>([&q, &k, &v], shape, PLAIN)
             .expect("the host forward ran")
-            .into_data()
-            .assert_approx_eq::<f32>(&want, Tolerance::<f32>::absolute(1e-5));
+            .into_data();
+        assert_eq!(ours, want, "bit for bit");
     }
 
     /// The largest absolute difference between two f32 tensors' values.
@@ -258,9 +287,9 @@ mod tests {
             let h = h.clone().detach().require_grad();
             A::seed(&device, seed);
             let y = if fused {
-                let op = |operands: [&Tensor<A, 2>; 3], shape, dropout| {
-                    let y = causal::<Flex>(operands, shape, dropout);
-                    host_op_ran.set(y.is_some() && dropout == Some(0.3));
+                let op = |operands: [&Tensor<A, 2>; 3], shape, masking: Masking| {
+                    let y = causal::<Flex>(operands, shape, masking);
+                    host_op_ran.set(y.is_some() && masking.dropout == Some(0.3));
                     y
                 };
                 attention::fused(&mha, h.clone(), [b, t], &mask, op)
@@ -275,12 +304,9 @@ mod tests {
         };
         // Other tests draw from flex's process-wide generator in parallel, and one of their
         // draws can land between `seed` and a mask: the fused and composed attentions must
-        // agree (same masks, so the same context and gradient) in one of four tries; with
-        // different masks they never would.
-        let agree = (0..4).any(|_| {
-            let (ours, burns) = (run(true, 4), run(false, 4));
-            max_diff(&ours.0, &burns.0) < 1e-5 && max_diff(&ours.1, &burns.1) < 1e-5
-        });
+        // agree (same masks, so the same context and gradient, bit for bit) in one of four
+        // tries; with different masks they never would.
+        let agree = (0..4).any(|_| run(true, 4) == run(false, 4));
         assert!(host_op_ran.get(), "the host op ran, with the dropout");
         assert!(
             agree,
@@ -288,6 +314,35 @@ mod tests {
         );
         // The masks matter: another seed, another context.
         assert!(max_diff(&run(true, 4).0, &run(true, 5).0) > 1e-2);
+    }
+
+    #[test]
+    fn long_sequences_match_bit_for_bit() {
+        // Rows longer than flex's widest row sum (8 accumulators of 16 lanes), with a tail.
+        let device = Default::default();
+        let [b, t, d, heads] = [2, 150, 16, 2];
+        A::seed(&device, 12);
+        let mha = MultiHeadAttentionConfig::new(d, heads)
+            .with_dropout(0.1)
+            .init::<A>(&device);
+        let h = Tensor::<A, 2>::random([b * t, d], Distribution::Normal(0.0, 1.0), &device);
+        let mask = generate_autoregressive_mask::<A>(b, t, &device);
+        let run = |fused: bool| {
+            let h = h.clone().detach().require_grad();
+            A::seed(&device, 8);
+            let y = if fused {
+                attention::fused(&mha, h.clone(), [b, t], &mask, causal::<Flex>)
+            } else {
+                attention::composed(&mha, h.clone(), [b, t], &mask)
+            };
+            let grads = y.clone().sum().backward();
+            (
+                y.into_data(),
+                h.grad(&grads).expect("a gradient").into_data(),
+            )
+        };
+        // As above: a draw of a test running beside this one can land between seed and mask.
+        assert!((0..4).any(|_| run(true) == run(false)));
     }
 
     #[test]
@@ -300,6 +355,6 @@ mod tests {
             heads: 2,
             d_k: 3,
         };
-        assert!(causal_inference([&x, &x, &x], shape, None).is_none());
+        assert!(causal_inference([&x, &x, &x], shape, PLAIN).is_none());
     }
 }

@@ -116,6 +116,17 @@ pub trait HostOps: Backend {
     }
 }
 
+/// Burn's composed causal attention, the default of [`HostOps::causal_attention_forward`],
+/// whatever `B`'s own method does: the reference the fused host op is held to, bit for bit.
+pub fn composed_attention<B: HostOps>(
+    mha: &MultiHeadAttention<B>,
+    h: Tensor<B, 2>,
+    bt: [usize; 2],
+    mask: &Tensor<B, 3, Bool>,
+) -> Tensor<B, 2> {
+    attention::composed(mha, h, bt, mask)
+}
+
 /// A backend whose tensors live in host memory, so the host ops read them without a transfer.
 pub trait HostMemory: Backend {
     /// The elements of `tensor` (rank `D`) as f32 in row-major order: its own memory where the
@@ -134,6 +145,15 @@ pub trait HostMemory: Backend {
     ) -> bool {
         let _ = (tensors, update);
         false
+    }
+
+    /// Sums each `row_len`-element row of `rows` into one element of `sums`, adding in the
+    /// order this backend's `sum_dim` over a contiguous last axis does, so that a host op that
+    /// takes a composed path's steps gets its bits (by default: in order, from the first).
+    fn row_sums(rows: &[f32], row_len: usize, sums: &mut [f32]) {
+        for (sum, row) in sums.iter_mut().zip(rows.chunks(row_len)) {
+            *sum = row.iter().sum();
+        }
     }
 }
 
@@ -162,6 +182,11 @@ impl HostMemory for burn::backend::Flex {
             }));
         }
         lends
+    }
+
+    fn row_sums(rows: &[f32], row_len: usize, sums: &mut [f32]) {
+        // Flex's own kernel for `sum_dim` over a contiguous last axis.
+        burn_flex::simd::kernels::sum_rows_f32(rows, sums, sums.len(), row_len);
     }
 }
 
