@@ -137,10 +137,7 @@ pub fn forward(
                 shifted_exps(row, i, scale, masks.causal, dropout);
             }
             sums(e, t, row_sums);
-            for ((w, e), &sum) in weights.chunks_mut(t).zip(e.chunks(t)).zip(&*row_sums) {
-                w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
-            }
-            let weights = MatRef::row_major(weights, t, t);
+            let weights = normalized(weights, e, row_sums);
             matmul(out, weights, shape.head(v, s, h), false);
         },
     );
@@ -149,6 +146,16 @@ pub fn forward(
         sums: row_sums,
     };
     (shape.merge_heads(&blocks), softmax)
+}
+
+/// The softmax weights `exps / sums` (each row by its sum) written into `weights`, as a
+/// row-major `t x t` view.
+fn normalized<'a>(weights: &'a mut [f32], exps: &[f32], sums: &[f32]) -> MatRef<'a> {
+    let t = sums.len();
+    for ((w, e), &sum) in weights.chunks_mut(t).zip(exps.chunks(t)).zip(sums) {
+        w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
+    }
+    MatRef::row_major(weights, t, t)
 }
 
 /// Row `i` of the scores to `exp(score - max)`, as Burn's attention and softmax compute it:
@@ -215,10 +222,8 @@ pub fn backward(
             let row_sums = &softmax.sums[task * t..][..t];
             let dropout = masks.dropout.map(|m| &m[task * t * t..(task + 1) * t * t]);
             let dout = shape.head(grad, s, h);
-            for ((w, e), &sum) in sc.weights.chunks_mut(t).zip(exps.chunks(t)).zip(row_sums) {
-                w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
-            }
-            matmul(dv, MatRef::row_major(&sc.weights, t, t).t(), dout, false);
+            let weights = normalized(&mut sc.weights, exps, row_sums);
+            matmul(dv, weights.t(), dout, false);
             matmul(&mut sc.dscores, dout, shape.head(v, s, h).t(), false);
             let rows = sc.dscores.chunks_mut(t).zip(exps.chunks(t)).zip(row_sums);
             for (i, ((row, e), &sum)) in rows.enumerate() {
