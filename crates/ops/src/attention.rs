@@ -12,8 +12,10 @@ use burn::nn::attention::MultiHeadAttention;
 use burn::prelude::*;
 use burn::tensor::activation::{quiet_softmax, softmax};
 
-/// The composed attention: projections, per-head scores, dropout, mask, softmax, output.
-pub(crate) fn composed<B: HostOps>(
+/// Burn's composed causal attention (projections, per-head scores, dropout, mask, softmax,
+/// output), the default of [`HostOps::causal_attention_forward`] whatever `B`'s own method
+/// does: the reference the fused host op is held to, bit for bit.
+pub fn composed<B: HostOps>(
     mha: &MultiHeadAttention<B>,
     h: Tensor<B, 2>,
     bt: [usize; 2],

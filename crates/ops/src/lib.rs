@@ -45,6 +45,7 @@ use burn::tensor::ops::FloatTensor;
 use std::borrow::Cow;
 
 pub use adam::{AdamDecay, AdamMoments, AdamSettings, BurnStep, HostAdam};
+pub use attention::composed as composed_attention;
 use burn::optim::AdaptiveMomentumState;
 
 /// The layers a backend may run faster than Burn's composed forward. Each method is
@@ -114,17 +115,6 @@ pub trait HostOps: Backend {
         let _ = (settings, lr);
         burns(param, grad, momentum)
     }
-}
-
-/// Burn's composed causal attention, the default of [`HostOps::causal_attention_forward`],
-/// whatever `B`'s own method does: the reference the fused host op is held to, bit for bit.
-pub fn composed_attention<B: HostOps>(
-    mha: &MultiHeadAttention<B>,
-    h: Tensor<B, 2>,
-    bt: [usize; 2],
-    mask: &Tensor<B, 3, Bool>,
-) -> Tensor<B, 2> {
-    attention::composed(mha, h, bt, mask)
 }
 
 /// A backend whose tensors live in host memory, so the host ops read them without a transfer.
