@@ -149,11 +149,17 @@ pub fn forward(
 }
 
 /// The softmax weights `exps / sums` (each row by its sum) written into `weights`, as a
-/// row-major `t x t` view.
+/// row-major `t x t` view. Row `i`'s columns after `i` share one exponential (the causal
+/// fill's), so their weight is divided once.
 fn normalized<'a>(weights: &'a mut [f32], exps: &[f32], sums: &[f32]) -> MatRef<'a> {
     let t = sums.len();
-    for ((w, e), &sum) in weights.chunks_mut(t).zip(exps.chunks(t)).zip(sums) {
-        w.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
+    let rows = weights.chunks_mut(t).zip(exps.chunks(t)).zip(sums);
+    for (i, ((w, e), &sum)) in rows.enumerate() {
+        let (seen, unseen) = w.split_at_mut(i + 1);
+        seen.iter_mut().zip(e).for_each(|(w, e)| *w = e / sum);
+        if let Some(&masked) = e.get(i + 1) {
+            unseen.fill(masked / sum);
+        }
     }
     MatRef::row_major(weights, t, t)
 }
@@ -227,9 +233,17 @@ pub fn backward(
             matmul(&mut sc.dscores, dout, shape.head(v, s, h).t(), false);
             let rows = sc.dscores.chunks_mut(t).zip(exps.chunks(t)).zip(row_sums);
             for (i, ((row, e), &sum)) in rows.enumerate() {
+                // dW * (-E / Σ²); the columns after `i` share one E, so one division.
                 let square = sum * sum;
-                for ((term, dw), e) in sc.terms.iter_mut().zip(&*row).zip(e) {
+                let (seen_terms, unseen_terms) = sc.terms.split_at_mut(i + 1);
+                for ((term, dw), e) in seen_terms.iter_mut().zip(&*row).zip(e) {
                     *term = dw * (-e / square);
+                }
+                if let Some(&masked) = e.get(i + 1) {
+                    let factor = -masked / square;
+                    for (term, dw) in unseen_terms.iter_mut().zip(&row[i + 1..]) {
+                        *term = dw * factor;
+                    }
                 }
                 let mut dsum = 0.0;
                 sums(&sc.terms, t, std::slice::from_mut(&mut dsum));
