@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Per-round ratios of benches/rounds.sh output: each binary / PyTorch and new / head, medians.
-usage: ratios.py ROUNDS.txt"""
+usage: benches/rounds_ratios.py ROUNDS.txt (the output of benches/rounds.sh)"""
 import collections, statistics, sys
 
 rows = collections.defaultdict(dict)
