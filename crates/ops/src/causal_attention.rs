@@ -352,11 +352,7 @@ mod tests {
     }
 
     /// Row sums in order (flex's differ in order only, and are tested in `host_attention`).
-    fn in_order(rows: &[f32], len: usize, sums: &mut [f32]) {
-        for (sum, row) in sums.iter_mut().zip(rows.chunks(len)) {
-            *sum = row.iter().sum();
-        }
-    }
+    const IN_ORDER: RowSums = crate::partial_sums::row_sums_in_order;
 
     /// Burn's masking: `-1e4` above the diagonal, and the dropout masks if given.
     fn masking(dropout: Option<&[f32]>) -> ScoreMasks<'_> {
@@ -372,13 +368,13 @@ mod tests {
         let (q, k, v) = (values(n, 0.1), values(n, 1.3), values(n, 2.7));
         let masks = masks();
         for m in [None, Some(masks.as_slice())] {
-            let (out, _) = forward(SHAPE, [&q, &k, &v], masking(m), in_order);
+            let (out, _) = forward(SHAPE, [&q, &k, &v], masking(m), IN_ORDER);
             for (a, b) in out.iter().zip(reference(SHAPE, &q, &k, &v, m)) {
                 assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
             }
         }
-        let (dropped, _) = forward(SHAPE, [&q, &k, &v], masking(Some(&masks)), in_order);
-        let (out, softmax) = forward(SHAPE, [&q, &k, &v], masking(None), in_order);
+        let (dropped, _) = forward(SHAPE, [&q, &k, &v], masking(Some(&masks)), IN_ORDER);
+        let (out, softmax) = forward(SHAPE, [&q, &k, &v], masking(None), IN_ORDER);
         assert_ne!(dropped, out, "the masks change the context");
         // Each row's sum is kept, and the masked columns' exponentials are 0.
         let rows = softmax.exps.chunks(SHAPE.t).zip(&softmax.sums);
@@ -411,13 +407,13 @@ mod tests {
                 .sum()
         };
         let operands = [&inputs[0], &inputs[1], &inputs[2]].map(Vec::as_slice);
-        let (_, softmax) = forward(SHAPE, operands, masking(masks), in_order);
+        let (_, softmax) = forward(SHAPE, operands, masking(masks), IN_ORDER);
         let grads = backward(
             SHAPE,
             operands,
             &softmax,
             masking(masks),
-            in_order,
+            IN_ORDER,
             &upstream,
         );
         let eps = 1e-2f32;

@@ -141,9 +141,7 @@ pub trait HostMemory: Backend {
     /// order this backend's `sum_dim` over a contiguous last axis does, so that a host op that
     /// takes a composed path's steps gets its bits (by default: in order, from the first).
     fn row_sums(rows: &[f32], row_len: usize, sums: &mut [f32]) {
-        for (sum, row) in sums.iter_mut().zip(rows.chunks(row_len)) {
-            *sum = row.iter().sum();
-        }
+        partial_sums::row_sums_in_order(rows, row_len, sums);
     }
 }
 

@@ -12,3 +12,11 @@ pub(crate) fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     }
     sum
 }
+
+/// Each `row_len`-element row of `rows` summed into one element of `sums`, from its first
+/// element to its last.
+pub(crate) fn row_sums_in_order(rows: &[f32], row_len: usize, sums: &mut [f32]) {
+    for (sum, row) in sums.iter_mut().zip(rows.chunks(row_len)) {
+        *sum = row.iter().sum();
+    }
+}
