@@ -176,8 +176,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         test: Arc::new(Synthetic { len: 2048, seed: 3 }),
     };
     let factory = RegressorConfig { hidden: 64 };
-    // The program names the backend: only the CPU's training loop is compiled in (`trainer::fit`
-    // would pick per `run.backend` at run time, compiling every backend's).
+    // The program names the backend: only the CPU's training steps are compiled in
+    // (`trainer::fit` would pick per `run.backend` at run time, compiling every backend's).
     let device = Default::default();
     let summary = trainer::fit_on::<Autodiff<Flex>, _, _>(
         &config,

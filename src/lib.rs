@@ -13,9 +13,9 @@
 //! 3. data as [`Splits`] of a [`BatchSource`] yielding that batch type: the bundled formats
 //!    through [`data::load_splits`] (images, batches of [`HostBatch`]), or your own source;
 //! 4. [`fit`] with a [`config::Config`] from [`config::load`]: the backend is picked at run time
-//!    per `run.backend` (`auto` probes CUDA, then wgpu, then the CPU), so the training loop is
-//!    compiled into your program for every backend this build has; or [`fit_on`] a backend you
-//!    name ([`NamedBackend`]: `Autodiff<Flex>`, ...), which compiles only that one.
+//!    per `run.backend` (`auto` probes CUDA, then wgpu, then the CPU), so your model's training
+//!    steps are compiled into your program for every backend this build has; or [`fit_on`] a
+//!    backend you name ([`NamedBackend`]: `Autodiff<Flex>`, ...), which compiles only that one.
 //!
 //! [`load`] rebuilds the trained model for inference from a checkpoint or run directory. The
 //! `runs` and `checkpoints` commands read library runs like any other.
@@ -76,9 +76,9 @@
 //! This crate's public API is the items above and the modules [`config`], [`data`],
 //! [`model`], [`train`] and [`exit`]: the few types a library user names. Everything else (the
 //! command line, and the workspace's crates it is built on: `trainer-core` (config, data,
-//! models, the training loop, checkpoints, runs, jobs), `trainer-backends` (probing, choice,
-//! dispatch), `trainer-tracking` (MLflow), `trainer-plots` (charts) and `trainer-text`
-//! (tokenizers)) is private to it and may change in any release. `tests/public_api.rs` checks
+//! models, the per-step training work, checkpoints, runs, jobs), `trainer-fit` (the training
+//! loop), `trainer-backends` (probing, choice, dispatch), `trainer-tracking` (MLflow),
+//! `trainer-plots` (charts) and `trainer-text` (tokenizers)) is private to it and may change in any release. `tests/public_api.rs` checks
 //! that the examples use nothing else.
 
 mod cli;

@@ -5,7 +5,7 @@ use crate::backend::{NamedBackend, Selection, select_devices};
 use crate::checkpoint::Snapshot;
 use crate::commands::{Failure, Placement, RunPorts, STOP, Trainee, note, resume_target, run_fit};
 use crate::exit::Exit;
-use crate::jobs::{BackendJob, CustomFitJob, InferenceModel, load_custom};
+use crate::jobs::{BackendJob, BoxedLearner, CustomFitJob, InferenceModel, load_custom};
 use crate::run::Summary;
 use burn::prelude::Backend;
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::time::Instant;
 use trainer_core::config::Config;
 use trainer_core::data::{BatchSource, Splits};
 use trainer_core::model::ModelFactory;
-use trainer_core::train::{FitOutcome, FitPorts, Observer, TrainError};
+use trainer_core::train::{Observer, TrainError};
 
 /// How a library run starts and stops, beyond its config.
 #[derive(Default)]
@@ -57,8 +57,8 @@ impl From<Failure> for RunError {
 /// the progress bar, the NaN and divergence guards, and exact resume. `config` comes from
 /// [`trainer_core::config::load`] (validated); its `[model]` and `[data]` tables are not read.
 ///
-/// The training loop is compiled into your program once per backend this build of `trainer`
-/// has (its cargo features); [`fit_on`] compiles it for one backend you name.
+/// Your model's training steps are compiled into your program once per backend this build of
+/// `trainer` has (its cargo features); [`fit_on`] compiles them for one backend you name.
 ///
 /// A model whose `score` panics ends the run FAILED with the panic's message, as a built-in
 /// model's failure does.
@@ -92,7 +92,7 @@ where
 
 /// [`fit`] on the backend `B` and `device` the program names (`run.backend` and
 /// `run.devices` are not read), e.g. `fit_on::<Autodiff<Flex>, _, _>(.., Default::default())`:
-/// only that backend's training loop is compiled into the program.
+/// only that backend's training steps are compiled into the program.
 pub fn fit_on<B, U, S>(
     config: &Config,
     factory: &U,
@@ -203,18 +203,17 @@ where
         false
     }
 
-    fn train<'a>(
+    fn learner<'a>(
         &'a self,
         cfg: &'a Config,
         resume: Option<&'a Snapshot>,
-        ports: FitPorts<'a>,
-    ) -> Result<FitOutcome, TrainError> {
+    ) -> Result<BoxedLearner<'a>, TrainError> {
         let job = CustomFitJob {
             cfg,
             factory: self.factory,
             data: self.data,
             resume,
-            ports,
+            memory_budget: crate::host_memory::physical_memory(),
             parallel: self.placer.parallel(),
         };
         self.placer.run(job)

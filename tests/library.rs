@@ -1,6 +1,6 @@
 //! The trainer as a library: a user-defined Burn model trained through `trainer::fit_on` on the
-//! CPU (one model on one backend: the only monomorphization of the training loop in the test
-//! targets; `examples/custom_model.rs` covers `trainer::fit`'s run-time choice): exact resume
+//! CPU (one model on one backend: the only monomorphization of a model's training steps in the
+//! test targets; `examples/custom_model.rs` covers `trainer::fit`'s run-time choice): exact resume
 //! after a stop, tracking to a real MLflow server, `trainer::load`, the `runs` and
 //! `checkpoints` commands on its runs, and a model whose `score` panics or goes NaN.
 

@@ -7,7 +7,7 @@ use crate::backend::{Selection, select_devices};
 use crate::checkpoint::{self, CheckpointStore, DirStore, Retention, Snapshot, incompatible_keys};
 use crate::cli::FitArgs;
 use crate::exit::Exit;
-use crate::jobs::FitJob;
+use crate::jobs::{BoxedLearner, FitJob};
 use crate::observe::{Journal, Progress, append_event};
 use crate::run::{
     CONFIG_FILE, RunDir, RunDirError, RunLayout, RunRecord, RunStatus, SUMMARY_FILE, Summary,
@@ -185,7 +185,6 @@ fn follow(cfg: &Config, group: &RankGroup, selection: &Selection) -> Result<(), 
         store: None,
         stop: Some(&crate::ranks::STOP_AGREED),
         tracker_run_id: String::new(),
-        memory_budget: crate::host_memory::physical_memory(),
     };
     let trainee = BuiltIn {
         data: &data,
@@ -217,13 +216,22 @@ pub(crate) trait Trainee {
     fn datasets(&self, _cfg: &Config) -> Vec<DatasetRecord> {
         Vec::new()
     }
+    /// The model, optimizer and data on the run's backend, from `resume` when given.
+    fn learner<'a>(
+        &'a self,
+        cfg: &'a Config,
+        resume: Option<&'a Snapshot>,
+    ) -> Result<BoxedLearner<'a>, TrainError>;
     /// Trains, from `resume` when given, reporting through `ports`.
     fn train<'a>(
         &'a self,
         cfg: &'a Config,
         resume: Option<&'a Snapshot>,
         ports: FitPorts<'a>,
-    ) -> Result<FitOutcome, TrainError>;
+    ) -> Result<FitOutcome, TrainError> {
+        let mut learner = self.learner(cfg, resume)?;
+        trainer_fit::fit(cfg, learner.as_mut(), resume, ports)
+    }
 }
 
 /// The config's task on the backend `run.backend` selected (as one rank of a job, with
@@ -254,21 +262,21 @@ impl Trainee for BuiltIn<'_> {
         }
     }
 
-    fn train<'a>(
+    fn learner<'a>(
         &'a self,
         cfg: &'a Config,
         resume: Option<&'a Snapshot>,
-        ports: FitPorts<'a>,
-    ) -> Result<FitOutcome, TrainError> {
+    ) -> Result<BoxedLearner<'a>, TrainError> {
         let job = FitJob {
             cfg,
             data: self.data,
             resume,
-            ports,
+            // Checkpoints serialize weights and optimizer state in host memory on every backend.
+            memory_budget: crate::host_memory::physical_memory(),
             parallel: &self.selection.parallel,
             ranks: self.ranks.clone(),
         };
-        crate::backend::fit(&self.selection.choice, job)
+        crate::backend::learner(&self.selection.choice, job)
     }
 }
 
@@ -553,8 +561,6 @@ fn train_and_summarize(
         store: Some(&mut store as &mut dyn CheckpointStore),
         stop: Some(stop),
         tracker_run_id: run_uuid,
-        // Checkpoints serialize weights and optimizer state in host memory on every backend.
-        memory_budget: crate::host_memory::physical_memory(),
     };
     let outcome = guarded("training", || trainee.train(cfg, resume, ports));
     drop(observers); // stops the sampler, flushes the journal

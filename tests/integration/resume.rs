@@ -2,7 +2,7 @@
 //! per-step losses, weights and optimizer state as an uninterrupted run, whatever the number of
 //! loader workers in each part.
 
-use crate::train_backends::{Recorder, small_config, step_losses};
+use crate::train_backends::{Recorder, fit, small_config, step_losses};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,17 +63,16 @@ fn run(
         store: Some(store as &mut dyn CheckpointStore),
         stop: Some(&flag),
         tracker_run_id: String::new(),
-        memory_budget: None,
     };
     let job = FitJob {
         cfg,
         data,
         resume,
-        ports,
+        memory_budget: None,
         parallel: &[],
         ranks: None,
     };
-    let outcome = backend::fit(&Choice::Flex, job).expect("fit runs");
+    let outcome = fit(&Choice::Flex, job, ports).expect("fit runs");
     (step_losses(&obs.rec.0), outcome)
 }
 

@@ -8,7 +8,7 @@ use trainer_core::config::{Config, ModelKind};
 use trainer_core::data::load_splits;
 use trainer_core::jobs::FitJob;
 use trainer_core::task::TaskData;
-use trainer_core::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split};
+use trainer_core::train::{Event, FitOutcome, FitPorts, FitReport, Observer, Split, TrainError};
 
 /// Records every event.
 #[derive(Default)]
@@ -64,21 +64,31 @@ pub fn train_on(choice: &Choice, parallel: &[usize], cfg: &Config) -> (FitReport
         store: None,
         stop: None,
         tracker_run_id: String::new(),
-        memory_budget: None,
     };
     let job = FitJob {
         cfg,
         data: &data,
         resume: None,
-        ports,
+        memory_budget: None,
         parallel,
         ranks: None,
     };
-    let outcome = backend::fit(choice, job).expect("training succeeds");
+    let outcome = fit(choice, job, ports).expect("training succeeds");
     let FitOutcome::Finished(report) = outcome else {
         panic!("not interrupted, so it finishes")
     };
     (*report, rec.0)
+}
+
+/// Runs `job` on `choice` as `trainer fit` does: the learner on the backend, then the loop.
+pub fn fit(
+    choice: &Choice,
+    job: FitJob<'_>,
+    ports: FitPorts<'_>,
+) -> Result<FitOutcome, TrainError> {
+    let (cfg, resume) = (job.cfg, job.resume);
+    let mut learner = backend::learner(choice, job)?;
+    trainer_fit::fit(cfg, learner.as_mut(), resume, ports)
 }
 
 pub fn step_losses(events: &[Event]) -> Vec<f64> {

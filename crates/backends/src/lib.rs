@@ -16,7 +16,7 @@ pub use kernel_cache::{
 };
 pub use named::NamedBackend;
 pub use probe::{AdapterKind, CudaInfo, WgpuAdapter};
-pub use run::{bench, eval, fit, predict, pytorch_export, run_job, sample};
+pub use run::{bench, eval, learner, predict, pytorch_export, run_job, sample};
 pub use select::{BackendStatus, Choice, Selection, list, select, select_devices};
 
 /// Why the requested backend cannot be used.

@@ -5,12 +5,15 @@ use super::Choice;
 use super::dispatch::dispatch;
 use std::path::Path;
 use trainer_core::bench::{BenchJob, BenchResult};
-use trainer_core::jobs::{BackendJob, EvalJob, Export, FitJob, JobError, PredictJob, SampleJob};
+use trainer_core::jobs::{
+    BackendJob, BoxedLearner, EvalJob, Export, FitJob, JobError, PredictJob, SampleJob,
+};
 use trainer_core::metrics::ConfusionMatrix;
-use trainer_core::train::{EvalResult, FitOutcome, TrainError};
+use trainer_core::train::{EvalResult, TrainError};
 
-/// Trains (or continues) a run on the chosen backend.
-pub fn fit(choice: &Choice, job: FitJob<'_>) -> Result<FitOutcome, TrainError> {
+/// A run's model, optimizer and data on the chosen backend, ready for the training loop
+/// (`trainer_fit::fit`).
+pub fn learner<'a>(choice: &Choice, job: FitJob<'a>) -> Result<BoxedLearner<'a>, TrainError> {
     dispatch(choice, job)
 }
 

@@ -1,7 +1,8 @@
-//! `trainer-core`: config, data sources and the streaming loader, models, the training loop
-//! generic over the Burn backend, checkpoints, metrics, the run journal and layout, and the
-//! jobs that run on a backend. No concrete backend is chosen here and nothing talks HTTP: the
-//! backends crate instantiates the jobs, the tracking crate consumes the journal.
+//! `trainer-core`: config, data sources and the streaming loader, models, the training work
+//! generic over the Burn backend (the `Learner` the loop in `trainer-fit` drives), checkpoints,
+//! metrics, the run journal and layout, and the jobs that run on a backend. No concrete backend
+//! is chosen here and nothing talks HTTP: the backends crate instantiates the jobs, the
+//! tracking crate consumes the journal.
 
 pub mod background;
 pub mod bench;

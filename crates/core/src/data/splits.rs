@@ -21,6 +21,16 @@ pub struct Splits<S: ?Sized = dyn DataSource> {
     pub test: Arc<S>,
 }
 
+impl<S: ?Sized> Clone for Splits<S> {
+    fn clone(&self) -> Self {
+        Splits {
+            train: self.train.clone(),
+            valid: self.valid.clone(),
+            test: self.test.clone(),
+        }
+    }
+}
+
 /// The test files of an image directory alone (`t10k-*` for IDX, `test_batch.bin` for
 /// CIFAR-10, `test/` or the class folders of an image folder, which must hold `classes`):
 /// what `eval --data DIR` scores, so a directory of only the test files will do (the command

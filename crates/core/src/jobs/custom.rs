@@ -1,6 +1,7 @@
 //! A library user's model: trained by the same loop as the built-in ones on any backend, and
 //! loaded back from its checkpoints.
 
+use super::BoxedLearner;
 use super::{BackendJob, JobError};
 use crate::checkpoint::{CheckpointStore, DirStore, Snapshot, load};
 use crate::config::Config;
@@ -8,7 +9,7 @@ use crate::data::{BatchSource, Splits};
 use crate::model::ModelFactory;
 use crate::run::RunLayout;
 use crate::train::{
-    FitOutcome, FitPorts, ModelPlan, ModelSpec, TrainError, fit_model, model_from_bytes,
+    LearnerParts, ModelLearner, ModelPlan, ModelSpec, TrainError, model_from_bytes,
 };
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
@@ -16,7 +17,8 @@ use burn::prelude::Backend;
 use std::path::{Path, PathBuf};
 use trainer_ops::TrainBackend;
 
-/// Trains the model `factory` builds on `data`, per `cfg`, from `resume` when given.
+/// Prepares training of the model `factory` builds on `data`, per `cfg`, from `resume` when
+/// given: the learner the training loop (`trainer_fit::fit`) drives.
 pub struct CustomFitJob<'a, U, S: ?Sized> {
     /// The run's resolved config (`[model]` is not read: the factory is the model).
     pub cfg: &'a Config,
@@ -26,18 +28,18 @@ pub struct CustomFitJob<'a, U, S: ?Sized> {
     pub data: &'a Splits<S>,
     /// The checkpoint to continue from.
     pub resume: Option<&'a Snapshot>,
-    /// Observers, checkpoint store, stop flag.
-    pub ports: FitPorts<'a>,
+    /// Memory a model's weights, gradients and optimizer state may take (None: unchecked).
+    pub memory_budget: Option<u64>,
     /// Device indices each batch is split over (empty: just the dispatched device).
     pub parallel: &'a [usize],
 }
 
-impl<U, S> BackendJob for CustomFitJob<'_, U, S>
+impl<'a, U, S> BackendJob for CustomFitJob<'a, U, S>
 where
     U: ModelFactory,
     S: BatchSource<Batch = U::Batch> + ?Sized + 'static,
 {
-    type Output = Result<FitOutcome, TrainError>;
+    type Output = Result<BoxedLearner<'a>, TrainError>;
 
     fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
         let replicas = super::fit::replicas::<B>(device, self.parallel);
@@ -46,16 +48,16 @@ where
             spec: custom_spec(factory),
             build: |d: &B::Device| factory.init::<B>(d),
         };
-        fit_model(
-            self.cfg,
+        let learner = ModelLearner::prepare(LearnerParts {
+            cfg: self.cfg,
             plan,
-            self.data,
+            data: self.data.clone(),
             backend,
-            &replicas,
-            self.resume,
-            self.ports,
-        )
-        .map(|f| f.outcome)
+            replicas,
+            resume: self.resume,
+            memory_budget: self.memory_budget,
+        })?;
+        Ok(Box::new(learner))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Training a run's task on the dispatched backend (and its sibling devices).
+//! A run's task made ready to train on the dispatched backend (and its sibling devices): its
+//! model, optimizer and data as the `Learner` the training loop drives.
 
 use super::BackendJob;
 use crate::checkpoint::Snapshot;
@@ -7,13 +8,14 @@ use crate::data::{BatchSource, Splits};
 use crate::model::Trainable;
 use crate::task::{ModelJob, TaskData};
 use crate::train::{
-    FitOutcome, FitPorts, ModelPlan, RankGroup, Replicas, TrainError, fit_model, shard_splits,
+    Learner, LearnerParts, ModelLearner, ModelPlan, RankGroup, Replicas, TrainError, shard_splits,
     sibling_device,
 };
 use burn::module::AutodiffModule;
 use trainer_ops::TrainBackend;
 
-/// Trains `data` per `cfg`, from `resume` when given, reporting through `ports`.
+/// Prepares training on `data` per `cfg`, from `resume` when given: the learner the training
+/// loop (`trainer_fit::fit`) drives.
 pub struct FitJob<'a> {
     /// The run's resolved config.
     pub cfg: &'a Config,
@@ -21,25 +23,28 @@ pub struct FitJob<'a> {
     pub data: &'a TaskData,
     /// The checkpoint to continue from.
     pub resume: Option<&'a Snapshot>,
-    /// Observers, checkpoint store, stop flag.
-    pub ports: FitPorts<'a>,
+    /// Memory a model's weights, gradients and optimizer state may take (None: unchecked).
+    pub memory_budget: Option<u64>,
     /// Device indices each batch is split over (empty: just the dispatched device).
     pub parallel: &'a [usize],
     /// The job this process is a rank of (None: a single process).
     pub ranks: Option<RankGroup>,
 }
 
-impl BackendJob for FitJob<'_> {
-    type Output = Result<FitOutcome, TrainError>;
+/// A learner, boxed: what a fit job makes on the backend it was dispatched to.
+pub type BoxedLearner<'a> = Box<dyn Learner + 'a>;
+
+impl<'a> BackendJob for FitJob<'a> {
+    type Output = Result<BoxedLearner<'a>, TrainError>;
 
     fn run<B: TrainBackend>(self, backend: &'static str, device: B::Device) -> Self::Output {
         let replicas = replicas::<B>(device, self.parallel).with_ranks(self.ranks);
         let train = Train {
             cfg: self.cfg,
             backend,
-            replicas: &replicas,
+            replicas,
             resume: self.resume,
-            ports: self.ports,
+            memory_budget: self.memory_budget,
         };
         self.data.with_model::<B, _>(self.cfg, train)?
     }
@@ -57,17 +62,17 @@ pub(super) fn replicas<B: TrainBackend>(
     Replicas::parallel(siblings).unwrap_or_else(|| Replicas::one(device))
 }
 
-/// The training loop on whichever model the task builds.
-struct Train<'r, 'a, B: TrainBackend> {
+/// The learner of whichever model the task builds.
+struct Train<'a, B: TrainBackend> {
     cfg: &'a Config,
     backend: &'static str,
-    replicas: &'r Replicas<B::Device>,
+    replicas: Replicas<B::Device>,
     resume: Option<&'a Snapshot>,
-    ports: FitPorts<'a>,
+    memory_budget: Option<u64>,
 }
 
-impl<B: TrainBackend> ModelJob<B> for Train<'_, '_, B> {
-    type Output = Result<FitOutcome, TrainError>;
+impl<'a, B: TrainBackend> ModelJob<B> for Train<'a, B> {
+    type Output = Result<BoxedLearner<'a>, TrainError>;
 
     fn run<M, S, F>(self, plan: ModelPlan<F>, data: &Splits<S>) -> Self::Output
     where
@@ -76,18 +81,17 @@ impl<B: TrainBackend> ModelJob<B> for Train<'_, '_, B> {
         S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
         F: Fn(&B::Device) -> M,
     {
-        let (cfg, backend) = (self.cfg, self.backend);
         // Always through the shard view (a single process is rank 0 of 1): one instantiation.
         let data = shard_splits(data, self.replicas.ranks());
-        fit_model(
-            cfg,
+        let learner = ModelLearner::prepare(LearnerParts {
+            cfg: self.cfg,
             plan,
-            &data,
-            backend,
-            self.replicas,
-            self.resume,
-            self.ports,
-        )
-        .map(|f| f.outcome)
+            data,
+            backend: self.backend,
+            replicas: self.replicas,
+            resume: self.resume,
+            memory_budget: self.memory_budget,
+        })?;
+        Ok(Box::new(learner))
     }
 }

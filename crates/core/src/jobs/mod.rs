@@ -14,7 +14,7 @@ pub use custom::{CustomFitJob, InferenceModel, load_custom};
 pub use error::{JobError, error_chain};
 pub use eval::EvalJob;
 pub use export::{Export, pytorch_export};
-pub use fit::FitJob;
+pub use fit::{BoxedLearner, FitJob};
 pub use predict::{PredictFormat, PredictJob};
 pub use restore::{Opened, Restored, open, restore};
 pub use sample::SampleJob;

@@ -89,7 +89,7 @@ impl<B: Backend> Scores<B> {
 }
 
 /// A model the training loop can train and evaluate on one kind of host batch.
-pub trait Trainable<B: Backend>: Module<B> {
+pub trait Trainable<B: Backend>: Module<B> + 'static {
     /// The host batch this model reads.
     type Batch: Samples + Send + 'static;
     /// True for language models: evaluation also reports perplexity (`exp` of the loss).

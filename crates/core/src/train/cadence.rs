@@ -1,6 +1,24 @@
-//! When to checkpoint: a pure decision from the config and the time/steps since the last save.
+//! When things happen: steps per epoch, checkpoints, and each step's seed; pure decisions from
+//! the config and the run's position.
 
-use crate::config::CheckpointConfig;
+use super::TrainError;
+use crate::config::{CheckpointConfig, TrainConfig};
+use crate::data::batches_per_epoch;
+
+/// Optimizer steps in an epoch of `samples` training samples; Err when not one can be taken.
+pub fn steps_per_epoch(t: &TrainConfig, samples: usize) -> Result<usize, TrainError> {
+    if samples == 0 {
+        return Err(TrainError::EmptyTrainingSplit);
+    }
+    match batches_per_epoch(samples, t.batch_size, t.drop_last) {
+        0 => Err(TrainError::BatchTooLarge {
+            batch_size: t.batch_size,
+            samples,
+            drop_last: true,
+        }),
+        steps => Ok(steps),
+    }
+}
 
 /// True when a mid-epoch checkpoint is due (epoch ends are decided by `at_epoch_end`).
 pub fn checkpoint_due(

@@ -1,4 +1,5 @@
-//! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters.
+//! The training core: generic over `B: AutodiffBackend`, it knows ports, never adapters. The
+//! loop over epochs and steps is crate `trainer-fit`; it drives a [`Learner`].
 
 mod accumulate;
 mod cadence;
@@ -7,6 +8,8 @@ mod collective;
 mod evaluate;
 mod events;
 mod fit;
+mod learner;
+mod model_learner;
 mod optimizer;
 mod parallel;
 mod params;
@@ -17,14 +20,16 @@ mod schedule;
 mod snapshot;
 mod step;
 
-pub use cadence::{checkpoint_due, step_seed};
+pub use cadence::{checkpoint_due, step_seed, steps_per_epoch};
 pub use clip::clip_grad_norm;
 pub use collective::{
     Collective, CollectiveError, RankGroup, RankShard, rank_gradients, shard_splits,
 };
 pub use evaluate::{EVAL_METRICS, EvalResult, TOP_K, evaluate, evaluate_with_confusion};
 pub use events::{Event, Observer, Observers, RunStatus, Split};
-pub use fit::{FitOutcome, FitPorts, FitReport, Fitted, ModelPlan, fit_model, read_scalar};
+pub use fit::{FitOutcome, FitPorts, FitReport, ModelPlan, read_scalar};
+pub use learner::{Learner, LearnerInfo, StepPlan, Stepped};
+pub use model_learner::{LearnerParts, ModelLearner};
 pub use optimizer::AnyOptimizer;
 pub use parallel::{Replicas, batch_gradients, shard_sizes, sibling_device, split_batch};
 pub use params::{TRAINING_BYTES_PER_PARAM, check_fits, count_params, params_finite};
