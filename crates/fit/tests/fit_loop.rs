@@ -51,15 +51,8 @@ impl Scripted {
 fn result(loss: f64, samples: usize) -> EvalResult {
     EvalResult {
         loss,
-        accuracy: None,
-        top5_accuracy: None,
-        macro_f1: None,
-        perplexity: None,
-        bits_per_byte: None,
-        rmse: None,
-        mae: None,
-        r2: None,
         samples,
+        ..EvalResult::empty()
     }
 }
 
