@@ -13,10 +13,9 @@ use trainer_core::exit::Exit;
 /// The `trainer` command line: parses the process's arguments, runs the command, and maps a
 /// failure to one line on stderr and its exit code.
 pub fn main() -> ExitCode {
-    // First, before any thread allocates: CPU steps reuse their buffers instead of re-faulting them.
-    let memory = trainer_core::host_memory::retain_freed_memory();
-    // Then, before anything uses rayon: this thread trains, as one of the compute threads.
-    let threads = trainer_core::host_threads::compute_on_this_thread();
+    // First, before any thread allocates or anything uses rayon: CPU steps reuse their buffers,
+    // and this thread trains as one of the compute threads.
+    let tuning = crate::host::tune();
     quiet_mesa();
     let parsed = Cli::try_parse();
     let level = match &parsed {
@@ -37,7 +36,11 @@ pub fn main() -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
-    tracing::debug!("host allocator: {memory:?}; compute threads: {threads:?}");
+    tracing::debug!(
+        "host allocator: {:?}; compute threads: {:?}",
+        tuning.memory,
+        tuning.threads
+    );
     quiet_panics();
     let cli = match parsed {
         Ok(cli) => cli,

@@ -17,6 +17,10 @@
 //!    steps are compiled into your program for every backend this build has; or [`fit_on`] a
 //!    backend you name ([`NamedBackend`]: `Autodiff<Flex>`, ...), which compiles only that one.
 //!
+//! On the CPU, call [`host::tune`] first thing in `main` (before anything allocates much or
+//! uses rayon) to train at the `trainer` binary's speed: it keeps freed step buffers for reuse
+//! and makes the training thread one of rayon's workers, as the binary does.
+//!
 //! [`load`] rebuilds the trained model for inference from a checkpoint or run directory. The
 //! `runs` and `checkpoints` commands read library runs like any other.
 //!
@@ -54,6 +58,7 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! trainer::host::tune(); // first in main: the binary's CPU speed
 //! let config = trainer::config::load(Some("configs/mnist-mlp.toml".as_ref()), &[])?;
 //! let data = trainer::data::load_splits(&config.data, config.run.seed)?;
 //! // On the CPU; `trainer::fit` (same arguments, no device) picks per `run.backend`.
@@ -74,7 +79,7 @@
 //! # Layout
 //!
 //! This crate's public API is the items above and the modules [`config`], [`data`],
-//! [`model`], [`train`] and [`exit`]: the few types a library user names. Everything else (the
+//! [`model`], [`train`], [`host`] and [`exit`]: the few types a library user names. Everything else (the
 //! command line, and the workspace's crates it is built on: `trainer-core` (config, data,
 //! models, the per-step training work, checkpoints, runs, jobs), `trainer-fit` (the training
 //! loop), `trainer-backends` (probing, choice, dispatch), `trainer-tracking` (MLflow),
@@ -85,6 +90,7 @@ mod cli;
 mod cli_main;
 mod commands;
 mod fetch;
+pub mod host;
 mod library;
 #[cfg(feature = "mpi")]
 mod mpi;
