@@ -61,6 +61,10 @@ impl Server {
                 &self.port.to_string(),
             ])
             .args(["--backend-store-uri", &db, "--workers", "1"])
+            // MLflow 3's job runner (GenAI jobs, trace roll-ups: nothing the tests use) starts
+            // eight more Python processes per server, each importing MLflow: ~10 CPU-seconds
+            // a start, ~20 starts a suite, on a 2-core machine running tests side by side.
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .arg("--artifacts-destination")
             .arg(self.artifacts())
             .stdout(Stdio::null())
