@@ -14,21 +14,24 @@ step() { "$@" || failed+=("$*"); }
 # The examples are left to their own build below; `--doc` cannot be mixed with target flags.
 step cargo test --release --locked --no-fail-fast --lib --bins --tests --benches
 step cargo test --release --locked --no-fail-fast --doc
+# The second build, for the rest: the `trainer` package (its library, binary, examples and
+# integration tests; nothing under crates/) at opt-level 0, with the MPI feature. One build
+# serves both steps below. The optimized build of `trainer` above is not touched (another
+# artifact). Why opt-level 0: the library examples call `trainer::fit`, which monomorphizes a
+# user's model for cuda, wgpu and flex, 3.5-4.5 min of LLVM at opt-level 3 on 2 cores; at 0 the
+# whole build takes 50 s, and runs stay seconds (the arithmetic runs in burn-flex, trainer-ops
+# and the backends crate, all optimized).
+second=(--release --locked --features mpi --config 'profile.release.package.trainer.opt-level=0')
 # The library examples (README "Train your own model"), run; custom_model exits 1 unless its
-# stopped-and-resumed run equals the straight one bit for bit. They are built with the `trainer`
-# package (its library and the examples) at opt-level 0: `trainer::fit` monomorphizes a user's
-# model for cuda, wgpu and flex, 3.5-4.5 min of LLVM at opt-level 3 on 2 cores, 45 s at 0 (both examples), and
-# their training is seconds either way (the arithmetic runs in burn-flex and trainer-ops, built
-# optimized). A separate artifact: the release build of `trainer` is not touched.
+# stopped-and-resumed run equals the straight one bit for bit.
 examples_out="$(mktemp -d)"
-example=(--release --locked --config 'profile.release.package.trainer.opt-level=0')
-step cargo run "${example[@]}" --example custom_model -- "$examples_out"
-step cargo run "${example[@]}" --example custom_data -- "$examples_out"
+step cargo build "${second[@]}" --example custom_model --example custom_data
+step cargo run "${second[@]}" --example custom_model -- "$examples_out"
+step cargo run "${second[@]}" --example custom_data -- "$examples_out"
 rm -rf "$examples_out"
-# Data parallel over MPI: the trainer and its tests rebuilt with `--features mpi` (only the
-# top crate recompiles), then the multi-process tests (Open MPI on localhost). Last, so the
-# default-feature builds above are not rebuilt.
-step cargo test --release --locked --features mpi --test integration -- mpi::
+# Data parallel over MPI (Open MPI on localhost): the multi-process tests, which need the
+# `mpi` feature; the rest of the integration tests ran above.
+step cargo test "${second[@]}" --test integration -- mpi::
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[@]}" >&2
     exit 1
