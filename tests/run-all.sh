@@ -18,8 +18,8 @@ step cargo test --release --locked --no-fail-fast --doc
 # integration tests; nothing under crates/) at opt-level 0, with the MPI feature. One build
 # serves both steps below. The optimized build of `trainer` above is not touched (another
 # artifact). Why opt-level 0: the library examples call `trainer::fit`, which monomorphizes a
-# user's model for cuda, wgpu and flex, 3.5-4.5 min of LLVM at opt-level 3 on 2 cores; at 0 the
-# whole build takes 50 s, and runs stay seconds (the arithmetic runs in burn-flex, trainer-ops
+# user's model for cuda, wgpu and flex, 3.4-4.6 min of LLVM at opt-level 3 on 2 cores; at 0 the
+# whole build takes 33-49 s, and runs stay seconds (the arithmetic runs in burn-flex, trainer-ops
 # and the backends crate, all optimized).
 second=(--release --locked --features mpi --config 'profile.release.package.trainer.opt-level=0')
 # The library examples (README "Train your own model"), run; custom_model exits 1 unless its
