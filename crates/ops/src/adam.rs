@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use super::HostMemory;
 use super::HostOps;
 use super::host_tensor::tensor;
+use super::simd::dispatch;
 
 /// Adam's hyper-parameters and which weight decay it applies (no AMSGrad).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -197,7 +198,9 @@ impl Factors {
 
     /// One chunk of elements in place: the parameters `p`, their gradients `g` (overwritten
     /// by the L2-decayed gradient), and the moments `m`, `v` (read unless `first`). Each pass
-    /// is a plain loop over slices, so it compiles to vector instructions.
+    /// is a plain loop over slices, so it compiles to vector instructions (the widest the CPU
+    /// has: [`update_chunk`]).
+    #[inline(always)]
     fn update(&self, p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], first: bool) {
         let AdamSettings {
             beta_1,
@@ -281,7 +284,7 @@ pub(crate) fn host<I: HostMemory, const D: usize>(
             .zip(g.par_chunks_mut(CHUNK))
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| factors.update(p, g, m, v, first));
+            .for_each(|(((p, g), m), v)| update_chunk(&factors, p, g, m, v, first));
     };
     let updated = I::update_in_place(&mut operands, &mut update);
     let [p, g, m, v] = operands;
@@ -291,6 +294,70 @@ pub(crate) fn host<I: HostMemory, const D: usize>(
     } else {
         let momentum = (!first).then(|| AdaptiveMomentumState::new(time - 1, tensor(m), tensor(v)));
         burns(tensor(p), tensor(g), momentum)
+    }
+}
+
+/// [`Factors::update`] compiled for the widest vectors the CPU has (the same bits on every
+/// path: `simd`).
+fn update_chunk(
+    factors: &Factors,
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    first: bool,
+) {
+    dispatch!(update_baseline(factors, p, g, m, v, first))
+}
+
+/// [`Factors::update`] for the baseline instruction set.
+#[inline(always)]
+fn update_baseline(
+    factors: &Factors,
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    first: bool,
+) {
+    factors.update(p, g, m, v, first)
+}
+
+/// [`update_baseline`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::Factors;
+
+    /// [`super::update_baseline`] for AVX2.
+    #[target_feature(enable = "avx2")]
+    pub fn update_baseline(
+        factors: &Factors,
+        p: &mut [f32],
+        g: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        first: bool,
+    ) {
+        super::update_baseline(factors, p, g, m, v, first)
+    }
+}
+
+/// [`update_baseline`] compiled with AVX-512F enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::Factors;
+
+    /// [`super::update_baseline`] for AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub fn update_baseline(
+        factors: &Factors,
+        p: &mut [f32],
+        g: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        first: bool,
+    ) {
+        super::update_baseline(factors, p, g, m, v, first)
     }
 }
 

@@ -1,6 +1,6 @@
 //! f32 matrix products on host slices through the `gemm` crate (the kernels flex's own matmul
 //! uses): single-threaded for the host convolution's per-sample products, on rayon's threads
-//! for the host linear layer.
+//! for the host linear layer, and two independent products side by side for its gradients.
 
 /// A matrix view of a slice: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -64,8 +64,64 @@ pub fn matmul(dst: &mut [f32], lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: boo
 /// # Panics
 /// As [`matmul`].
 pub fn matmul_parallel(dst: &mut [f32], lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: bool) {
+    product(
+        dst,
+        lhs,
+        rhs,
+        accumulate,
+        parallelism(rayon::current_num_threads()),
+    );
+}
+
+/// `lhs @ rhs` as a new row-major `lhs.rows x rhs.cols` vector, split over rayon's threads;
+/// the elements are written once, never zeroed first.
+///
+/// # Panics
+/// As [`matmul`].
+pub fn product_parallel(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
+    new_product(lhs, rhs, rayon::current_num_threads())
+}
+
+/// Two independent products at once, each on half of rayon's threads (one after the other on
+/// a single thread), with the results [`product_parallel`] gives: a layer's input and weight
+/// gradients, equal in work, whose gemm calls each keep two cores only partly busy when split
+/// on their own (the weight gradient's few output rows most of all).
+///
+/// # Panics
+/// As [`matmul`].
+pub fn product_pair([a, b]: [MatRef<'_>; 2], [c, d]: [MatRef<'_>; 2]) -> (Vec<f32>, Vec<f32>) {
     let threads = rayon::current_num_threads();
-    product(dst, lhs, rhs, accumulate, gemm::Parallelism::Rayon(threads));
+    let half = threads / 2;
+    rayon::join(
+        || new_product(a, b, half),
+        || new_product(c, d, threads - half),
+    )
+}
+
+/// gemm's parallelism for `threads` threads: none below two.
+fn parallelism(threads: usize) -> gemm::Parallelism {
+    if threads < 2 {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads)
+    }
+}
+
+/// `lhs @ rhs` into a new vector on `threads` threads, without zeroing it first.
+fn new_product(lhs: MatRef<'_>, rhs: MatRef<'_>, threads: usize) -> Vec<f32> {
+    let len = lhs.rows * rhs.cols;
+    if lhs.cols == 0 {
+        return vec![0.0; len];
+    }
+    let mut out = Vec::with_capacity(len);
+    // SAFETY: `out` has capacity for `len` elements; with `read_dst` false gemm writes every
+    // element of the `m x n` destination before reading any (a later block of the sum adds
+    // to what the first wrote), so all `len` are initialized when it returns (`k > 0` here).
+    unsafe {
+        raw_product(out.as_mut_ptr(), len, lhs, rhs, false, parallelism(threads));
+        out.set_len(len);
+    }
+    out
 }
 
 fn product(
@@ -75,31 +131,57 @@ fn product(
     accumulate: bool,
     parallelism: gemm::Parallelism,
 ) {
+    if lhs.cols == 0 && !accumulate {
+        dst.fill(0.0);
+    }
+    // SAFETY: `dst` is an exclusively borrowed, initialized slice of `dst.len()` elements.
+    unsafe {
+        raw_product(
+            dst.as_mut_ptr(),
+            dst.len(),
+            lhs,
+            rhs,
+            accumulate,
+            parallelism,
+        )
+    }
+}
+
+/// `dst = lhs @ rhs` (or `+=`), `dst` row-major `lhs.rows x rhs.cols`; nothing when the sum is
+/// empty (`k == 0`: the caller clears `dst` if it must).
+///
+/// # Safety
+/// `dst` must be valid for writes of `dst_len` elements, initialized if `accumulate`, and must
+/// not overlap `lhs` or `rhs`.
+///
+/// # Panics
+/// As [`matmul`].
+unsafe fn raw_product(
+    dst: *mut f32,
+    dst_len: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(
-        rhs.rows == k && dst.len() == m * n && lhs.fits() && rhs.fits(),
-        "host matmul: shapes [{m}, {k}] @ [{}, {n}] into {} elements",
+        rhs.rows == k && dst_len == m * n && lhs.fits() && rhs.fits(),
+        "host matmul: shapes [{m}, {k}] @ [{}, {n}] into {dst_len} elements",
         rhs.rows,
-        dst.len()
     );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst.fill(0.0);
-        }
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
     // SAFETY: `fits` checked above that every element `gemm` reads through `lhs` and `rhs`
-    // lies in its slice, and `dst` is an exclusively borrowed row-major `m x n` slice; the
-    // three do not alias (`dst` is `&mut`).
+    // lies in its slice; the caller guarantees `dst` holds `m * n` writable elements (read
+    // only if `accumulate`, then initialized) that alias neither operand.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -165,6 +247,24 @@ mod tests {
         matmul(&mut dst, lhs, rhs, true);
         let want: Vec<f32> = reference(lhs, rhs).iter().map(|v| v + 1.0).collect();
         assert_eq!(dst, want);
+    }
+
+    #[test]
+    fn new_products_and_pairs_are_the_parallel_products() {
+        let (a, b) = (values(37 * 19, 0.7), values(19 * 23, 1.9));
+        let (lhs, rhs) = (MatRef::row_major(&a, 37, 19), MatRef::row_major(&b, 19, 23));
+        let mut want = vec![0.0; 37 * 23];
+        matmul_parallel(&mut want, lhs, rhs, false);
+        assert_eq!(product_parallel(lhs, rhs), want);
+        let mut want_t = vec![0.0; 19 * 19];
+        matmul_parallel(&mut want_t, lhs.t(), lhs, false);
+        let (first, second) = product_pair([lhs, rhs], [lhs.t(), lhs]);
+        assert_eq!((first, second), (want, want_t));
+        let empty = MatRef::row_major(&a, 3, 0);
+        assert_eq!(
+            product_parallel(empty, MatRef::row_major(&b, 0, 2)),
+            [0.0; 6]
+        );
     }
 
     #[test]

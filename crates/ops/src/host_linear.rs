@@ -7,16 +7,19 @@
 //! thread while the other cores wait: 9% of the GPT's CPU step once its layer norms were host
 //! ops (`benches/results/2026-12-05-cpu-layer-norm/`). Here the forward writes the bias into
 //! the output and accumulates the product onto it, the backward passes `Wᵀ` and `xᵀ` to gemm as
-//! strided views, and every output is a plain vector. The inference backends run the same
-//! forward. Other backends and dtypes take Burn's `Linear::forward`; the module and its record
-//! are Burn's either way. Results do not depend on the thread count (gemm splits rows and
-//! columns, never a sum; the bias gradient adds fixed blocks of rows in order).
+//! strided views and runs the input and weight gradients side by side, each on half the
+//! threads (`host_gemm::product_pair`: 5-7% of a CPU GPT step,
+//! `benches/results/2026-12-06-cpu-linear-gradients-side-by-side/`), and every output is a
+//! plain vector written once. The inference backends run the same forward. Other backends and
+//! dtypes take Burn's `Linear::forward`; the module and its record are Burn's either way.
+//! Results do not depend on the thread count (gemm splits rows and columns, never a sum; the
+//! bias gradient adds fixed blocks of rows in order).
 
 use super::HostMemory;
-use super::host_gemm::{MatRef, matmul_parallel};
+use super::host_gemm::{MatRef, matmul_parallel, product_pair, product_parallel};
 use super::host_record::record_affine;
 use super::host_tensor::{from_host, primitive, tensor};
-use super::outputs::{written, zeroed};
+use super::outputs::written;
 use super::partial_sums::sum_in_order;
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -99,7 +102,9 @@ fn host_forward<I: HostMemory, const D: usize>(
     } = *shape;
     let values = I::f32_elements::<D>(x)?;
     let weights = I::f32_elements::<2>(weight)?;
-    let (mut y, accumulate) = match bias {
+    let lhs = MatRef::row_major(&values, rows, d_in);
+    let rhs = MatRef::row_major(&weights, d_in, d_out);
+    let y = match bias {
         Some(b) => {
             let biases = I::f32_elements::<1>(b)?;
             if biases.len() != d_out {
@@ -114,20 +119,12 @@ fn host_forward<I: HostMemory, const D: usize>(
             };
             // SAFETY: each chunk is whole rows of `d_out` elements (`biases.len()`, checked
             // above), every one written by `fill`.
-            (
-                unsafe { written(rows * d_out, ROWS_PER_BLOCK * d_out, fill) },
-                true,
-            )
+            let mut y = unsafe { written(rows * d_out, ROWS_PER_BLOCK * d_out, fill) };
+            matmul_parallel(&mut y, lhs, rhs, true);
+            y
         }
-        None => (zeroed(rows * d_out), false),
+        None => product_parallel(lhs, rhs),
     };
-    let lhs = MatRef::row_major(&values, rows, d_in);
-    matmul_parallel(
-        &mut y,
-        lhs,
-        MatRef::row_major(&weights, d_in, d_out),
-        accumulate,
-    );
     Some(from_host::<I, D>(y, shape.output(), &I::float_device(x)))
 }
 
@@ -195,17 +192,25 @@ impl<I: HostMemory, const D: usize, const N: usize> Backward<I, N> for HostLinea
             rows, d_in, d_out, ..
         } = saved.shape;
         let dy = MatRef::row_major(&grad, rows, d_out);
-        if let Some(node) = x_node {
-            let mut dx = zeroed(rows * d_in);
-            let weight_t = MatRef::row_major(&weight, d_in, d_out).t();
-            matmul_parallel(&mut dx, dy, weight_t, false);
+        let input_grad = [dy, MatRef::row_major(&weight, d_in, d_out).t()];
+        let weight_grad = [MatRef::row_major(&values, rows, d_in).t(), dy];
+        // The two products are independent and equal in work: side by side when both are
+        // needed (on two cores each alone keeps them only partly busy).
+        let (dx, dw) = match (x_node.is_some(), weight_node.is_some()) {
+            (true, true) => {
+                let (dx, dw) = product_pair(input_grad, weight_grad);
+                (Some(dx), Some(dw))
+            }
+            (x, w) => (
+                x.then(|| product_parallel(input_grad[0], input_grad[1])),
+                w.then(|| product_parallel(weight_grad[0], weight_grad[1])),
+            ),
+        };
+        if let (Some(node), Some(dx)) = (x_node, dx) {
             let dx = from_host::<I, D>(dx, saved.shape.input, &device);
             grads.register::<I>(node.id, dx);
         }
-        if let Some(node) = weight_node {
-            let mut dw = zeroed(d_in * d_out);
-            let x_t = MatRef::row_major(&values, rows, d_in).t();
-            matmul_parallel(&mut dw, x_t, dy, false);
+        if let (Some(node), Some(dw)) = (weight_node, dw) {
             grads.register::<I>(node.id, from_host::<I, 2>(dw, [d_in, d_out], &device));
         }
         if let Some(node) = bias_node {

@@ -1,5 +1,6 @@
 //! Layer normalization over the last axis on host slices: the forward and its three gradients,
-//! one rayon task per block of rows, row sums in 16 lanes (vector code, a fixed order).
+//! one rayon task per block of rows, row sums in 16 lanes (vector code, a fixed order), each
+//! task's loops compiled for the widest vectors the CPU has (the same bits on every path).
 //!
 //! Rows are `d` wide. Per row, `mean = Σx / d`, `var = Σ(x - mean)² / d` (biased),
 //! `denom = sqrt(var + eps)`, `x̂ = (x - mean) / denom` and `y = x̂ * gamma + beta`: Burn's
@@ -8,6 +9,7 @@
 
 use super::outputs::par_fill;
 use super::partial_sums::sum_in_order;
+use super::simd::dispatch;
 
 /// Rows per rayon task.
 const ROWS_PER_TASK: usize = 32;
@@ -29,16 +31,33 @@ pub fn forward(
         || (),
         |_, task, [y]| {
             let x = &x[task * ROWS_PER_TASK * d..][..y.len()];
-            y.chunks_mut(d)
-                .zip(x.chunks(d))
-                .map(|(y, x)| forward_row(x, gamma, beta, epsilon, y))
-                .collect::<Vec<_>>()
+            dispatch!(forward_rows(x, gamma, beta, epsilon, y))
         },
     );
     (y, stats.concat())
 }
 
+/// One task's rows: writes `y`, returns each row's `[mean, denom]`.
+#[inline(always)]
+fn forward_rows(
+    x: &[f32],
+    gamma: &[f32],
+    beta: Option<&[f32]>,
+    epsilon: f32,
+    y: &mut [f32],
+) -> Vec<[f32; 2]> {
+    let d = gamma.len();
+    // A `for` loop rather than `map(..).collect()`, whose `fold` would be compiled apart from
+    // this function's instruction set.
+    let mut stats = Vec::with_capacity(y.len() / d.max(1));
+    for (y, x) in y.chunks_mut(d).zip(x.chunks(d)) {
+        stats.push(forward_row(x, gamma, beta, epsilon, y));
+    }
+    stats
+}
+
 /// One row: writes `y`, returns `[mean, denom]`.
+#[inline(always)]
 fn forward_row(
     x: &[f32],
     gamma: &[f32],
@@ -76,32 +95,47 @@ pub fn backward(
             let rows = task * ROWS_PER_TASK * d..task * ROWS_PER_TASK * d + dx.len();
             let (x, dy) = (&x[rows.clone()], &dy[rows]);
             let stats = &stats[task * ROWS_PER_TASK..];
-            let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
-            for (((dx, x), dy), &[mean, denom]) in dx
-                .chunks_mut(d)
-                .zip(x.chunks(d))
-                .zip(dy.chunks(d))
-                .zip(stats)
-            {
-                for (h, &x) in x_hat.iter_mut().zip(x) {
-                    *h = (x - mean) / denom;
-                }
-                backward_row(x_hat, gamma, denom, dy, dx);
-                for (((dg, db), &h), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(&*x_hat).zip(dy)
-                {
-                    *dg += dy * h;
-                    *db += dy;
-                }
-            }
-            (dgamma, dbeta)
+            dispatch!(backward_rows(x, gamma, stats, dy, x_hat, dx))
         },
     );
     let (dgammas, dbetas): (Vec<Vec<f32>>, Vec<Vec<f32>>) = sums.into_iter().unzip();
     (dx, sum_in_order(dgammas, d), sum_in_order(dbetas, d))
 }
 
+/// One task's rows: writes `dx`, returns the rows' sums for `gamma`'s and `beta`'s gradients;
+/// `x_hat` is a row of scratch.
+#[inline(always)]
+fn backward_rows(
+    x: &[f32],
+    gamma: &[f32],
+    stats: &[[f32; 2]],
+    dy: &[f32],
+    x_hat: &mut [f32],
+    dx: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let (mut dgamma, mut dbeta) = (vec![0.0; d], vec![0.0; d]);
+    for (((dx, x), dy), &[mean, denom]) in dx
+        .chunks_mut(d)
+        .zip(x.chunks(d))
+        .zip(dy.chunks(d))
+        .zip(stats)
+    {
+        for (h, &x) in x_hat.iter_mut().zip(x) {
+            *h = (x - mean) / denom;
+        }
+        backward_row(x_hat, gamma, denom, dy, dx);
+        for (((dg, db), &h), &dy) in dgamma.iter_mut().zip(&mut dbeta).zip(&*x_hat).zip(dy) {
+            *dg += dy * h;
+            *db += dy;
+        }
+    }
+    (dgamma, dbeta)
+}
+
 /// One row of `dx` from the row's `x̂`: with `g = dy * gamma`,
 /// `dx = (g - mean(g) - x̂ * mean(g * x̂)) / denom`.
+#[inline(always)]
 fn backward_row(x_hat: &[f32], gamma: &[f32], denom: f32, dy: &[f32], dx: &mut [f32]) {
     let d = x_hat.len() as f32;
     for ((g, &dy), &gamma) in dx.iter_mut().zip(dy).zip(gamma) {
@@ -131,6 +165,64 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+/// The task loops compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    /// [`super::forward_rows`] for AVX2.
+    #[target_feature(enable = "avx2")]
+    pub fn forward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        beta: Option<&[f32]>,
+        epsilon: f32,
+        y: &mut [f32],
+    ) -> Vec<[f32; 2]> {
+        super::forward_rows(x, gamma, beta, epsilon, y)
+    }
+
+    /// [`super::backward_rows`] for AVX2.
+    #[target_feature(enable = "avx2")]
+    pub fn backward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        stats: &[[f32; 2]],
+        dy: &[f32],
+        x_hat: &mut [f32],
+        dx: &mut [f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        super::backward_rows(x, gamma, stats, dy, x_hat, dx)
+    }
+}
+
+/// The task loops compiled with AVX-512F enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    /// [`super::forward_rows`] for AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub fn forward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        beta: Option<&[f32]>,
+        epsilon: f32,
+        y: &mut [f32],
+    ) -> Vec<[f32; 2]> {
+        super::forward_rows(x, gamma, beta, epsilon, y)
+    }
+
+    /// [`super::backward_rows`] for AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub fn backward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        stats: &[[f32; 2]],
+        dy: &[f32],
+        x_hat: &mut [f32],
+        dx: &mut [f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        super::backward_rows(x, gamma, stats, dy, x_hat, dx)
+    }
 }
 
 #[cfg(test)]
@@ -222,5 +314,48 @@ mod tests {
             })
         };
         assert_eq!(run(1), run(3));
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_instruction_set_gives_the_same_bits() {
+        // 37 wide: two 16-lane blocks and a tail in every row sum.
+        let (d, rows) = (37, 9);
+        let (x, dy) = (values(d * rows, 21), values(d * rows, 23));
+        let (gamma, beta) = (values(d, 25), values(d, 27));
+        let (_, stats) = forward(&x, &gamma, Some(&beta), 1e-5);
+        type Run<'a> =
+            &'a dyn Fn(&mut [f32], &mut [f32], &mut [f32]) -> (Vec<[f32; 2]>, Vec<f32>, Vec<f32>);
+        let go = |run: Run<'_>| {
+            let (mut y, mut dx, mut scratch) =
+                (vec![0.0; d * rows], vec![0.0; d * rows], vec![0.0; d]);
+            let (s, dg, db) = run(&mut y, &mut dx, &mut scratch);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let stat_bits: Vec<u32> = s.iter().flatten().map(|x| x.to_bits()).collect();
+            [bits(&y), bits(&dx), bits(&dg), bits(&db), stat_bits]
+        };
+        let baseline = go(&|y, dx, h| {
+            let s = forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
+            let (dg, db) = backward_rows(&x, &gamma, &stats, &dy, h, dx);
+            (s, dg, db)
+        });
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 detected on the line above.
+            let avx2 = go(&|y, dx, h| unsafe {
+                let s = avx2::forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
+                let (dg, db) = avx2::backward_rows(&x, &gamma, &stats, &dy, h, dx);
+                (s, dg, db)
+            });
+            assert!(avx2 == baseline, "AVX2 and baseline differ");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F detected on the line above.
+            let avx512 = go(&|y, dx, h| unsafe {
+                let s = avx512::forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
+                let (dg, db) = avx512::backward_rows(&x, &gamma, &stats, &dy, h, dx);
+                (s, dg, db)
+            });
+            assert!(avx512 == baseline, "AVX-512 and baseline differ");
+        }
     }
 }

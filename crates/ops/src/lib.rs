@@ -33,6 +33,7 @@ mod max_pool;
 mod normal_cdf;
 mod outputs;
 mod partial_sums;
+mod simd;
 
 use burn::backend::Autodiff;
 use burn::nn::attention::MultiHeadAttention;

@@ -7,6 +7,7 @@
 //! values agree with an `erf`-based GELU to f32 rounding; this is not the tanh approximation.
 
 use super::outputs::{par_write, written};
+use super::simd::dispatch;
 use std::mem::MaybeUninit;
 
 /// An output element the chunk loops write.
@@ -84,28 +85,6 @@ pub fn gelu_backward(x: &[f32], cdf: &[f32], grad: &[f32]) -> Vec<f32> {
     // SAFETY: `gelu_backward_chunk` writes every element of its chunk.
     unsafe { written(x.len(), CHUNK, fill) }
 }
-
-/// Calls `$f` compiled for AVX-512 (16 lanes) or AVX2 (8) where the CPU has it, else the
-/// baseline build of the same code (SSE2's 4). All use plain multiplies and adds (no FMA), so
-/// the results are the same bits on every path.
-macro_rules! dispatch {
-    ($f:ident($($arg:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: `avx512::$f` only needs AVX-512F, which the line above detected.
-            unsafe { avx512::$f($($arg),*) };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `avx2::$f` only needs AVX2, which the line above detected at run time.
-            unsafe { avx2::$f($($arg),*) };
-            return;
-        }
-        $f($($arg),*)
-    }};
-}
-use dispatch;
 
 /// `y = gelu(x)` and `cdf = Φ(x)`, one chunk: writes every element of `y` and `cdf` (as
 /// long as `x`).

@@ -146,14 +146,6 @@ pub(crate) fn filled<T: Zeroed>(
     out
 }
 
-/// Elements each task of [`zeroed`] clears.
-const ZERO_CHUNK: usize = 1 << 16;
-
-/// `len` zeros, cleared on rayon's threads: an output buffer a matrix product then overwrites.
-pub(crate) fn zeroed(len: usize) -> Vec<f32> {
-    filled(len, ZERO_CHUNK, |_, _| {})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,9 +188,10 @@ mod tests {
 
     #[test]
     fn empty_and_zeroed_vectors() {
-        assert!(zeroed(0).is_empty());
-        let z = zeroed(ZERO_CHUNK * 2 + 5);
-        assert_eq!(z.len(), ZERO_CHUNK * 2 + 5);
+        let empty: Vec<f32> = filled(0, 4, |_, _| {});
+        assert!(empty.is_empty());
+        let z: Vec<f32> = filled((1 << 16) * 2 + 5, 1 << 16, |_, _| {});
+        assert_eq!(z.len(), (1 << 16) * 2 + 5);
         assert!(z.iter().all(|&v| v == 0.0));
         let ints: Vec<u32> = filled(7, 2, |i, part| part.fill(i as u32));
         assert_eq!(ints, [0, 0, 1, 1, 2, 2, 3]);
