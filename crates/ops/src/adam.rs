@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::HostMemory;
 use super::HostOps;
 use super::host_tensor::tensor;
-use super::simd::dispatch;
+use super::simd::{copies, dispatch};
 
 /// Adam's hyper-parameters and which weight decay it applies (no AMSGrad).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -323,42 +323,15 @@ fn update_baseline(
     factors.update(p, g, m, v, first)
 }
 
-/// [`update_baseline`] compiled with AVX2 enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::Factors;
-
-    /// [`super::update_baseline`] for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn update_baseline(
+copies! {
+    fn update_baseline(
         factors: &Factors,
         p: &mut [f32],
         g: &mut [f32],
         m: &mut [f32],
         v: &mut [f32],
         first: bool,
-    ) {
-        super::update_baseline(factors, p, g, m, v, first)
-    }
-}
-
-/// [`update_baseline`] compiled with AVX-512F enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::Factors;
-
-    /// [`super::update_baseline`] for AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub fn update_baseline(
-        factors: &Factors,
-        p: &mut [f32],
-        g: &mut [f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        first: bool,
-    ) {
-        super::update_baseline(factors, p, g, m, v, first)
-    }
+    );
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use super::outputs::par_fill;
 use super::partial_sums::sum_in_order;
-use super::simd::dispatch;
+use super::simd::{copies, dispatch};
 
 /// Rows per rayon task.
 const ROWS_PER_TASK: usize = 32;
@@ -167,62 +167,22 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-/// The task loops compiled with AVX2 enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    /// [`super::forward_rows`] for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn forward_rows(
+copies! {
+    fn forward_rows(
         x: &[f32],
         gamma: &[f32],
         beta: Option<&[f32]>,
         epsilon: f32,
         y: &mut [f32],
-    ) -> Vec<[f32; 2]> {
-        super::forward_rows(x, gamma, beta, epsilon, y)
-    }
-
-    /// [`super::backward_rows`] for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn backward_rows(
+    ) -> Vec<[f32; 2]>;
+    fn backward_rows(
         x: &[f32],
         gamma: &[f32],
         stats: &[[f32; 2]],
         dy: &[f32],
         x_hat: &mut [f32],
         dx: &mut [f32],
-    ) -> (Vec<f32>, Vec<f32>) {
-        super::backward_rows(x, gamma, stats, dy, x_hat, dx)
-    }
-}
-
-/// The task loops compiled with AVX-512F enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    /// [`super::forward_rows`] for AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub fn forward_rows(
-        x: &[f32],
-        gamma: &[f32],
-        beta: Option<&[f32]>,
-        epsilon: f32,
-        y: &mut [f32],
-    ) -> Vec<[f32; 2]> {
-        super::forward_rows(x, gamma, beta, epsilon, y)
-    }
-
-    /// [`super::backward_rows`] for AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub fn backward_rows(
-        x: &[f32],
-        gamma: &[f32],
-        stats: &[[f32; 2]],
-        dy: &[f32],
-        x_hat: &mut [f32],
-        dx: &mut [f32],
-    ) -> (Vec<f32>, Vec<f32>) {
-        super::backward_rows(x, gamma, stats, dy, x_hat, dx)
-    }
+    ) -> (Vec<f32>, Vec<f32>);
 }
 
 #[cfg(test)]

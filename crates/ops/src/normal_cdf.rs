@@ -7,7 +7,7 @@
 //! values agree with an `erf`-based GELU to f32 rounding; this is not the tanh approximation.
 
 use super::outputs::{par_write, written};
-use super::simd::dispatch;
+use super::simd::{copies, dispatch};
 use std::mem::MaybeUninit;
 
 /// An output element the chunk loops write.
@@ -105,36 +105,9 @@ fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [Out]) {
     }
 }
 
-/// The chunk loops compiled with AVX2 enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    /// [`super::gelu_chunk`] for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn gelu_chunk(x: &[f32], y: &mut [super::Out], cdf: &mut [super::Out]) {
-        super::gelu_chunk(x, y, cdf)
-    }
-
-    /// [`super::gelu_backward_chunk`] for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [super::Out]) {
-        super::gelu_backward_chunk(x, cdf, grad, dx)
-    }
-}
-
-/// The chunk loops compiled with AVX-512F enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    /// [`super::gelu_chunk`] for AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub fn gelu_chunk(x: &[f32], y: &mut [super::Out], cdf: &mut [super::Out]) {
-        super::gelu_chunk(x, y, cdf)
-    }
-
-    /// [`super::gelu_backward_chunk`] for AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [super::Out]) {
-        super::gelu_backward_chunk(x, cdf, grad, dx)
-    }
+copies! {
+    fn gelu_chunk(x: &[f32], y: &mut [Out], cdf: &mut [Out]);
+    fn gelu_backward_chunk(x: &[f32], cdf: &[f32], grad: &[f32], dx: &mut [Out]);
 }
 
 #[cfg(test)]
