@@ -195,57 +195,6 @@ impl Factors {
             keep,
         }
     }
-
-    /// One chunk of elements in place: the parameters `p`, their gradients `g` (overwritten
-    /// by the L2-decayed gradient), and the moments `m`, `v` (read unless `first`). Each pass
-    /// is a plain loop over slices, so it compiles to vector instructions (the widest the CPU
-    /// has: [`update_chunk`]).
-    #[inline(always)]
-    fn update(&self, p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], first: bool) {
-        let AdamSettings {
-            beta_1,
-            beta_2,
-            decay,
-            epsilon,
-        } = self.settings;
-        if let AdamDecay::L2(Some(penalty)) = decay {
-            for (g, p) in g.iter_mut().zip(p.iter()) {
-                *g += *p * penalty;
-            }
-        }
-        let [f1, f2] = self.one_minus;
-        if first {
-            for ((m, v), g) in m.iter_mut().zip(v.iter_mut()).zip(g.iter()) {
-                *m = g * f1;
-                *v = (g * g) * f2;
-            }
-        } else {
-            for ((m, v), g) in m.iter_mut().zip(v.iter_mut()).zip(g.iter()) {
-                *m = *m * beta_1 + g * f1;
-                *v = *v * beta_2 + (g * g) * f2;
-            }
-        }
-        let lr = self.lr;
-        match decay {
-            AdamDecay::L2(_) => {
-                let [combined, eps] = self.correction;
-                for ((p, m), v) in p.iter_mut().zip(m.iter()).zip(v.iter()) {
-                    *p -= ((m * combined) / (v.sqrt() + eps)) * lr;
-                }
-            }
-            AdamDecay::Decoupled(_) => {
-                let [c1, c2] = self.correction;
-                for ((p, m), v) in p.iter_mut().zip(m.iter()).zip(v.iter()) {
-                    let delta = (m / c1) / ((v / c2).sqrt() + epsilon);
-                    let decayed = match self.keep {
-                        Some(keep) => *p * keep,
-                        None => *p,
-                    };
-                    *p = decayed - delta * lr;
-                }
-            }
-        }
-    }
 }
 
 /// Elements per rayon task of the host update.
@@ -284,7 +233,10 @@ pub(crate) fn host<I: HostMemory, const D: usize>(
             .zip(g.par_chunks_mut(CHUNK))
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| update_chunk(&factors, p, g, m, v, first));
+            .for_each(|(((p, g), m), v)| {
+                // The widest vectors the CPU has (the same bits on every path: `simd`).
+                dispatch!(update_elements(&factors, p, g, m, v, first))
+            });
     };
     let updated = I::update_in_place(&mut operands, &mut update);
     let [p, g, m, v] = operands;
@@ -297,22 +249,12 @@ pub(crate) fn host<I: HostMemory, const D: usize>(
     }
 }
 
-/// [`Factors::update`] compiled for the widest vectors the CPU has (the same bits on every
-/// path: `simd`).
-fn update_chunk(
-    factors: &Factors,
-    p: &mut [f32],
-    g: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    first: bool,
-) {
-    dispatch!(update_baseline(factors, p, g, m, v, first))
-}
-
-/// [`Factors::update`] for the baseline instruction set.
+/// One chunk of elements in place: the parameters `p`, their gradients `g` (overwritten
+/// by the L2-decayed gradient), and the moments `m`, `v` (read unless `first`). Each pass
+/// is a plain loop over slices, so it compiles to vector instructions (the widest the CPU
+/// has, by `dispatch!`).
 #[inline(always)]
-fn update_baseline(
+fn update_elements(
     factors: &Factors,
     p: &mut [f32],
     g: &mut [f32],
@@ -320,11 +262,53 @@ fn update_baseline(
     v: &mut [f32],
     first: bool,
 ) {
-    factors.update(p, g, m, v, first)
+    let AdamSettings {
+        beta_1,
+        beta_2,
+        decay,
+        epsilon,
+    } = factors.settings;
+    if let AdamDecay::L2(Some(penalty)) = decay {
+        for (g, p) in g.iter_mut().zip(p.iter()) {
+            *g += *p * penalty;
+        }
+    }
+    let [f1, f2] = factors.one_minus;
+    if first {
+        for ((m, v), g) in m.iter_mut().zip(v.iter_mut()).zip(g.iter()) {
+            *m = g * f1;
+            *v = (g * g) * f2;
+        }
+    } else {
+        for ((m, v), g) in m.iter_mut().zip(v.iter_mut()).zip(g.iter()) {
+            *m = *m * beta_1 + g * f1;
+            *v = *v * beta_2 + (g * g) * f2;
+        }
+    }
+    let lr = factors.lr;
+    match decay {
+        AdamDecay::L2(_) => {
+            let [combined, eps] = factors.correction;
+            for ((p, m), v) in p.iter_mut().zip(m.iter()).zip(v.iter()) {
+                *p -= ((m * combined) / (v.sqrt() + eps)) * lr;
+            }
+        }
+        AdamDecay::Decoupled(_) => {
+            let [c1, c2] = factors.correction;
+            for ((p, m), v) in p.iter_mut().zip(m.iter()).zip(v.iter()) {
+                let delta = (m / c1) / ((v / c2).sqrt() + epsilon);
+                let decayed = match factors.keep {
+                    Some(keep) => *p * keep,
+                    None => *p,
+                };
+                *p = decayed - delta * lr;
+            }
+        }
+    }
 }
 
 copies! {
-    fn update_baseline(
+    fn update_elements(
         factors: &Factors,
         p: &mut [f32],
         g: &mut [f32],

@@ -278,6 +278,7 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
+    #[allow(unused_unsafe)] // `by!(self)`: the baseline needs no `unsafe`
     fn every_instruction_set_gives_the_same_bits() {
         // 37 wide: two 16-lane blocks and a tail in every row sum.
         let (d, rows) = (37, 9);
@@ -294,28 +295,23 @@ mod tests {
             let stat_bits: Vec<u32> = s.iter().flatten().map(|x| x.to_bits()).collect();
             [bits(&y), bits(&dx), bits(&dg), bits(&db), stat_bits]
         };
-        let baseline = go(&|y, dx, h| {
-            let s = forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
-            let (dg, db) = backward_rows(&x, &gamma, &stats, &dy, h, dx);
-            (s, dg, db)
-        });
+        // Forward and backward by the copies in module `$m` (`self`: the baseline build).
+        macro_rules! by {
+            ($m:ident) => {
+                // SAFETY: called for `avx2` and `avx512` only where the CPU has the set.
+                go(&|y, dx, h| unsafe {
+                    let s = $m::forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
+                    let (dg, db) = $m::backward_rows(&x, &gamma, &stats, &dy, h, dx);
+                    (s, dg, db)
+                })
+            };
+        }
+        let baseline = by!(self);
         if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 detected on the line above.
-            let avx2 = go(&|y, dx, h| unsafe {
-                let s = avx2::forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
-                let (dg, db) = avx2::backward_rows(&x, &gamma, &stats, &dy, h, dx);
-                (s, dg, db)
-            });
-            assert!(avx2 == baseline, "AVX2 and baseline differ");
+            assert!(by!(avx2) == baseline, "AVX2 and baseline differ");
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F detected on the line above.
-            let avx512 = go(&|y, dx, h| unsafe {
-                let s = avx512::forward_rows(&x, &gamma, Some(&beta), 1e-5, y);
-                let (dg, db) = avx512::backward_rows(&x, &gamma, &stats, &dy, h, dx);
-                (s, dg, db)
-            });
-            assert!(avx512 == baseline, "AVX-512 and baseline differ");
+            assert!(by!(avx512) == baseline, "AVX-512 and baseline differ");
         }
     }
 }
