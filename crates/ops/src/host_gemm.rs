@@ -110,16 +110,17 @@ fn parallelism(threads: usize) -> gemm::Parallelism {
 /// `lhs @ rhs` into a new vector on `threads` threads, without zeroing it first.
 fn new_product(lhs: MatRef<'_>, rhs: MatRef<'_>, threads: usize) -> Vec<f32> {
     let len = lhs.rows * rhs.cols;
-    if lhs.cols == 0 {
-        return vec![0.0; len];
-    }
     let mut out = Vec::with_capacity(len);
-    // SAFETY: `out` has capacity for `len` elements; with `read_dst` false gemm writes every
-    // element of the `m x n` destination before reading any (a later block of the sum adds
-    // to what the first wrote), so all `len` are initialized when it returns (`k > 0` here).
-    unsafe {
-        raw_product(out.as_mut_ptr(), len, lhs, rhs, false, parallelism(threads));
-        out.set_len(len);
+    // SAFETY: `out` has capacity for `len` elements, none read (`accumulate` false).
+    unsafe { raw_product(out.as_mut_ptr(), len, lhs, rhs, false, parallelism(threads)) };
+    if lhs.cols == 0 {
+        // An empty sum: `raw_product` wrote nothing.
+        out.resize(len, 0.0);
+    } else {
+        // SAFETY: with `read_dst` false gemm writes every element of the `m x n` destination
+        // before reading any (a later block of the sum adds to what the first wrote), so all
+        // `len` are initialized.
+        unsafe { out.set_len(len) };
     }
     out
 }
