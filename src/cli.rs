@@ -346,7 +346,8 @@ pub struct ServerArgs {
 /// `trainer predict`.
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
-    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
+    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120, or a run
+    /// directory (its newest checkpoint that verifies).
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// What to score: an IDX image file (`...-images-idx3-ubyte`, gzipped or plain) of the
@@ -379,16 +380,17 @@ pub struct PredictArgs {
 /// `trainer eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120.
+    /// Checkpoint directory, e.g. checkpoints/RUN/checkpoints/step-000000120, or a run
+    /// directory (its newest checkpoint that verifies).
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Data to evaluate instead of the run's: replaces `data.dir` (images) or `data.file` (text,
     /// CSV); it is split as the run's data was, with the run's vocabulary or preprocessing.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Which split.
-    #[arg(long, value_enum, default_value = "test")]
-    pub split: EvalSplit,
+    /// Which split [default: test; valid for a run without a test split].
+    #[arg(long, value_enum)]
+    pub split: Option<EvalSplit>,
     /// Also write the metrics as JSON here (must not exist).
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -422,7 +424,8 @@ impl EvalSplit {
 /// `trainer sample`.
 #[derive(Debug, clap::Args)]
 pub struct SampleArgs {
-    /// Checkpoint directory of a `gpt` run, e.g. checkpoints/RUN/checkpoints/step-000002000.
+    /// Checkpoint directory of a `gpt` run, e.g. checkpoints/RUN/checkpoints/step-000002000, or
+    /// the run directory (its newest checkpoint that verifies).
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Text the sample continues (printed first).
@@ -468,7 +471,7 @@ pub enum CheckpointsCommand {
     /// PyTorch reference module (image classifiers, the GPT, the tabular MLP), the model's
     /// assets (vocabulary, preprocessing) in the header.
     Export {
-        /// Checkpoint directory.
+        /// Checkpoint directory, or a run directory (its newest checkpoint that verifies).
         checkpoint: PathBuf,
         /// Output file (must not exist).
         #[arg(long)]

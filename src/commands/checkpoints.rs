@@ -1,7 +1,7 @@
 //! `trainer checkpoints ls|verify|export`.
 
 use super::Failure;
-use crate::checkpoint::{DirStore, StoredCheckpoint, verify};
+use crate::checkpoint::{DirStore, LATEST_FILE, StoredCheckpoint, verify};
 use crate::cli::CheckpointsCommand;
 use crate::fsutil::write_atomic;
 use crate::run::{CHECKPOINTS_DIR, RunLayout};
@@ -44,13 +44,13 @@ fn ls(run: &Path, json: bool) -> Result<(), Failure> {
     let store = DirStore::open(&root);
     let names = store.names().map_err(Failure::runtime)?;
     let is_checkpoints_dir = root.file_name().is_some_and(|n| n == CHECKPOINTS_DIR);
-    if names.is_empty() && !is_checkpoints_dir && !root.join("latest").exists() {
+    if names.is_empty() && !is_checkpoints_dir && !root.join(LATEST_FILE).exists() {
         return Err(Failure::input(anyhow!(
             "{}: not a run directory or a checkpoints/ directory (nothing trainer wrote is here)",
             run.display()
         )));
     }
-    let latest = std::fs::read_to_string(root.join("latest")).unwrap_or_default();
+    let latest = std::fs::read_to_string(root.join(LATEST_FILE)).unwrap_or_default();
     let listed: Vec<(String, Listed)> = names
         .into_iter()
         .map(|name| {

@@ -2,11 +2,11 @@
 //! image directory's test files, or on a whole other table or text file; prints the metrics
 //! and can write them as JSON.
 
-use super::{Failure, guarded};
+use super::{Failure, guarded, open_checkpoint};
 use crate::backend::select;
 use crate::cli::{EvalArgs, EvalSplit};
 use crate::fsutil::write_atomic;
-use crate::jobs::{EvalJob, open};
+use crate::jobs::EvalJob;
 use crate::metrics::ConfusionMatrix;
 use crate::task::{Task, TaskData, TaskSource};
 use anyhow::anyhow;
@@ -14,7 +14,7 @@ use anyhow::anyhow;
 /// Prints the split's loss and task metrics (per-class ones for up to 20 classes); with
 /// `--output`, writes them as JSON.
 pub fn eval(args: EvalArgs) -> Result<(), Failure> {
-    let checkpoint = open(&args.checkpoint)?;
+    let checkpoint = open_checkpoint(&args.checkpoint)?;
     let mut cfg = checkpoint.config.clone();
     if let Some(out) = &args.output {
         super::refuse_existing("--output", out)?;
@@ -23,7 +23,8 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let image_data = !task.reads_one_file();
     // `--data` scores a whole other file, or an image directory's test files; the validation
     // split of another image directory comes from its training files, as in a run.
-    let other_valid_split = image_data && args.split == EvalSplit::Valid;
+    let mut split = args.split.unwrap_or(EvalSplit::Test);
+    let other_valid_split = image_data && split == EvalSplit::Valid;
     let source = match &args.data {
         Some(path) if !other_valid_split => {
             TaskSource::whole_file(&checkpoint.saved(), path).map_err(Failure::input)?
@@ -34,7 +35,13 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
             }
             let data = TaskData::open(&cfg, Some(checkpoint.assets()))
                 .map_err(|e| Failure::input(relative_hint(e, &cfg)))?;
-            data.split(args.split == EvalSplit::Test)
+            if args.split.is_none() && !data.has_test() {
+                super::note(format_args!(
+                    "the run has no test split: evaluating its validation split"
+                ));
+                split = EvalSplit::Valid;
+            }
+            data.split(split == EvalSplit::Test)
         }
     };
     if let TaskSource::Images(s) = &source
@@ -50,7 +57,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let language_model = task == Task::Text;
     let what = match (&args.data, image_data) {
         (Some(file), false) => format!("{} (all of it)", file.display()),
-        _ => format!("{} split", args.split.name()),
+        _ => format!("{} split", split.name()),
     };
     let selection = select(args.backend, args.device).map_err(Failure::input)?;
     // Diagnostics go to stderr, results to stdout.
@@ -70,7 +77,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     }
     if let Some(out) = &args.output {
         let mut json = serde_json::json!({
-            "checkpoint": args.checkpoint.display().to_string(),
+            "checkpoint": checkpoint.path.display().to_string(),
             "model": checkpoint.state.model,
             "global_step": checkpoint.state.position.global_step,
             "data": match (&args.data, image_data) {
@@ -78,7 +85,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
                 (None, true) => cfg.data.dir.display().to_string(),
                 (None, false) => cfg.data.file.display().to_string(),
             },
-            "split": if args.data.is_some() && !image_data { "all" } else { args.split.name() },
+            "split": if args.data.is_some() && !image_data { "all" } else { split.name() },
         });
         if let (Some(obj), Ok(serde_json::Value::Object(metrics))) =
             (json.as_object_mut(), serde_json::to_value(r))

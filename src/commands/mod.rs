@@ -120,6 +120,20 @@ pub(crate) fn note(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Opens the checkpoint `--checkpoint` names (a checkpoint, or a run directory's newest one
+/// that verifies) and says on stderr which one it took when it was not named directly.
+pub(crate) fn open_checkpoint(path: &std::path::Path) -> Result<crate::jobs::Opened, Failure> {
+    let opened = crate::jobs::open(path)?;
+    if opened.path != path {
+        note(format_args!(
+            "checkpoint: {} (the newest in {} that verifies)",
+            opened.path.display(),
+            path.display()
+        ));
+    }
+    Ok(opened)
+}
+
 /// Runs `f` on a backend, turning a panic inside Burn (e.g. a driver failure on a runner
 /// thread) into a runtime failure instead of a crash.
 pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Failure> {

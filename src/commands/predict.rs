@@ -1,10 +1,10 @@
 //! `trainer predict`: a checkpoint's model over an IDX image file or a CSV table, logits out.
 
-use super::{Failure, guarded};
+use super::{Failure, guarded, open_checkpoint};
 use crate::backend::select;
 use crate::cli::PredictArgs;
 use crate::fsutil::AtomicFile;
-use crate::jobs::{PredictFormat, PredictJob, open};
+use crate::jobs::{PredictFormat, PredictJob};
 use anyhow::anyhow;
 use std::path::Path;
 
@@ -12,10 +12,10 @@ use std::path::Path;
 pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     // Everything a user can get wrong is checked before a backend is touched.
     super::refuse_existing("--output", &args.output)?;
-    let checkpoint = open(&args.checkpoint)?;
+    let checkpoint = open_checkpoint(&args.checkpoint)?;
     let input = checkpoint
         .saved()
-        .unlabelled_source(&args.checkpoint, &args.input)
+        .unlabelled_source(&checkpoint.path, &args.input)
         .map_err(Failure::input)?;
     let out = AtomicFile::create(&args.output)
         .map_err(|e| Failure::input(anyhow!("{}: {e}", args.output.display())))?;

@@ -1,9 +1,9 @@
 //! `trainer sample`: text from a GPT checkpoint, through its characters or its tokenizer.
 
-use super::{Failure, guarded};
+use super::{Failure, guarded, open_checkpoint};
 use crate::backend::select;
 use crate::cli::SampleArgs;
-use crate::jobs::{SampleJob, open};
+use crate::jobs::SampleJob;
 use anyhow::anyhow;
 use trainer_core::data::TOKENIZER_FILE;
 use trainer_core::model::Sampling;
@@ -26,13 +26,13 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
             "--prompt: expected at least one character"
         )));
     }
-    let checkpoint = open(&args.checkpoint)?;
+    let checkpoint = open_checkpoint(&args.checkpoint)?;
     checkpoint.vocab()?; // a wrong checkpoint fails here, before a backend is touched
     let tokenizer = match checkpoint.assets().get(TOKENIZER_FILE) {
         Some(bytes) => Some(trainer_text::Tokenizer::from_bytes(bytes).map_err(|e| {
             Failure::input(anyhow!(
                 "{}: {TOKENIZER_FILE}: {e}",
-                args.checkpoint.display()
+                checkpoint.path.display()
             ))
         })?),
         None => None,

@@ -1,5 +1,6 @@
 //! Checkpoints through the CLI: corrupt ones are named and skipped, incompatible configs are
-//! refused with the differing keys, export never overwrites, Ctrl-C saves and exits 130.
+//! refused with the differing keys, export never overwrites, Ctrl-C saves and exits 130, a run
+//! directory stands for its newest checkpoint that verifies.
 
 use crate::common::{one_line_error, stdout, trainer};
 use std::io::{BufRead, BufReader};
@@ -250,4 +251,48 @@ fn ctrl_c_saves_a_checkpoint_and_exits_130() {
         (10..7 * 57).contains(&step),
         "stopped soon after step 10, not at the end: {state}"
     );
+}
+
+#[test]
+fn a_run_directory_as_checkpoint_means_its_newest_checkpoint_that_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = trained_run(tmp.path(), "newest");
+    let run = tmp.path().join("newest");
+    let eval = |checkpoint: &Path, json: &str| -> (serde_json::Value, String) {
+        let out = tmp.path().join(json);
+        let (ck_s, out_s) = (checkpoint.display().to_string(), out.display().to_string());
+        let o = trainer(&["eval", "--checkpoint", &ck_s, "--output", &out_s]);
+        assert!(o.status.success(), "{}", crate::common::stderr(&o));
+        let metrics = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        (metrics, crate::common::stderr(&o))
+    };
+    let newest = ck.join("step-000000114");
+    let (by_run, said) = eval(&run, "by-run.json");
+    let (named, _) = eval(&newest, "named.json");
+    assert_eq!(by_run["global_step"], 114, "{by_run}");
+    assert_eq!(by_run["checkpoint"], named["checkpoint"]);
+    assert_eq!(by_run["loss"], named["loss"]);
+    assert!(
+        said.contains(&format!("checkpoint: {}", newest.display())),
+        "{said}"
+    );
+    // A damaged newest checkpoint is passed over, with a warning; the checkpoints/ directory
+    // itself is resolved the same way, and export takes a run directory too.
+    std::fs::write(newest.join("state.json"), b"{ truncated").unwrap();
+    let (older, said) = eval(&ck, "older.json");
+    assert_eq!(older["global_step"], 57, "{older}");
+    assert!(
+        said.contains("skipping checkpoint step-000000114"),
+        "{said}"
+    );
+    let out = tmp.path().join("exported.safetensors");
+    let (run_s, out_s) = (run.display().to_string(), out.display().to_string());
+    let o = trainer(&["checkpoints", "export", &run_s, "--out", &out_s]);
+    assert!(o.status.success(), "{}", crate::common::stderr(&o));
+    assert!(stdout(&o).contains("step 57"), "{}", stdout(&o));
+    // A run without a checkpoint that verifies is refused, naming its checkpoints/ directory.
+    std::fs::write(ck.join("step-000000057/state.json"), b"{ truncated").unwrap();
+    let e = one_line_error(&trainer(&["eval", "--checkpoint", &run_s]));
+    assert!(e.contains("no checkpoint there verifies"), "{e}");
+    assert!(e.contains(&ck.display().to_string()), "{e}");
 }

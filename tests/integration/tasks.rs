@@ -622,3 +622,30 @@ fn early_stopping_ends_the_run_when_the_validation_metric_stalls() {
         "the test split is still evaluated"
     );
 }
+
+#[test]
+fn eval_of_a_run_without_a_test_split_scores_its_validation_split() {
+    let out = tempfile::tempdir().unwrap();
+    let extra = ["--set", "data.test_fraction=0.0", "--set", "train.epochs=2"];
+    let (run, _) = fit_run("configs/wine.toml", out.path(), "no-test", &extra);
+    let run_s = run.display().to_string();
+    let json = out.path().join("metrics.json");
+    let json_s = json.display().to_string();
+    let o = trainer(&["eval", "--checkpoint", &run_s, "--output", &json_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no test split"), "{}", stderr(&o));
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(metrics["split"], "valid", "{metrics}");
+    assert!(metrics["samples"].as_u64().unwrap() > 0, "{metrics}");
+    // Asked for explicitly, the empty test split is still an error.
+    let e = one_line_error(&trainer(&[
+        "-q",
+        "eval",
+        "--checkpoint",
+        &run_s,
+        "--split",
+        "test",
+    ]));
+    assert!(e.contains("the split is empty"), "{e}");
+}

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The file in a directory of checkpoints that names its newest one.
+pub const LATEST_FILE: &str = "latest";
 const MANIFEST: &str = "manifest.json";
 const MODEL: &str = "model.mpk";
 const OPTIMIZER: &str = "optimizer.mpk";
@@ -119,7 +121,7 @@ fn not_a_checkpoint(path: &Path) -> Option<String> {
                 .to_string(),
         );
     }
-    if path.join("latest").is_file() {
+    if path.join(LATEST_FILE).is_file() {
         return Some(
             "is a directory of checkpoints; give one of them (its `latest` file names the newest)"
                 .to_string(),
@@ -303,7 +305,7 @@ impl CheckpointStore for DirStore {
         }
         std::fs::rename(&tmp, &final_dir).map_err(CheckpointError::io(&final_dir))?;
         sync_dir(&self.root);
-        let latest = self.root.join("latest");
+        let latest = self.root.join(LATEST_FILE);
         write_atomic(&latest, name.as_bytes()).map_err(CheckpointError::io(&latest))?;
         self.apply_retention(&name)?;
         Ok(name)

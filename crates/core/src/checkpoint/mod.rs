@@ -8,7 +8,7 @@ mod retention;
 mod state;
 
 pub use compat::incompatible_keys;
-pub use dir_store::{DirStore, checkpoint_names, load, verify};
+pub use dir_store::{DirStore, LATEST_FILE, checkpoint_names, load, verify};
 pub use error::CheckpointError;
 pub use retention::{Retention, select_for_deletion};
 pub use state::{

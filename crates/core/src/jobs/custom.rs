@@ -2,19 +2,19 @@
 //! loaded back from its checkpoints.
 
 use super::BoxedLearner;
+use super::resolve_checkpoint;
 use super::{BackendJob, JobError};
-use crate::checkpoint::{CheckpointStore, DirStore, Snapshot, load};
+use crate::checkpoint::{Snapshot, load};
 use crate::config::Config;
 use crate::data::{BatchSource, Splits};
 use crate::model::ModelFactory;
-use crate::run::RunLayout;
 use crate::train::{
     LearnerParts, ModelLearner, ModelPlan, ModelSpec, TrainError, model_from_bytes,
 };
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::prelude::Backend;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use trainer_ops::TrainBackend;
 
 /// Prepares training of the model `factory` builds on `data`, per `cfg`, from `resume` when
@@ -98,20 +98,4 @@ pub fn load_custom<B: Backend, U: ModelFactory>(
     let model = model_from_bytes(model, snap.model, device)
         .map_err(|e| JobError::Input(format!("{}: {e}", checkpoint.display())))?;
     Ok(model.valid())
-}
-
-/// `path` itself, or a run directory's newest checkpoint that verifies.
-fn resolve_checkpoint(path: &Path) -> Result<PathBuf, JobError> {
-    let checkpoints = RunLayout::of(path).checkpoints();
-    if !checkpoints.is_dir() {
-        return Ok(path.to_path_buf());
-    }
-    let store = DirStore::open(&checkpoints);
-    match store.latest_valid().map_err(JobError::input)? {
-        Some((found, _)) => Ok(found.path),
-        None => Err(JobError::Input(format!(
-            "{}: no checkpoint that verifies",
-            checkpoints.display()
-        ))),
-    }
 }

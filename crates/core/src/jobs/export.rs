@@ -38,7 +38,7 @@ pub fn pytorch_export<B: Backend>(
     ];
     for (name, bytes) in opened.assets() {
         let text = String::from_utf8(bytes.clone()).map_err(|_| {
-            JobError::Input(format!("{}: {name} is not UTF-8", checkpoint.display()))
+            JobError::Input(format!("{}: {name} is not UTF-8", opened.path.display()))
         })?;
         metadata.push((format!("asset.{name}"), text));
     }

@@ -16,7 +16,7 @@ pub use eval::EvalJob;
 pub use export::{Export, pytorch_export};
 pub use fit::{BoxedLearner, FitJob};
 pub use predict::{PredictFormat, PredictJob};
-pub use restore::{Opened, Restored, open, restore};
+pub use restore::{Opened, Restored, open, resolve_checkpoint, restore};
 pub use sample::SampleJob;
 
 use trainer_ops::TrainBackend;

@@ -1,10 +1,11 @@
 //! Rebuilding a trained model from a checkpoint directory (for export, predict, eval).
 
 use super::JobError;
-use crate::checkpoint::{TrainState, load};
+use crate::checkpoint::{CheckpointStore, DirStore, LATEST_FILE, TrainState, load};
 use crate::config::Config;
 use crate::data::{TablePreprocessing, Vocab};
 use crate::model::Classifier;
+use crate::run::RunLayout;
 use crate::task::{Assets, SavedModel, Task, TaskModel};
 use burn::prelude::Backend;
 use std::path::{Path, PathBuf};
@@ -33,10 +34,40 @@ pub struct Restored<B: Backend> {
     pub state: TrainState,
 }
 
-/// Verifies the checkpoint at `path` and parses its config (no backend involved). A
-/// checkpoint of a library user's model is refused: only the program that defines the model
-/// can rebuild it.
+/// The checkpoint directory `path` names: `path` itself, or, for a run directory or its
+/// `checkpoints/` directory, the newest checkpoint there that verifies (newer ones that do
+/// not are logged as warnings and passed over).
+pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, JobError> {
+    let in_run = RunLayout::of(path).checkpoints();
+    let root = if in_run.is_dir() {
+        in_run
+    } else if path.join(LATEST_FILE).is_file() {
+        path.to_path_buf()
+    } else {
+        return Ok(path.to_path_buf());
+    };
+    match DirStore::open(&root)
+        .latest_valid()
+        .map_err(JobError::input)?
+    {
+        Some((found, skipped)) => {
+            for (name, why) in skipped {
+                tracing::warn!("skipping checkpoint {name}: {why}");
+            }
+            Ok(found.path)
+        }
+        None => Err(JobError::Input(format!(
+            "{}: no checkpoint there verifies (`trainer checkpoints ls` says why)",
+            root.display()
+        ))),
+    }
+}
+
+/// Verifies the checkpoint `path` names (see [`resolve_checkpoint`]) and parses its config
+/// (no backend involved). A checkpoint of a library user's model is refused: only the program
+/// that defines the model can rebuild it.
 pub fn open(path: &Path) -> Result<Opened, JobError> {
+    let path = &resolve_checkpoint(path)?;
     let snap = load(path).map_err(JobError::input)?;
     let config: Config = toml::from_str(&snap.config_toml).map_err(|e| {
         JobError::Input(format!(

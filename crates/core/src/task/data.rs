@@ -179,6 +179,15 @@ impl TaskData {
         })
     }
 
+    /// Whether the test split holds any sample (a run with `data.test_fraction = 0` has none).
+    pub fn has_test(&self) -> bool {
+        match self {
+            TaskData::Images(s) => !s.test.is_empty(),
+            TaskData::Text(s, ..) => !s.test.is_empty(),
+            TaskData::Table(s, _) => !s.test.is_empty(),
+        }
+    }
+
     /// The test split, or the validation split.
     pub fn split(self, test: bool) -> TaskSource {
         fn pick<T>(test: bool, s: Splits<T>) -> Arc<T>
