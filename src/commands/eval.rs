@@ -33,8 +33,13 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
             if let Some(dir) = other {
                 cfg.data.dir = dir.clone();
             }
-            let data = TaskData::open(&cfg, Some(checkpoint.assets()))
-                .map_err(|e| Failure::input(relative_hint(e, &cfg)))?;
+            let data = TaskData::open(&cfg, Some(checkpoint.assets())).map_err(|e| {
+                Failure::input(super::relative_data_hint(
+                    e,
+                    &cfg,
+                    "start eval where the run was started, or give --data",
+                ))
+            })?;
             if args.split.is_none() && !data.has_test() {
                 super::note(format_args!(
                     "the run has no test split: evaluating its validation split"
@@ -145,25 +150,4 @@ fn per_class_json(m: &ConfusionMatrix, names: &[String]) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(rows)
-}
-
-/// A data path from the run's config that is relative and missing here: the error says it is
-/// looked up from the current directory, and what to do.
-fn relative_hint(
-    e: trainer_core::data::DataError,
-    cfg: &trainer_core::config::Config,
-) -> anyhow::Error {
-    let path = if Task::of(cfg.data.format).reads_one_file() {
-        &cfg.data.file
-    } else {
-        &cfg.data.dir
-    };
-    if path.is_relative() && !path.exists() {
-        let here = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
-        return anyhow!(
-            "{e} (the run's data path {} is relative to the current directory, {here}: start eval where the run was started, or give --data)",
-            path.display()
-        );
-    }
-    e.into()
 }

@@ -60,6 +60,10 @@ pub fn fit(args: FitArgs) -> Result<Option<Summary>, Failure> {
     result
 }
 
+/// What to do when a config's relative data path is missing (the built-in defaults and the
+/// bundled configs name the repository's `datasets/`).
+const FIT_DATA_ADVICE: &str = "the built-in defaults and configs/*.toml read the bundled data in datasets/ from the trainer repository's root; start there, or set data.dir or data.file";
+
 /// `fit` as a single process (`ranks` None) or as one rank of a job.
 fn fit_as(args: FitArgs, ranks: Option<RankGroup>) -> Result<Option<Summary>, Failure> {
     let started = Instant::now();
@@ -103,7 +107,8 @@ fn fit_as(args: FitArgs, ranks: Option<RankGroup>) -> Result<Option<Summary>, Fa
             .map_err(Failure::runtime)?;
     }
     let assets = resume.as_ref().map(|(s, _)| &s.assets);
-    let data = TaskData::open(&cfg, assets).map_err(Failure::input)?;
+    let data = TaskData::open(&cfg, assets)
+        .map_err(|e| Failure::input(super::relative_data_hint(e, &cfg, FIT_DATA_ADVICE)))?;
     let ports = RunPorts {
         stop: match ranks {
             Some(_) => &crate::ranks::STOP_AGREED,

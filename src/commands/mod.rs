@@ -134,6 +134,28 @@ pub(crate) fn open_checkpoint(path: &std::path::Path) -> Result<crate::jobs::Ope
     Ok(opened)
 }
 
+/// A data error for a config whose data path is relative and missing here: it says the path
+/// is looked up from the current directory, and `advice` (what to do instead).
+pub(crate) fn relative_data_hint(
+    e: crate::data::DataError,
+    cfg: &crate::config::Config,
+    advice: &str,
+) -> anyhow::Error {
+    let path = if crate::task::Task::of(cfg.data.format).reads_one_file() {
+        &cfg.data.file
+    } else {
+        &cfg.data.dir
+    };
+    if path.is_relative() && !path.exists() {
+        let here = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
+        return anyhow::anyhow!(
+            "{e} ({} is relative to the current directory, {here}: {advice})",
+            path.display()
+        );
+    }
+    e.into()
+}
+
 /// Runs `f` on a backend, turning a panic inside Burn (e.g. a driver failure on a runner
 /// thread) into a runtime failure instead of a crash.
 pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Failure> {

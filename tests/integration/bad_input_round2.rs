@@ -566,3 +566,19 @@ fn runs_ls_lists_a_sweep_as_a_sweep_and_runs_show_gives_its_trials() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_defaults_outside_the_repository_say_where_their_data_is_looked_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs").display().to_string();
+    let o = crate::common::trainer_command(&["-q", "fit", "--output", &out], &[])
+        .current_dir(tmp.path())
+        .output()
+        .expect("the trainer binary runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = one_line_error(&o);
+    assert!(e.contains("datasets/mnist-10k"), "{e}");
+    assert!(e.contains("relative to the current directory"), "{e}");
+    assert!(e.contains(&tmp.path().display().to_string()), "{e}");
+    assert!(!tmp.path().join("runs").exists(), "nothing written");
+}
