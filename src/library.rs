@@ -152,6 +152,8 @@ pub fn load<B: Backend, U: ModelFactory>(
 trait Placer {
     /// Device indices each batch is split over (empty: one device).
     fn parallel(&self) -> &[usize];
+    /// How runs name the device; None: Burn's name for it.
+    fn device_label(&self) -> Option<String>;
     /// Runs `job` there.
     fn run<J: BackendJob>(&self, job: J) -> J::Output;
 }
@@ -162,6 +164,10 @@ struct Selected<'a>(&'a Selection);
 impl Placer for Selected<'_> {
     fn parallel(&self) -> &[usize] {
         &self.0.parallel
+    }
+
+    fn device_label(&self) -> Option<String> {
+        Some(self.0.device_label())
     }
 
     fn run<J: BackendJob>(&self, job: J) -> J::Output {
@@ -175,6 +181,10 @@ struct Named<B: NamedBackend>(B::Device);
 impl<B: NamedBackend> Placer for Named<B> {
     fn parallel(&self) -> &[usize] {
         &[]
+    }
+
+    fn device_label(&self) -> Option<String> {
+        None
     }
 
     fn run<J: BackendJob>(&self, job: J) -> J::Output {
@@ -215,6 +225,7 @@ where
             resume,
             memory_budget: crate::host_memory::physical_memory(),
             parallel: self.placer.parallel(),
+            device_label: self.placer.device_label(),
         };
         self.placer.run(job)
     }

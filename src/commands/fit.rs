@@ -280,6 +280,7 @@ impl Trainee for BuiltIn<'_> {
             memory_budget: crate::host_memory::physical_memory(),
             parallel: &self.selection.parallel,
             ranks: self.ranks.clone(),
+            device_label: Some(self.selection.device_label()),
         };
         crate::backend::learner(&self.selection.choice, job)
     }
@@ -300,7 +301,7 @@ impl Placement {
     pub fn of(selection: &Selection) -> Self {
         Self {
             backend: selection.choice.name(),
-            device: selection.choice.device(),
+            device: selection.device_label(),
             reason: selection.reason.clone(),
         }
     }

@@ -90,6 +90,11 @@ fn fit_writes_config_summary_and_journal() {
         .filter(|e| e["event"] != "system_metrics")
         .collect();
     assert_eq!(events.first().unwrap()["event"], "run_started");
+    // The journal (hence `runs show`, the progress line and MLflow's tags) names the device as
+    // the summary does, not by Burn's debug name (`Cpu`).
+    let device = &events.first().unwrap()["device"];
+    assert_eq!(device, &summary["device"], "{journal}");
+    assert!(device.as_str().unwrap().starts_with("cpu ("), "{device}");
     let last = events.last().unwrap();
     assert_eq!(last["event"], "run_ended");
     assert_eq!(last["status"], "FINISHED");

@@ -71,6 +71,7 @@ fn run(
         memory_budget: None,
         parallel: &[],
         ranks: None,
+        device_label: None,
     };
     let outcome = fit(&Choice::Flex, job, ports).expect("fit runs");
     (step_losses(&obs.rec.0), outcome)

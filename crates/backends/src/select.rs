@@ -84,6 +84,18 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The device as runs report it: the chosen device, and the devices each batch is split
+    /// over when there are several.
+    pub fn device_label(&self) -> String {
+        match self.parallel.as_slice() {
+            [] | [_] => self.choice.device(),
+            all => format!(
+                "{} (each batch split over devices {all:?})",
+                self.choice.device()
+            ),
+        }
+    }
+
     /// One device, no batch split.
     pub fn one(choice: Choice, reason: String) -> Self {
         Self {

@@ -29,6 +29,8 @@ pub struct FitJob<'a> {
     pub parallel: &'a [usize],
     /// The job this process is a rank of (None: a single process).
     pub ranks: Option<RankGroup>,
+    /// How runs name the device (`cuda:0 NVIDIA H200`); None: Burn's name for it.
+    pub device_label: Option<String>,
 }
 
 /// A learner, boxed: what a fit job makes on the backend it was dispatched to.
@@ -42,6 +44,7 @@ impl<'a> BackendJob for FitJob<'a> {
         let train = Train {
             cfg: self.cfg,
             backend,
+            device_label: self.device_label,
             replicas,
             resume: self.resume,
             memory_budget: self.memory_budget,
@@ -66,6 +69,7 @@ pub(super) fn replicas<B: TrainBackend>(
 struct Train<'a, B: TrainBackend> {
     cfg: &'a Config,
     backend: &'static str,
+    device_label: Option<String>,
     replicas: Replicas<B::Device>,
     resume: Option<&'a Snapshot>,
     memory_budget: Option<u64>,
@@ -88,6 +92,7 @@ impl<'a, B: TrainBackend> ModelJob<B> for Train<'a, B> {
             plan,
             data,
             backend: self.backend,
+            device_label: self.device_label,
             replicas: self.replicas,
             resume: self.resume,
             memory_budget: self.memory_budget,

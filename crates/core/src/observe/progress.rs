@@ -51,7 +51,7 @@ impl Observer for Progress {
                     String::new()
                 };
                 crate::outln!(
-                    "training {model} ({parameters} parameters) on {backend} ({device}): {train_samples} samples, \
+                    "training {model} ({parameters} parameters) on {backend}, {device}: {train_samples} samples, \
                      {epochs} epochs x {steps_per_epoch} steps{resumed}"
                 );
             }

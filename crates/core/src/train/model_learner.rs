@@ -33,6 +33,7 @@ where
     cfg: &'a Config,
     spec: ModelSpec,
     backend: &'static str,
+    device_label: Option<String>,
     replicas: Replicas<B::Device>,
     data: Splits<S>,
     /// None only after an update failed, which ends the run.
@@ -56,6 +57,8 @@ pub struct LearnerParts<'a, F, S: ?Sized, D> {
     pub data: Splits<S>,
     /// The backend's name.
     pub backend: &'static str,
+    /// How runs name the device (`cuda:0 NVIDIA H200`); None: Burn's name for it.
+    pub device_label: Option<String>,
     /// The devices it trains on.
     pub replicas: Replicas<D>,
     /// The checkpoint whose weights and optimizer state it continues from.
@@ -82,6 +85,7 @@ where
             plan,
             data,
             backend,
+            device_label,
             replicas,
             resume,
             memory_budget,
@@ -125,6 +129,7 @@ where
             cfg,
             spec,
             backend,
+            device_label,
             replicas,
             data,
             model: Some(model),
@@ -189,9 +194,10 @@ where
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
 {
     fn info(&self) -> LearnerInfo {
-        let device = match self.replicas.all() {
-            [one] => format!("{one:?}"),
-            all => format!("{all:?}"),
+        let device = match (&self.device_label, self.replicas.all()) {
+            (Some(label), _) => label.clone(),
+            (None, [one]) => format!("{one:?}"),
+            (None, all) => format!("{all:?}"),
         };
         LearnerInfo {
             model: self.spec.kind.clone(),
