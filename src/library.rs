@@ -108,7 +108,7 @@ where
     let started = Instant::now();
     let placement = Placement {
         backend: B::NAME,
-        device: format!("{device:?}"),
+        device: B::device_label(&device),
         reason: format!("{} chosen by the program (trainer::fit_on)", B::NAME),
     };
     note(format_args!("backend: {}", placement.reason));
@@ -152,8 +152,8 @@ pub fn load<B: Backend, U: ModelFactory>(
 trait Placer {
     /// Device indices each batch is split over (empty: one device).
     fn parallel(&self) -> &[usize];
-    /// How runs name the device; None: Burn's name for it.
-    fn device_label(&self) -> Option<String>;
+    /// How runs name the device.
+    fn device_label(&self) -> String;
     /// Runs `job` there.
     fn run<J: BackendJob>(&self, job: J) -> J::Output;
 }
@@ -166,8 +166,8 @@ impl Placer for Selected<'_> {
         &self.0.parallel
     }
 
-    fn device_label(&self) -> Option<String> {
-        Some(self.0.device_label())
+    fn device_label(&self) -> String {
+        self.0.device_label()
     }
 
     fn run<J: BackendJob>(&self, job: J) -> J::Output {
@@ -183,8 +183,8 @@ impl<B: NamedBackend> Placer for Named<B> {
         &[]
     }
 
-    fn device_label(&self) -> Option<String> {
-        None
+    fn device_label(&self) -> String {
+        B::device_label(&self.0)
     }
 
     fn run<J: BackendJob>(&self, job: J) -> J::Output {
@@ -225,7 +225,7 @@ where
             resume,
             memory_budget: crate::host_memory::physical_memory(),
             parallel: self.placer.parallel(),
-            device_label: self.placer.device_label(),
+            device_label: Some(self.placer.device_label()),
         };
         self.placer.run(job)
     }

@@ -208,9 +208,18 @@ fn a_user_model_stopped_and_resumed_equals_the_straight_run_and_reaches_mlflow()
         summary.test_loss.to_bits(),
         "test loss"
     );
+    // `fit_on` names the device as `trainer fit` does, in the summary and the journal.
+    assert!(summary.device.starts_with("cpu ("), "{}", summary.device);
 
     // The resumed run's metrics reached MLflow, under the model's name.
     let run_dir = out.join("resumed");
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    let started = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "run_started")
+        .expect("a run_started event");
+    assert_eq!(started["device"], summary.device.as_str(), "{started}");
     let id = mlflow_server::assert_mlflow_matches_journal(&server, &run_dir);
     let run = server.client().get_run(&id).unwrap();
     let tags = run["run"]["data"]["tags"].as_array().unwrap();

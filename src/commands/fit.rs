@@ -85,6 +85,9 @@ fn fit_as(args: FitArgs, ranks: Option<RankGroup>) -> Result<Option<Summary>, Fa
     }
     // Diagnostics go to stderr, results to stdout.
     super::note(format_args!("backend: {}", selection.reason));
+    if let Some(kernels) = super::warmup::cold_cache_note(&selection.choice) {
+        super::note(format_args!("{kernels}"));
+    }
     if cfg.run.precision != config::Precision::F32 {
         crate::outln!(
             "precision: {} forward/backward, f32 weights and optimizer state{}",

@@ -64,3 +64,63 @@ fn cache_note(choice: &Choice) -> String {
         _ => "nothing to cache: CPU backends compile no kernels at run time".to_string(),
     }
 }
+
+/// For a fit on CUDA with no kernel cached yet: the first steps compile every kernel (about
+/// two minutes per model on an H200, `benches/results/2026-12-04-h200`), so the run says why
+/// it seems to stand still. None for other backends and for a cache that holds kernels.
+pub(crate) fn cold_cache_note(choice: &Choice) -> Option<String> {
+    if choice.name() != "cuda" {
+        return None;
+    }
+    cold_cuda_cache(&configure_kernel_cache())
+}
+
+/// The note for a CUDA run whose kernel cache is `cache` (see [`cold_cache_note`]).
+fn cold_cuda_cache(cache: &KernelCache) -> Option<String> {
+    let what = "the first steps compile the model's CUDA kernels (minutes";
+    match cache {
+        KernelCache::Trainer(dir) => {
+            let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+            empty.then(|| {
+                format!(
+                    "kernels: none cached yet in {}: {what}; later runs reuse them, `trainer warmup` compiles them ahead)",
+                    dir.display()
+                )
+            })
+        }
+        KernelCache::Off => Some(format!(
+            "kernels: {what} in every run: the kernel cache is {cache})"
+        )),
+        KernelCache::CubeclConfig(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cold_cuda_cache_is_announced_and_a_filled_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = KernelCache::Trainer(dir.path().to_path_buf());
+        let note = cold_cuda_cache(&empty).expect("an empty cache is cold");
+        assert!(note.contains(&dir.path().display().to_string()), "{note}");
+        assert!(note.contains("trainer warmup"), "{note}");
+        let missing = KernelCache::Trainer(dir.path().join("not-yet"));
+        assert!(cold_cuda_cache(&missing).is_some());
+        std::fs::write(dir.path().join("kernel.ptx"), b"compiled").unwrap();
+        assert_eq!(cold_cuda_cache(&empty), None);
+        let off = cold_cuda_cache(&KernelCache::Off).expect("no cache: every run compiles");
+        assert!(off.contains("every run"), "{off}");
+        assert_eq!(
+            cold_cuda_cache(&KernelCache::CubeclConfig("cubecl.toml".into())),
+            None
+        );
+    }
+
+    #[test]
+    fn cpu_fits_have_no_kernel_note() {
+        #[cfg(feature = "flex")]
+        assert_eq!(cold_cache_note(&Choice::Flex), None);
+    }
+}

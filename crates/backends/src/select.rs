@@ -61,15 +61,18 @@ impl Choice {
             #[cfg(feature = "wgpu")]
             Choice::Wgpu(a) => format!("{} {:?} #{} {}", a.api, a.kind, a.index_in_kind, a.name),
             #[cfg(feature = "flex")]
-            Choice::Flex => format!("cpu ({} threads)", cpu_threads()),
+            Choice::Flex => cpu_device(),
             #[cfg(feature = "ndarray")]
-            Choice::NdArray => format!("cpu ({} threads)", cpu_threads()),
+            Choice::NdArray => cpu_device(),
         }
     }
 }
 
-fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// How runs name the CPU a CPU backend trains on: `cpu (N threads)`.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+pub(crate) fn cpu_device() -> String {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("cpu ({threads} threads)")
 }
 
 /// The choice and a one-line explanation of it.
