@@ -225,7 +225,7 @@ where
             resume,
             memory_budget: crate::host_memory::physical_memory(),
             parallel: self.placer.parallel(),
-            device_label: Some(self.placer.device_label()),
+            device_label: self.placer.device_label(),
         };
         self.placer.run(job)
     }

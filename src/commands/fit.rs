@@ -283,7 +283,7 @@ impl Trainee for BuiltIn<'_> {
             memory_budget: crate::host_memory::physical_memory(),
             parallel: &self.selection.parallel,
             ranks: self.ranks.clone(),
-            device_label: Some(self.selection.device_label()),
+            device_label: self.selection.device_label(),
         };
         crate::backend::learner(&self.selection.choice, job)
     }

@@ -71,7 +71,7 @@ fn run(
         memory_budget: None,
         parallel: &[],
         ranks: None,
-        device_label: None,
+        device_label: Choice::Flex.device(),
     };
     let outcome = fit(&Choice::Flex, job, ports).expect("fit runs");
     (step_losses(&obs.rec.0), outcome)

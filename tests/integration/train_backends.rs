@@ -72,7 +72,7 @@ pub fn train_on(choice: &Choice, parallel: &[usize], cfg: &Config) -> (FitReport
         memory_budget: None,
         parallel,
         ranks: None,
-        device_label: None,
+        device_label: choice.device(),
     };
     let outcome = fit(choice, job, ports).expect("training succeeds");
     let FitOutcome::Finished(report) = outcome else {

@@ -32,8 +32,8 @@ pub struct CustomFitJob<'a, U, S: ?Sized> {
     pub memory_budget: Option<u64>,
     /// Device indices each batch is split over (empty: just the dispatched device).
     pub parallel: &'a [usize],
-    /// How runs name the device (`cuda:0 NVIDIA H200`); None: Burn's name for it.
-    pub device_label: Option<String>,
+    /// How runs name the device (`cuda:0 NVIDIA H200`, `cpu (2 threads)`).
+    pub device_label: String,
 }
 
 impl<'a, U, S> BackendJob for CustomFitJob<'a, U, S>

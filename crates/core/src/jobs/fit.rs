@@ -29,8 +29,8 @@ pub struct FitJob<'a> {
     pub parallel: &'a [usize],
     /// The job this process is a rank of (None: a single process).
     pub ranks: Option<RankGroup>,
-    /// How runs name the device (`cuda:0 NVIDIA H200`); None: Burn's name for it.
-    pub device_label: Option<String>,
+    /// How runs name the device (`cuda:0 NVIDIA H200`, `cpu (2 threads)`).
+    pub device_label: String,
 }
 
 /// A learner, boxed: what a fit job makes on the backend it was dispatched to.
@@ -69,7 +69,7 @@ pub(super) fn replicas<B: TrainBackend>(
 struct Train<'a, B: TrainBackend> {
     cfg: &'a Config,
     backend: &'static str,
-    device_label: Option<String>,
+    device_label: String,
     replicas: Replicas<B::Device>,
     resume: Option<&'a Snapshot>,
     memory_budget: Option<u64>,

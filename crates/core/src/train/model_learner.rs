@@ -33,7 +33,7 @@ where
     cfg: &'a Config,
     spec: ModelSpec,
     backend: &'static str,
-    device_label: Option<String>,
+    device_label: String,
     replicas: Replicas<B::Device>,
     data: Splits<S>,
     /// None only after an update failed, which ends the run.
@@ -57,8 +57,8 @@ pub struct LearnerParts<'a, F, S: ?Sized, D> {
     pub data: Splits<S>,
     /// The backend's name.
     pub backend: &'static str,
-    /// How runs name the device (`cuda:0 NVIDIA H200`); None: Burn's name for it.
-    pub device_label: Option<String>,
+    /// How runs name the device (`cuda:0 NVIDIA H200`, `cpu (2 threads)`).
+    pub device_label: String,
     /// The devices it trains on.
     pub replicas: Replicas<D>,
     /// The checkpoint whose weights and optimizer state it continues from.
@@ -194,15 +194,10 @@ where
     S: BatchSource<Batch = M::Batch> + ?Sized + 'static,
 {
     fn info(&self) -> LearnerInfo {
-        let device = match (&self.device_label, self.replicas.all()) {
-            (Some(label), _) => label.clone(),
-            (None, [one]) => format!("{one:?}"),
-            (None, all) => format!("{all:?}"),
-        };
         LearnerInfo {
             model: self.spec.kind.clone(),
             backend: self.backend.to_string(),
-            device,
+            device: self.device_label.clone(),
             parameters: self.parameters,
         }
     }
